@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian machine for emodub: system packages, then a .venv with everything pip needs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(espeak-ng flite ffmpeg sox python3-venv)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+stamp=.venv/.emodub-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
+  # torch first and pinned: the CPU wheel on disk; an unpinned torch pulls a multi-GB CUDA build.
+  .venv/bin/pip install -q "torch==2.13.0" 2>&1 | grep -v "is ignored" || true
+  .venv/bin/pip install -q -e ".[text,dev]" 2>&1 | grep -v "is ignored" || true
+  .venv/bin/python -c "import emodub, torch, pyworld, resemblyzer; assert torch.__version__.startswith('2.13.0')"
+  touch "$stamp"
+fi

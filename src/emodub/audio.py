@@ -1,0 +1,211 @@
+"""Audio: float32 mono samples with their rate; load, save (atomic, with provenance), resample, loudness."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from emodub.errors import InputError, MediaError
+
+MIN_REFERENCE_S = 1.0
+RECOMMENDED_REFERENCE_S = 3.0
+MIN_REFERENCE_RATE_HZ = 16000
+SILENCE_RMS_DBFS = -60.0
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Mono float32 samples in −1..1 and their sample rate in Hz."""
+
+    samples: np.ndarray
+    sample_rate_hz: int
+
+    def __post_init__(self) -> None:
+        samples = np.asarray(self.samples, dtype=np.float32)
+        if samples.ndim != 1:
+            raise InputError(f"audio must be mono (1-D); got shape {samples.shape}")
+        if self.sample_rate_hz <= 0:
+            raise InputError(f"sample rate {self.sample_rate_hz!r} Hz must be > 0")
+        object.__setattr__(self, "samples", samples)
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / self.sample_rate_hz
+
+    @property
+    def rms_dbfs(self) -> float:
+        rms = float(np.sqrt(np.mean(np.square(self.samples, dtype=np.float64)))) if len(self.samples) else 0.0
+        return 20 * np.log10(max(rms, 1e-12))
+
+    @property
+    def peak(self) -> float:
+        return float(np.max(np.abs(self.samples))) if len(self.samples) else 0.0
+
+    def resampled(self, sample_rate_hz: int) -> Audio:
+        """Polyphase resampling (scipy) to ``sample_rate_hz``."""
+        if sample_rate_hz == self.sample_rate_hz:
+            return self
+        g = np.gcd(int(sample_rate_hz), int(self.sample_rate_hz))
+        out = resample_poly(self.samples.astype(np.float64), sample_rate_hz // g, self.sample_rate_hz // g)
+        return Audio(out.astype(np.float32), int(sample_rate_hz))
+
+    def loudness_lufs(self) -> float:
+        """Integrated loudness (ITU-R BS.1770, pyloudnorm); −inf for silence or too-short audio."""
+        import pyloudnorm
+
+        if self.duration_s < 0.45:  # BS.1770 gating blocks are 400 ms
+            return float("-inf")
+        return float(pyloudnorm.Meter(self.sample_rate_hz).integrated_loudness(self.samples.astype(np.float64)))
+
+    def normalized_loudness(self, target_lufs: float = -20.0, *, peak_ceiling: float = 0.97) -> Audio:
+        """Gain to ``target_lufs`` (BS.1770), then a peak ceiling so nothing clips."""
+        loudness = self.loudness_lufs()
+        gain = 1.0 if not np.isfinite(loudness) else 10 ** ((target_lufs - loudness) / 20)
+        out = self.samples * gain
+        peak = float(np.max(np.abs(out))) if len(out) else 0.0
+        if peak > peak_ceiling:
+            out = out * (peak_ceiling / peak)
+        return Audio(out.astype(np.float32), self.sample_rate_hz)
+
+
+def load_audio(path: str | os.PathLike, *, what: str = "audio file") -> Audio:
+    """Read any soundfile-readable file (WAV/FLAC/OGG…), else decode with ffmpeg; mixes to mono."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} {str(path)!r} does not exist")
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except sf.LibsndfileError:
+        return _decode_with_ffmpeg(path)
+    if len(data) == 0:
+        raise InputError(f"{what} {str(path)!r} holds no samples")
+    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    return Audio(mono, int(rate))
+
+
+def _decode_with_ffmpeg(path: Path) -> Audio:
+    """Decode any container ffmpeg knows to mono float32 at the stream's own rate."""
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=sample_rate",
+         "-of", "csv=p=0", str(path)], capture_output=True, text=True,
+    )
+    if probe.returncode != 0 or not probe.stdout.strip():
+        raise MediaError(f"cannot read audio from {str(path)!r}: {probe.stderr.strip() or 'no audio stream'}")
+    rate = int(probe.stdout.strip().splitlines()[0])
+    proc = subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1", "-f", "f32le", "-"],
+        capture_output=True,
+    )
+    if proc.returncode != 0:
+        raise MediaError(f"ffmpeg could not decode {str(path)!r}: {proc.stderr.decode(errors='replace').strip()}")
+    return Audio(np.frombuffer(proc.stdout, dtype=np.float32).copy(), rate)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temp path beside ``path``; rename onto ``path`` only if the block succeeds."""
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        raise InputError(f"output folder {str(path.parent)!r} does not exist")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".tmp", dir=path.parent or ".")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What every emodub output says about itself: synthetic speech, who made it, with what."""
+
+    engine: str
+    version: str
+    created_utc: str = ""
+
+    def comment(self) -> str:
+        return (
+            f"SYNTHETIC SPEECH generated by emodub {self.version} (engine: {self.engine}) "
+            f"on {self.created_utc or _utc_now()}. Voice cloning requires the voice owner's consent."
+        )
+
+    def tags(self) -> dict[str, str]:
+        """Container tags (WAV INFO / MP4 metadata)."""
+        return {
+            "title": "emodub synthetic speech",
+            "software": f"emodub {self.version}",
+            "comment": self.comment(),
+            "date": self.created_utc or _utc_now(),
+            "artist": f"emodub ({self.engine} engine) — synthetic",
+        }
+
+
+def _utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def save_audio(audio: Audio, path: str | os.PathLike, *, provenance: Provenance | None = None) -> Path:
+    """Write 16-bit PCM WAV (or any soundfile format by suffix) atomically, with provenance tags."""
+    path = Path(path)
+    fmt_ok = path.suffix.lower() in {".wav", ".flac", ".ogg"}
+    if not fmt_ok:
+        raise InputError(f"output {str(path)!r} must end in .wav, .flac or .ogg")
+    samples = np.clip(audio.samples, -1.0, 1.0)
+    with atomic_output(path) as tmp:
+        subtype = "PCM_16" if path.suffix.lower() in {".wav", ".flac"} else None
+        with sf.SoundFile(str(tmp), "w", samplerate=audio.sample_rate_hz, channels=1, subtype=subtype,
+                          format=path.suffix.lstrip(".").upper()) as handle:
+            if provenance is not None:
+                for key, value in provenance.tags().items():
+                    setattr(handle, key, value)
+            handle.write(samples)
+    return path
+
+
+def read_tags(path: str | os.PathLike) -> dict[str, str]:
+    """The string metadata soundfile reads back (WAV INFO chunk)."""
+    with sf.SoundFile(str(path)) as handle:
+        return {k: v for k, v in handle.copy_metadata().items() if v}
+
+
+@dataclass(frozen=True)
+class ReferenceCheck:
+    """Problems found in a voice/emotion reference: errors refuse it, warnings are reported."""
+
+    warnings: tuple[str, ...]
+
+
+def check_reference(audio: Audio, *, what: str = "speaker reference") -> ReferenceCheck:
+    """Refuse a reference that is too short or silent; warn when it is clipped or narrow-band."""
+    if audio.duration_s < MIN_REFERENCE_S:
+        raise InputError(
+            f"{what} is {audio.duration_s:.2f} s long; at least {MIN_REFERENCE_S:.0f} s is needed "
+            f"({RECOMMENDED_REFERENCE_S:.0f}–10 s recommended)"
+        )
+    if audio.rms_dbfs < SILENCE_RMS_DBFS:
+        raise InputError(f"{what} is silent (level {audio.rms_dbfs:.0f} dBFS, below {SILENCE_RMS_DBFS:.0f} dBFS)")
+    warnings = []
+    if audio.duration_s < RECOMMENDED_REFERENCE_S:
+        warnings.append(f"{what} is only {audio.duration_s:.1f} s; {RECOMMENDED_REFERENCE_S:.0f}–10 s clones better")
+    clipped = float(np.mean(np.abs(audio.samples) >= 0.999))
+    if clipped > 0.001:
+        warnings.append(f"{what} is clipped ({clipped:.1%} of samples at full scale); timbre estimates may be off")
+    if audio.sample_rate_hz < MIN_REFERENCE_RATE_HZ:
+        warnings.append(
+            f"{what} is sampled at {audio.sample_rate_hz} Hz (narrow band); "
+            f"{MIN_REFERENCE_RATE_HZ} Hz or more gives a better timbre match"
+        )
+    return ReferenceCheck(tuple(warnings))

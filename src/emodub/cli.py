@@ -1,0 +1,200 @@
+"""The ``emodub`` command line (typer).  Exit 0 on success, 2 on bad input with one ``error:`` line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from emodub import __version__
+from emodub.emotion.space import EmotionVector
+from emodub.errors import EmodubError, InputError
+from emodub.job import Job, load_job, parse_job
+
+app = typer.Typer(
+    help="emodub — say new lines in a cloned voice with the emotion you want, at the length you need.\n\n"
+    "Synthetic speech: every output is tagged as made by emodub. Clone only voices whose owner consented.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+
+
+def _fail(message: str, code: int) -> None:
+    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _errors_to_exit_codes():
+    try:
+        yield
+    except InputError as error:
+        _fail(str(error), 2)
+    except EmodubError as error:
+        _fail(str(error), 1)
+
+
+@contextmanager
+def _progress_hook():
+    """A rich progress bar fed by ``hook(step, completed, total)``; silent when stderr is no terminal."""
+    with Progress(TextColumn("{task.description:<16}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal) as progress:
+        tasks: dict[str, int] = {}
+
+        def hook(step: str, completed: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = progress.add_task(step, total=total)
+            progress.update(tasks[step], completed=completed, total=total)
+
+        yield hook
+
+
+def _check_output(path: Path, inputs: list[Path], what: str = "output") -> None:
+    if path.suffix.lower() not in AUDIO_SUFFIXES:
+        raise InputError(f"{what} {str(path)!r} must end in {', '.join(AUDIO_SUFFIXES)}")
+    if not path.parent.exists():
+        raise InputError(f"{what} folder {str(path.parent)!r} does not exist")
+    for source in inputs:
+        if source.exists() and path.exists() and path.resolve() == source.resolve():
+            raise InputError(f"{what} {str(path)!r} is an input file; emodub never overwrites its inputs")
+
+
+def _run_job(job: Job, output: Path, report_path: Optional[Path]) -> None:
+    from emodub.pipeline import synthesize_job, write_outputs
+
+    inputs = [p for _, p in job.referenced_files()]
+    _check_output(output, inputs)
+    if report_path is not None and report_path.suffix.lower() != ".json":
+        raise InputError(f"report {str(report_path)!r} must end in .json")
+    with _progress_hook() as hook:
+        synthesis, report = synthesize_job(job, hook=hook)
+    write_outputs(synthesis, report, output, report_path)
+    for warning in report.warnings:
+        err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+    vector = EmotionVector.from_dict(report.emotion_vector).describe_short() if report.emotion_vector else "reference's own"
+    typer.echo(f"wrote {output} ({report.duration_s:.3f} s, target {report.target_duration_s:.3f} s, "
+               f"error {report.duration_error_ms:+.3f} ms, emotion: {vector}, "
+               f"speaker similarity {report.speaker_similarity})")
+    if report_path is not None:
+        typer.echo(f"report {report_path}")
+
+
+@app.command()
+def say(
+    text: Annotated[str, typer.Argument(help="The line to speak (English or Chinese).")],
+    voice: Annotated[Path, typer.Option("--voice", help="Voice reference WAV, ideally 3–10 s of one speaker.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output audio file (.wav/.flac/.ogg).")],
+    emotion: Annotated[Optional[str], typer.Option(help="Preset NAME[:INTENSITY], e.g. angry:0.8 or 悲伤:0.5.")] = None,
+    emotion_text: Annotated[Optional[str], typer.Option(help="Description, e.g. 'angrily, voice shaking'.")] = None,
+    emotion_audio: Annotated[Optional[Path], typer.Option(help="Second recording whose emotion to copy.")] = None,
+    emotion_vector: Annotated[Optional[str], typer.Option(help="8 weights: happy,angry,sad,afraid,disgusted,melancholic,surprised,calm.")] = None,
+    ratio: Annotated[Optional[float], typer.Option(help="Length as a ratio 0.75–1.25 of the natural length.")] = None,
+    duration: Annotated[Optional[float], typer.Option(help="Exact length in seconds.")] = None,
+    tokens: Annotated[Optional[int], typer.Option(help="Length in IndexTTS2 tokens (50.08 per second).")] = None,
+    mode: Annotated[Optional[str], typer.Option(help="free | controlled (default: controlled when a length is given).")] = None,
+    smoothness: Annotated[float, typer.Option(help="0 = uniform stretch, 1 = change pauses first.")] = 0.5,
+    language: Annotated[Optional[str], typer.Option(help="en | zh (default: detected from the text).")] = None,
+    base_voice: Annotated[Optional[str], typer.Option(help="Builtin base voice (joe, flite-slt, …; default: chosen by similarity).")] = None,
+    engine: Annotated[str, typer.Option(help="Engine: builtin (default) or indextts2.")] = "builtin",
+    consent: Annotated[Optional[str], typer.Option(help="Consent statement of the voice owner, stored in the report.")] = None,
+    report: Annotated[Optional[Path], typer.Option(help="Write a JSON report here.")] = None,
+) -> None:
+    """Speak TEXT in the voice of --voice with the chosen emotion and length."""
+    with _errors_to_exit_codes():
+        sources = []
+        if emotion:
+            preset = EmotionVector.parse_preset(emotion)  # validates name and intensity
+            name = emotion.partition(":")[0]
+            sources.append({"method": "preset", "preset": name, "intensity": max(preset.to_list())})
+        if emotion_text:
+            sources.append({"method": "text", "description": emotion_text})
+        if emotion_audio:
+            sources.append({"method": "dual_audio", "audio": str(emotion_audio)})
+        if emotion_vector:
+            sources.append({"method": "vector", "vector": EmotionVector.parse_list(emotion_vector).to_list()})
+        control = None if not sources else sources[0] if len(sources) == 1 else {"method": "mix", "sources": sources}
+        lengths = {k: v for k, v in {"ratio": ratio, "target_duration_s": duration, "target_token_count": tokens}.items()
+                   if v is not None}
+        if mode is not None and mode not in ("free", "controlled"):
+            raise InputError(f"--mode {mode!r} is not allowed; use free or controlled")
+        chosen_mode = mode or ("controlled" if lengths else "free")
+        data = {
+            "text": text,
+            "speaker_reference": str(voice),
+            "emotion_control": control,
+            "duration_control": {"mode": chosen_mode, "smoothness": smoothness, **lengths},
+            "engine": {"name": engine, "base_voice": base_voice},
+            "consent": consent,
+            "language": language,
+        }
+        job = parse_job({k: v for k, v in data.items() if v is not None}, base_dir=Path.cwd())
+        _run_job(job, output, report)
+
+
+@app.command()
+def run(
+    job_file: Annotated[Path, typer.Argument(help="YAML job file (see README 'Job file').")],
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Output audio (default: the job's 'output', else JOB.wav here).")] = None,
+    report: Annotated[Optional[Path], typer.Option(help="Write a JSON report here.")] = None,
+) -> None:
+    """Run a YAML job file."""
+    with _errors_to_exit_codes():
+        job = load_job(job_file)
+        target = output if output is not None else job.output if job.output is not None else Path(f"{job_file.stem}.wav")
+        _run_job(job, target, report)
+
+
+@app.command()
+def emotion(
+    description: Annotated[str, typer.Argument(help="Free description, English or Chinese, e.g. '悲伤地低语'.")],
+) -> None:
+    """Print the EmotionVector (and voice qualities) a description maps to, as JSON."""
+    from emodub.emotion.text import text_to_emotion
+
+    with _errors_to_exit_codes():
+        result = text_to_emotion(description)
+        typer.echo(json.dumps(result.to_json_dict(), ensure_ascii=False, indent=2))
+        for warning in result.warnings:
+            err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option(help="Folder for the demo outputs.")] = Path("out"),
+) -> None:
+    """Run the seed job (examples/seed_job.yaml) on built-in material and say where the output is."""
+    with _errors_to_exit_codes():
+        seed = Path(__file__).resolve().parents[2] / "examples" / "seed_job.yaml"
+        if not seed.exists():
+            raise InputError(f"demo material {str(seed)!r} is missing; run 'make demo' from a source checkout")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _run_job(load_job(seed), out_dir / "seed_job.wav", out_dir / "seed_job.json")
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"emodub {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_version_callback, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """emodub command line."""
+
+
+def entry() -> None:
+    """Console-script entry: typer usage errors exit 2 as well."""
+    sys.exit(app())
+

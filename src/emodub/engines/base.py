@@ -1,0 +1,96 @@
+"""The Engine protocol, the request/result types every engine shares, and the registry by name."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from emodub.audio import Audio
+from emodub.emotion.space import EmotionVector, VoiceQualities
+from emodub.errors import InputError
+from emodub.timing import DurationPlan
+
+_CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
+LANGUAGES = ("en", "zh")
+
+
+def detect_language(text: str) -> str:
+    """'zh' when the text contains CJK characters, else 'en'."""
+    return "zh" if _CJK.search(text) else "en"
+
+
+@dataclass(frozen=True)
+class SynthesisRequest:
+    """Everything an engine needs for one line.  Timbre and emotion are independent inputs."""
+
+    text: str
+    speaker_reference: Audio
+    language: str | None = None
+    emotion: EmotionVector | None = None
+    qualities: VoiceQualities = field(default_factory=VoiceQualities)
+    emotion_reference: Audio | None = None
+    emotion_alpha: float = 1.0
+    duration: DurationPlan = field(default_factory=DurationPlan)
+    seed: int = 0
+    base_voice: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str) or not self.text.strip():
+            raise InputError(f"text {self.text!r} is empty; give the line to speak")
+        if self.language is not None and self.language not in LANGUAGES:
+            raise InputError(f"language {self.language!r} is not supported; allowed: {', '.join(LANGUAGES)}")
+        if not 0.0 <= self.emotion_alpha <= 1.0:
+            raise InputError(f"emotion_alpha {self.emotion_alpha!r} is outside the allowed range 0..1")
+
+    @property
+    def resolved_language(self) -> str:
+        return self.language or detect_language(self.text)
+
+
+@dataclass
+class Synthesis:
+    """An engine's output and what it actually applied (for the report)."""
+
+    audio: Audio
+    engine: str
+    free_duration_s: float
+    target_duration_s: float
+    applied: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+class Engine(Protocol):
+    """A speech synthesiser that clones a voice and renders an emotion."""
+
+    name: str
+
+    def synthesize(self, request: SynthesisRequest) -> Synthesis: ...
+
+
+_REGISTRY: dict[str, Callable[..., Engine]] = {}
+
+
+def register_engine(name: str, factory: Callable[..., Engine]) -> None:
+    _REGISTRY[name] = factory
+
+
+def engine_names() -> list[str]:
+    _load_builtin_engines()
+    return sorted(_REGISTRY)
+
+
+def get_engine(name: str, **options: Any) -> Engine:
+    """Create the engine registered as ``name`` (options go to its factory)."""
+    _load_builtin_engines()
+    if name not in _REGISTRY:
+        raise InputError(f"engine {name!r} is not known; available: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name](**options)
+
+
+def _load_builtin_engines() -> None:
+    if "builtin" not in _REGISTRY:
+        from emodub.engines.builtin.engine import BuiltinEngine
+
+        register_engine("builtin", BuiltinEngine)

@@ -1,0 +1,125 @@
+"""The builtin engine: base voice ► WORLD ► timbre ► emotion ► length fit ► WORLD ► loudness.
+
+F0 is mapped to the reference speaker first and the emotion's changes are applied on top, so
+an emotion moves *this* speaker's voice (a sad 200-Hz voice falls from 200 Hz, not from the
+base voice's register).  Time-dependent contours (declination, tremor) are applied after the
+time map so a 6-Hz tremor is 6 Hz in the output.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from emodub.audio import Audio
+from emodub.engines.base import Synthesis, SynthesisRequest
+from emodub.engines.builtin import render, timbre, transfer, world
+from emodub.engines.builtin.base_voice import BASE_VOICES, DEFAULT_BASE_VOICE, synthesize_base, voices_for
+from emodub.errors import EngineError, InputError
+from emodub.timing import find_pauses, land_exactly, plan_time_map
+
+TARGET_LOUDNESS_LUFS = -23.0  # EBU R128; leaves headroom for loud emotions
+MAX_EMOTION_TOTAL = 1.0  # clamp: above this the rules start to break the voice
+
+Progress = Callable[[str, int, int], None]
+
+
+class BuiltinEngine:
+    """Offline, CPU-only engine built on a base voice and the WORLD vocoder."""
+
+    name = "builtin"
+
+    def __init__(self, *, progress: Progress | None = None) -> None:
+        self._progress = progress
+
+    def synthesize(self, request: SynthesisRequest) -> Synthesis:
+        started = time.perf_counter()
+        language = request.resolved_language
+        warnings: list[str] = []
+        base_voice = request.base_voice
+        if base_voice is not None:
+            if base_voice not in BASE_VOICES:
+                raise InputError(f"base voice {base_voice!r} is not known; available: {', '.join(BASE_VOICES)}")
+            if language not in BASE_VOICES[base_voice].languages:
+                raise InputError(f"base voice {base_voice!r} does not speak {language!r}; "
+                                 f"for {language!r} use: {', '.join(voices_for(language))}")
+        if not voices_for(language):
+            raise EngineError(f"no base voice for language {language!r} is installed (need espeak-ng / flite)")
+
+        profile = self._profile(request.speaker_reference, language, base_voice)
+        choice = profile.choices[f"{language}:{base_voice or 'auto'}"]
+
+        base = synthesize_base(choice.base_voice, request.text)
+        features = world.analyze(base)
+        neutral_loudness = world.synthesize(features).loudness_lufs()
+        features = timbre.adapt(features, profile, choice)
+
+        emotion = request.emotion
+        if emotion is not None and emotion.total > MAX_EMOTION_TOTAL:
+            emotion = emotion.clamp(MAX_EMOTION_TOTAL)
+            warnings.append(f"emotion total {request.emotion.total:.2f} was scaled to {MAX_EMOTION_TOTAL} "
+                            "(the engine's clamp for timbre stability)")
+        question = request.text.rstrip().endswith(("?", "？", "吗"))
+        shape = render.shape_for(emotion, request.qualities, question=question)
+        template = None
+        if request.emotion_reference is not None:
+            template = transfer.measure(request.emotion_reference)
+            ref_shape = transfer.scaled_shape(template.shape, request.emotion_alpha)
+            shape = render.blend([(shape, 1.0), (ref_shape, 1.0)])
+        features = render.apply_static(features, shape)
+
+        spans = find_pauses(features.frame_energy_db())
+        natural = [s.length * (shape.pause_factor if s.is_pause else 1.0) / shape.rate_factor for s in spans]
+        frame_s = features.frame_period_ms / 1000
+        free_duration_s = sum(natural) * frame_s
+        target_s = request.duration.target_length_s(free_duration_s)
+        positions = plan_time_map(spans, target_s / frame_s, smoothness=request.duration.smoothness,
+                                  natural_lengths=natural)
+        features = features.resampled_in_time(positions)
+        features = render.apply_contours(features, shape)
+        if template is not None:
+            features = transfer.impose_contours(features, template, request.emotion_alpha)
+
+        audio = world.synthesize(features)
+        gain_db = (TARGET_LOUDNESS_LUFS - neutral_loudness if np.isfinite(neutral_loudness) else 0.0) + shape.energy_db
+        samples = audio.samples * 10 ** (gain_db / 20)
+        peak = float(np.max(np.abs(samples))) if len(samples) else 0.0
+        if peak > 0.97:
+            samples *= 0.97 / peak
+            warnings.append(f"peak limited by {20 * np.log10(peak / 0.97):.1f} dB to avoid clipping")
+        n_target = int(round(target_s * audio.sample_rate_hz))
+        audio = Audio(land_exactly(samples.astype(np.float32), n_target), audio.sample_rate_hz)
+
+        return Synthesis(
+            audio=audio,
+            engine=self.name,
+            free_duration_s=free_duration_s,
+            target_duration_s=n_target / audio.sample_rate_hz,
+            applied={
+                "language": language,
+                "base_voice": choice.base_voice,
+                "warp": choice.warp,
+                "emotion_vector_rendered": None if emotion is None else emotion.to_dict(),
+                "prosody": shape.to_dict(),
+                "emotion_reference": None if template is None else template.measured,
+                "similarity_probe": {"adapted": choice.similarity, "best_base_voice": choice.base_similarity},
+                "seconds": round(time.perf_counter() - started, 3),
+            },
+            warnings=warnings,
+        )
+
+    def _profile(self, reference: Audio, language: str, base_voice: str | None) -> timbre.VoiceProfile:
+        total = timbre.search_size(language, [base_voice] if base_voice else None)
+        done = [0]
+
+        def tick() -> None:
+            done[0] += 1
+            if self._progress is not None:
+                self._progress("voice profile", done[0], total)
+
+        return timbre.load_or_build_profile(reference, language, base_voice=base_voice, progress=tick)
+
+
+__all__ = ["BuiltinEngine", "DEFAULT_BASE_VOICE"]

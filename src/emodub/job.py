@@ -1,0 +1,204 @@
+"""The YAML job file: one pydantic schema, validated once, in one place.
+
+Relative paths resolve against the YAML file's folder.  Unknown keys are errors that name the
+key; every other error names the value and what is allowed (as an :class:`InputError`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from emodub.errors import InputError
+from emodub.timing import RATIO_MAX, RATIO_MIN, DurationPlan
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TextEmotion(_Strict):
+    method: Literal["text"]
+    description: str
+    weight: float = Field(1.0, ge=0)
+
+
+class AudioEmotion(_Strict):
+    """Emotion from a recording: ``audio`` defaults to the speaker reference itself."""
+
+    method: Literal["audio"]
+    audio: Path | None = None
+    alpha: float = Field(1.0, ge=0, le=1)
+    weight: float = Field(1.0, ge=0)
+
+
+class DualAudioEmotion(_Strict):
+    """Timbre from ``speaker_reference``, emotion from this second recording."""
+
+    method: Literal["dual_audio"]
+    audio: Path
+    alpha: float = Field(1.0, ge=0, le=1)
+    weight: float = Field(1.0, ge=0)
+
+
+class PresetEmotion(_Strict):
+    method: Literal["preset"]
+    preset: str
+    intensity: float = Field(1.0, ge=0, le=1)
+    weight: float = Field(1.0, ge=0)
+
+
+class VectorEmotion(_Strict):
+    """Eight weights in IndexTTS2's order, or a mapping name ► weight."""
+
+    method: Literal["vector"]
+    vector: list[float] | dict[str, float]
+    weight: float = Field(1.0, ge=0)
+
+
+SingleSource = Annotated[
+    Union[TextEmotion, AudioEmotion, DualAudioEmotion, PresetEmotion, VectorEmotion],
+    Field(discriminator="method"),
+]
+
+
+class MixEmotion(_Strict):
+    """Weighted fusion of several sources, e.g. 0.3 audio + 0.5 text + 0.2 preset."""
+
+    method: Literal["mix"]
+    sources: list[SingleSource] = Field(min_length=1)
+
+
+EmotionControl = Annotated[
+    Union[TextEmotion, AudioEmotion, DualAudioEmotion, PresetEmotion, VectorEmotion, MixEmotion],
+    Field(discriminator="method"),
+]
+
+
+class DurationControl(_Strict):
+    mode: Literal["free", "controlled"] = "free"
+    ratio: float | None = None
+    target_duration_s: float | None = None
+    target_token_count: int | None = None
+    smoothness: float = 0.5
+
+    @field_validator("ratio")
+    @classmethod
+    def _ratio_in_range(cls, value: float | None) -> float | None:
+        if value is not None and not RATIO_MIN <= value <= RATIO_MAX:
+            raise ValueError(f"ratio {value!r} is outside the allowed range {RATIO_MIN}–{RATIO_MAX}")
+        return value
+
+    def plan(self) -> DurationPlan:
+        return DurationPlan(**self.model_dump())
+
+
+class EngineConfig(_Strict):
+    name: Literal["builtin", "indextts2"] = "builtin"
+    base_voice: str | None = None
+    model_dir: Path | None = None
+    version: Literal["2", "2.5"] = "2"
+
+
+class Job(_Strict):
+    """One line to synthesise: text, voice, emotion, duration."""
+
+    text: str
+    speaker_reference: Path
+    language: Literal["en", "zh"] | None = None
+    emotion_control: EmotionControl | None = None
+    duration_control: DurationControl = DurationControl()
+    engine: EngineConfig = EngineConfig()
+    consent: str | None = None
+    seed: int = 0
+    output: Path | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _text_not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError(f"text {value!r} is empty; give the line to speak")
+        return value
+
+    def referenced_files(self) -> list[tuple[str, Path]]:
+        """(key, path) of every input file the job names."""
+        files = [("speaker_reference", self.speaker_reference)]
+        control = self.emotion_control
+        sources = control.sources if isinstance(control, MixEmotion) else [control] if control else []
+        for index, source in enumerate(sources):
+            audio = getattr(source, "audio", None)
+            if audio is not None:
+                key = f"emotion_control.sources[{index}].audio" if isinstance(control, MixEmotion) else "emotion_control.audio"
+                files.append((key, audio))
+        if self.engine.model_dir is not None:
+            files.append(("engine.model_dir", self.engine.model_dir))
+        return files
+
+
+def _resolve(path: Path | None, base: Path) -> Path | None:
+    if path is None:
+        return None
+    path = Path(os.path.expanduser(path))
+    return path if path.is_absolute() else base / path
+
+
+def _first_error_line(error: ValidationError) -> str:
+    first = error.errors()[0]
+    location = ".".join(str(part) for part in first["loc"] if not str(part).startswith(("function-", "tagged-")))
+    if first["type"] == "extra_forbidden":
+        return f"unknown key {location!r} in the job file; see README 'Job file' for the allowed keys"
+    if first["type"] == "missing":
+        return f"required key {location!r} is missing from the job file"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{location or 'job'}: {message} (got {first.get('input')!r})"
+
+
+def parse_job(data: object, *, base_dir: Path) -> Job:
+    """Validate a job mapping; resolve relative paths against ``base_dir``; check files exist."""
+    if not isinstance(data, dict):
+        raise InputError(f"a job file must be a mapping of keys; got {type(data).__name__}")
+    try:
+        job = Job.model_validate(data)
+    except ValidationError as error:
+        raise InputError(_first_error_line(error)) from None
+    job = _with_resolved_paths(job, base_dir)
+    for key, path in job.referenced_files():
+        if not path.exists():
+            raise InputError(f"{key} file {str(path)!r} does not exist")
+    return job
+
+
+def _with_resolved_paths(job: Job, base: Path) -> Job:
+    control = job.emotion_control
+
+    def fix(source):
+        audio = getattr(source, "audio", None)
+        return source.model_copy(update={"audio": _resolve(audio, base)}) if audio is not None else source
+
+    if isinstance(control, MixEmotion):
+        control = control.model_copy(update={"sources": [fix(s) for s in control.sources]})
+    elif control is not None:
+        control = fix(control)
+    engine = job.engine.model_copy(update={"model_dir": _resolve(job.engine.model_dir, base)})
+    return job.model_copy(update={
+        "speaker_reference": _resolve(job.speaker_reference, base),
+        "output": _resolve(job.output, base),
+        "emotion_control": control,
+        "engine": engine,
+    })
+
+
+def load_job(path: str | os.PathLike) -> Job:
+    """Read and validate a YAML job file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"job file {str(path)!r} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise InputError(f"job file {str(path)!r} is not valid YAML: {str(error).splitlines()[0]}") from None
+    return parse_job(data, base_dir=path.resolve().parent)

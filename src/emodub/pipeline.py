@@ -1,0 +1,213 @@
+"""Run a job: resolve the emotion sources, synthesise, measure, and write audio + report.
+
+Progress goes through ``hook(step, completed, total)``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emodub import __version__
+from emodub.audio import Audio, Provenance, atomic_output, check_reference, load_audio, save_audio
+from emodub.emotion.space import EmotionVector, VoiceQualities, fuse
+from emodub.emotion.text import text_to_emotion
+from emodub.engines.base import Synthesis, SynthesisRequest, get_engine
+from emodub.errors import InputError
+from emodub.job import (
+    AudioEmotion,
+    DualAudioEmotion,
+    Job,
+    MixEmotion,
+    PresetEmotion,
+    TextEmotion,
+    VectorEmotion,
+)
+from emodub.timing import duration_error_ms
+from emodub.voice import speaker_similarity
+
+Hook = Callable[[str, int, int], None]
+CONSENT_MISSING = ("no consent statement was given for the cloned voice (use --consent or 'consent:'); "
+                   "cloning a voice needs its owner's consent")
+
+
+@dataclass
+class EmotionPlan:
+    """The emotion the engine gets, and where each part came from (for the report)."""
+
+    vector: EmotionVector | None = None
+    qualities: VoiceQualities = field(default_factory=VoiceQualities)
+    reference: Audio | None = None
+    reference_path: str | None = None
+    alpha: float = 1.0
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def resolve_emotion(control, speaker_reference: Audio) -> EmotionPlan:
+    """Turn a job's ``emotion_control`` into one vector + qualities + optional emotion reference."""
+    plan = EmotionPlan()
+    if control is None:
+        return plan
+    sources = control.sources if isinstance(control, MixEmotion) else [control]
+    total_weight = sum(s.weight for s in sources)
+    if total_weight <= 0:
+        raise InputError("emotion_control weights are all 0; at least one must be > 0")
+    weighted_vectors: list[tuple[EmotionVector, float]] = []
+    audio_sources = [s for s in sources if isinstance(s, (AudioEmotion, DualAudioEmotion))]
+    if len(audio_sources) > 1:
+        raise InputError(f"emotion_control has {len(audio_sources)} audio sources; at most one is allowed")
+    for source in sources:
+        share = source.weight / total_weight
+        record: dict[str, Any] = {"method": source.method, "weight": round(share, 4)}
+        vector: EmotionVector | None = None
+        if isinstance(source, TextEmotion):
+            result = text_to_emotion(source.description)
+            vector = result.vector
+            plan.qualities = plan.qualities.merged(result.qualities)
+            plan.warnings.extend(result.warnings)
+            record.update(description=source.description, qualities=result.qualities.to_dict(),
+                          evidence=[e.text for e in result.evidence])
+        elif isinstance(source, PresetEmotion):
+            vector = EmotionVector.preset(source.preset, source.intensity)
+            record.update(preset=source.preset, intensity=source.intensity)
+        elif isinstance(source, VectorEmotion):
+            vector = (EmotionVector.from_list(source.vector) if isinstance(source.vector, list)
+                      else EmotionVector.from_dict(source.vector))
+        else:
+            path = getattr(source, "audio", None)
+            plan.reference = speaker_reference if path is None else load_audio(path, what="emotion reference")
+            if path is not None:
+                plan.warnings.extend(check_reference(plan.reference, what="emotion reference").warnings)
+            plan.reference_path = None if path is None else str(path)
+            plan.alpha = source.alpha * share
+            record.update(audio=plan.reference_path or "speaker_reference", alpha=round(plan.alpha, 4))
+        if vector is not None:
+            weighted_vectors.append((vector, share))
+            record["vector"] = vector.to_dict()
+        plan.sources.append(record)
+    if weighted_vectors:
+        vector_share = sum(w for _, w in weighted_vectors)
+        plan.vector = fuse(weighted_vectors).scaled(vector_share)
+    return plan
+
+
+@dataclass
+class Report:
+    """JSON record of one synthesis: inputs, emotion used, measured length and similarity, timings."""
+
+    text: str
+    engine: str
+    duration_s: float
+    target_duration_s: float
+    free_duration_s: float
+    duration_error_ms: float
+    emotion_vector: dict[str, float] | None
+    qualities: dict[str, float]
+    emotion_sources: list[dict[str, Any]]
+    speaker_similarity: float | None
+    real_time_factor: float
+    timings_s: dict[str, float]
+    consent: str | None
+    warnings: list[str]
+    applied: dict[str, Any]
+    inputs: dict[str, Any]
+    provenance: dict[str, str]
+    emodub_version: str = __version__
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=2)
+
+    def write(self, path: str | Path) -> Path:
+        with atomic_output(path) as tmp:
+            tmp.write_text(self.to_json(), encoding="utf-8")
+        return Path(path)
+
+
+def synthesize_job(job: Job, *, hook: Hook | None = None, measure_similarity: bool = True) -> tuple[Synthesis, Report]:
+    """Run one job through its engine; return the synthesis and its report (nothing written)."""
+    notify = hook or (lambda step, done, total: None)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    notify("load inputs", 0, 1)
+    reference = load_audio(job.speaker_reference, what="speaker reference")
+    warnings = list(check_reference(reference).warnings)
+    emotion = resolve_emotion(job.emotion_control, reference)
+    warnings += emotion.warnings
+    if not job.consent:
+        warnings.append(CONSENT_MISSING)
+    timings["inputs"] = time.perf_counter() - started
+
+    options = {"progress": notify} if job.engine.name == "builtin" else {
+        "model_dir": job.engine.model_dir, "version": job.engine.version}
+    engine = get_engine(job.engine.name, **options)
+    request = SynthesisRequest(
+        text=job.text,
+        speaker_reference=reference,
+        language=job.language,
+        emotion=emotion.vector,
+        qualities=emotion.qualities,
+        emotion_reference=emotion.reference,
+        emotion_alpha=emotion.alpha,
+        duration=job.duration_control.plan(),
+        seed=job.seed,
+        base_voice=job.engine.base_voice,
+    )
+    t0 = time.perf_counter()
+    notify("synthesize", 0, 1)
+    synthesis = engine.synthesize(request)
+    timings["synthesize"] = time.perf_counter() - t0
+    warnings += synthesis.warnings
+
+    similarity = None
+    if measure_similarity:
+        notify("measure", 0, 1)
+        t0 = time.perf_counter()
+        similarity = round(speaker_similarity(synthesis.audio, reference), 4)
+        timings["measure"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - started
+    duration_s = synthesis.audio.duration_s
+    report = Report(
+        text=job.text,
+        engine=synthesis.engine,
+        duration_s=round(duration_s, 6),
+        target_duration_s=round(synthesis.target_duration_s, 6),
+        free_duration_s=round(synthesis.free_duration_s, 6),
+        duration_error_ms=round(duration_error_ms(duration_s, synthesis.target_duration_s), 4),
+        emotion_vector=None if emotion.vector is None else emotion.vector.to_dict(),
+        qualities=emotion.qualities.to_dict(),
+        emotion_sources=emotion.sources,
+        speaker_similarity=similarity,
+        real_time_factor=round(timings["synthesize"] / max(duration_s, 1e-9), 4),
+        timings_s={k: round(v, 4) for k, v in timings.items()},
+        consent=job.consent,
+        warnings=warnings,
+        applied=synthesis.applied,
+        inputs={
+            "speaker_reference": str(job.speaker_reference),
+            "emotion_reference": emotion.reference_path,
+            "language": request.resolved_language,
+            "duration_control": job.duration_control.model_dump(),
+        },
+        provenance=provenance_for(synthesis.engine).tags(),
+    )
+    notify("done", 1, 1)
+    return synthesis, report
+
+
+def provenance_for(engine: str) -> Provenance:
+    now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    return Provenance(engine=engine, version=__version__, created_utc=now)
+
+
+def write_outputs(synthesis: Synthesis, report: Report, output: Path, report_path: Path | None) -> None:
+    """Write the WAV (with provenance tags) and the report, each atomically."""
+    save_audio(synthesis.audio, output, provenance=Provenance(
+        engine=report.engine, version=report.emodub_version, created_utc=report.provenance["date"]))
+    if report_path is not None:
+        report.write(report_path)

@@ -1,0 +1,45 @@
+"""Speaker embeddings and similarity.
+
+Uses resemblyzer's GE2E speaker encoder, whose weights (``pretrained.pt``, Apache-2.0) ship
+inside the ``resemblyzer`` package, so it runs offline.  Similarity is the cosine of the two
+256-dim utterance embeddings (resemblyzer's embeddings are L2-normalised).
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import numpy as np
+
+from emodub.audio import Audio
+
+ENCODER_RATE_HZ = 16000
+
+
+@functools.lru_cache(maxsize=1)
+def _encoder():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from resemblyzer import VoiceEncoder
+
+        return VoiceEncoder("cpu", verbose=False)
+
+
+def speaker_embedding(audio: Audio) -> np.ndarray:
+    """256-dim, unit-norm GE2E embedding of the voice in ``audio``."""
+    from resemblyzer import preprocess_wav
+
+    wav = preprocess_wav(audio.resampled(ENCODER_RATE_HZ).samples.astype(np.float32), source_sr=ENCODER_RATE_HZ)
+    if len(wav) < ENCODER_RATE_HZ // 4:  # VAD trimmed almost everything: embed the raw signal
+        wav = audio.resampled(ENCODER_RATE_HZ).samples
+    return _encoder().embed_utterance(wav)
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
+
+
+def speaker_similarity(a: Audio, b: Audio) -> float:
+    """Cosine similarity of the speaker embeddings of two recordings (−1..1; same voice ≈ 0.8+)."""
+    return cosine(speaker_embedding(a), speaker_embedding(b))
