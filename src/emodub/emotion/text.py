@@ -64,7 +64,8 @@ for _forms, _c in [
     ("surprised surprise astonished amazed shocked stunned startled incredulous "
      "incredulously disbelief", _cue("surprised 1")),
     ("calm calmly neutral neutrally relaxed peaceful peacefully serene gently gentle "
-     "softly quietly composed evenly matter-of-factly", _cue("calm 1")),
+     "composed evenly matter-of-factly", _cue("calm 1")),
+    ("softly quietly", _cue("calm .3", "whisper .4")),
     ("questioning question asking asks incredulous demanding", _cue("surprised .35")),
     ("sarcastic sarcastically mocking mockingly", _cue("disgusted .6, happy .2")),
     ("coldly cold icy icily flatly flat monotone deadpan emotionless", _cue("calm .5, disgusted .3", "flat 1")),
@@ -121,6 +122,8 @@ INTENSIFIERS_EN: dict[str, float] = {
     "utterly": 1.4, "totally": 1.3, "quite": 1.1, "highly": 1.3, "terribly": 1.35,
     "slightly": 0.4, "somewhat": 0.6, "mildly": 0.45, "barely": 0.25, "faintly": 0.35,
     "little": 0.45, "bit": 0.45, "touch": 0.4, "rather": 0.8, "fairly": 0.75, "kinda": 0.55,
+    # a feigned emotion is heard only faintly under the real one
+    "trying": 0.4, "pretending": 0.4, "feigning": 0.4, "forced": 0.5, "fake": 0.4,
 }
 INTENSIFIERS_ZH: dict[str, float] = {
     "非常": 1.25, "很": 1.15, "十分": 1.25, "特别": 1.3, "极其": 1.4, "极度": 1.4, "超级": 1.3,

@@ -1,0 +1,130 @@
+"""The builtin engine end to end on small inputs made here (flite / espeak-ng speech)."""
+
+import numpy as np
+import pytest
+
+from emodub.audio import Audio
+from emodub.emotion.space import EMOTION_NAMES, EmotionVector, VoiceQualities
+from emodub.engines.base import SynthesisRequest, get_engine
+from emodub.engines.builtin import world
+from emodub.engines.builtin.base_voice import synthesize_base
+from emodub.errors import InputError
+from emodub.timing import DurationPlan
+from emodub.voice import speaker_similarity
+
+TEXT_EN = "I never thought you would come back here today."
+TEXT_ZH = "你怎么敢这样对我"
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return get_engine("builtin")
+
+
+def say(engine, reference, text=TEXT_EN, **kwargs):
+    kwargs.setdefault("base_voice", "flite-slt" if "zh" not in kwargs.get("language", "") else None)
+    return engine.synthesize(SynthesisRequest(text=text, speaker_reference=reference, **kwargs))
+
+
+@pytest.mark.parametrize("name", EMOTION_NAMES)
+def test_every_preset_synthesises(engine, reference, name):
+    result = say(engine, reference, emotion=EmotionVector.preset(name))
+    assert result.audio.duration_s > 1.0
+    assert result.audio.rms_dbfs > -45
+    assert np.isfinite(result.audio.samples).all()
+
+
+def test_mandarin_synthesises(engine, reference):
+    result = engine.synthesize(SynthesisRequest(text=TEXT_ZH, speaker_reference=reference,
+                                                emotion=EmotionVector.preset("angry")))
+    assert result.applied["language"] == "zh"
+    assert result.applied["base_voice"] == "espeak-cmn"
+    assert result.audio.duration_s > 1.0
+
+
+@pytest.mark.parametrize("ratio", [0.75, 0.85, 1.0, 1.1, 1.25])
+def test_length_is_exact_across_ratios(engine, reference, ratio):
+    result = say(engine, reference, duration=DurationPlan("controlled", ratio=ratio))
+    target = result.free_duration_s * ratio
+    assert abs(result.audio.duration_s - target) * 1000 <= 1.0
+    assert len(result.audio.samples) == round(result.target_duration_s * result.audio.sample_rate_hz)
+
+
+@pytest.mark.parametrize("seconds", [1.8, 2.5, 3.3])
+def test_length_is_exact_for_target_seconds(engine, reference, seconds):
+    result = say(engine, reference, emotion=EmotionVector.preset("sad"),
+                 duration=DurationPlan("controlled", target_duration_s=seconds))
+    assert abs(result.audio.duration_s - seconds) * 1000 <= 1.0
+
+
+def test_free_mode_keeps_natural_length(engine, reference):
+    neutral = say(engine, reference)
+    base = synthesize_base("flite-slt", TEXT_EN)
+    assert neutral.audio.duration_s == pytest.approx(neutral.free_duration_s, rel=0.02)
+    assert neutral.audio.duration_s == pytest.approx(base.duration_s, rel=0.02)
+
+
+def test_sad_is_slower_than_angry_in_free_mode(engine, reference):
+    sad = say(engine, reference, emotion=EmotionVector.preset("sad"))
+    angry = say(engine, reference, emotion=EmotionVector.preset("angry"))
+    assert sad.audio.duration_s > angry.audio.duration_s
+
+
+def _modulation_spectrum(log_f0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    spectrum = np.abs(np.fft.rfft(log_f0 - log_f0.mean())) ** 2
+    return np.fft.rfftfreq(len(log_f0), d=world.FRAME_PERIOD_MS / 1000), spectrum
+
+
+def test_tremor_shows_a_4_to_8_hz_peak(engine, reference):
+    """Same line with and without 'tremble' (same timing): the F0 difference peaks at 4–8 Hz."""
+    plain = world.analyze(say(engine, reference).audio).f0_hz
+    shaking = world.analyze(say(engine, reference, qualities=VoiceQualities(tremble=1.0)).audio).f0_hz
+    both = (plain > 0) & (shaking > 0)
+    assert both.mean() > 0.3
+    index = np.arange(len(plain))
+    diff = np.interp(index, index[both], np.log(shaking[both]) - np.log(plain[both]))
+    freqs, spectrum = _modulation_spectrum(diff)
+    band = (freqs >= 1) & (freqs <= 20)
+    peak_hz = freqs[band][np.argmax(spectrum[band])]
+    assert 4.0 <= peak_hz <= 8.0
+
+
+def test_whisper_is_unvoiced(engine, reference):
+    whisper = say(engine, reference, qualities=VoiceQualities(whisper=1.0)).audio
+    features = world.analyze(whisper)
+    assert features.voiced.mean() < 0.1
+    assert world.analyze(say(engine, reference).audio).voiced.mean() > 0.3
+
+
+def test_timbre_adaptation_raises_similarity(engine, reference):
+    adapted = say(engine, reference, base_voice="joe").audio
+    raw = synthesize_base("joe", TEXT_EN)
+    assert speaker_similarity(adapted, reference) > speaker_similarity(raw, reference) + 0.02
+
+
+def test_emotion_reference_changes_prosody(engine, reference):
+    sad_ref = say(engine, reference, emotion=EmotionVector.preset("sad")).audio
+    happy_ref = say(engine, reference, emotion=EmotionVector.preset("surprised")).audio
+    from_sad = say(engine, reference, text="Please open the door.", emotion_reference=sad_ref)
+    from_happy = say(engine, reference, text="Please open the door.", emotion_reference=happy_ref)
+    f0_sad = np.median(world.analyze(from_sad.audio).f0_hz[world.analyze(from_sad.audio).voiced])
+    f0_happy = np.median(world.analyze(from_happy.audio).f0_hz[world.analyze(from_happy.audio).voiced])
+    assert f0_happy > f0_sad * 1.1
+
+
+def test_wrong_language_base_voice_is_refused(engine, reference):
+    with pytest.raises(InputError, match="'flite-slt' does not speak 'zh'"):
+        engine.synthesize(SynthesisRequest(text=TEXT_ZH, speaker_reference=reference, base_voice="flite-slt"))
+
+
+def test_unknown_base_voice_is_refused(engine, reference):
+    with pytest.raises(InputError, match="'bob'"):
+        say(engine, reference, base_voice="bob")
+
+
+def test_engine_output_is_finite_for_a_tone_reference(engine):
+    """A non-speech reference (a pure tone) must not crash the profile search."""
+    t = np.arange(3 * 16000) / 16000
+    tone = Audio((0.3 * np.sin(2 * np.pi * 180 * t)).astype(np.float32), 16000)
+    result = say(engine, tone, text="Hello there.")
+    assert np.isfinite(result.audio.samples).all()
