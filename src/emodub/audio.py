@@ -154,7 +154,7 @@ class Provenance:
 
 
 def _utc_now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
 
 
 def save_audio(audio: Audio, path: str | os.PathLike, *, provenance: Provenance | None = None) -> Path:

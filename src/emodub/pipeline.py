@@ -201,7 +201,7 @@ def synthesize_job(job: Job, *, hook: Hook | None = None, measure_similarity: bo
 
 
 def provenance_for(engine: str) -> Provenance:
-    now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    now = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
     return Provenance(engine=engine, version=__version__, created_utc=now)
 
 

@@ -131,7 +131,7 @@ INTENSIFIERS_ZH: dict[str, float] = {
     "有点儿": 0.45, "有点": 0.45, "有些": 0.55, "稍微": 0.4, "略微": 0.4, "略": 0.5, "一点": 0.45,
 }
 NEGATIONS_EN = frozenset({"not", "no", "never", "without", "nor", "hardly", "isn't", "wasn't",
-                          "aren't", "don't", "doesn't", "didn't", "never", "neither"})
+                          "aren't", "don't", "doesn't", "didn't", "neither"})
 NEGATIONS_ZH = ("并不", "毫不", "一点也不", "一点都不", "没有", "没", "不", "别", "无")
 # Words that carry no cue and need no embedding look-up.
 STOPWORDS_EN = frozenset(

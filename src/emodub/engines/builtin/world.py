@@ -6,9 +6,8 @@ envelope, D4C for aperiodicity.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-
 import warnings
+from dataclasses import dataclass, replace
 
 import numpy as np
 

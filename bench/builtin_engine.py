@@ -1,0 +1,249 @@
+"""Measure the builtin engine: duration error, real-time factor and memory, speaker similarity,
+emotion rendering directions, prosody transfer, intelligibility (WER).
+
+Run: ``OMP_NUM_THREADS=1 taskset -c 0 .venv/bin/python bench/builtin_engine.py`` (one core).
+Every figure is measured here; nothing is hard-coded.  Inputs are made offline with flite and
+espeak-ng.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("EMODUB_CACHE_DIR", tempfile.mkdtemp(prefix="emodub-bench-"))
+
+from emodub.audio import Audio, load_audio  # noqa: E402
+from emodub.emotion.space import EMOTION_NAMES, EmotionVector  # noqa: E402
+from emodub.engines.base import SynthesisRequest, get_engine  # noqa: E402
+from emodub.engines.builtin import timbre, transfer, world  # noqa: E402
+from emodub.engines.builtin.base_voice import synthesize_base, voices_for  # noqa: E402
+from emodub.timing import DurationPlan  # noqa: E402
+from emodub.voice import cosine, speaker_embedding  # noqa: E402
+
+REF_TEXT = ("Hello, I am reading a few sentences for this recording. It should be enough to learn "
+            "what my voice sounds like, more or less.")
+LINES_EN = [
+    "Open the door.",
+    "I never thought you would come back here today.",
+    "We have to leave before the storm reaches the valley, so pack only what you can carry.",
+    "Listen to me carefully. The train leaves at seven, and if we miss it there is no other way out of "
+    "this town until next week, so we cannot be late.",
+]
+LINE_ZH = "你怎么敢这样对我，我一直都相信你。"
+ENGINE = get_engine("builtin")
+
+
+def make_reference(kind: str, voice: str, tmp: Path) -> Audio:
+    path = tmp / f"{kind}-{voice}.wav"
+    if kind == "flite":
+        subprocess.run(["flite", "-voice", voice, "-t", REF_TEXT, "-o", str(path)], check=True)
+    else:
+        subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), REF_TEXT], check=True)
+    return load_audio(path)
+
+
+def synth(reference: Audio, text: str, **kwargs) -> tuple[object, float]:
+    started = time.perf_counter()
+    result = ENGINE.synthesize(SynthesisRequest(text=text, speaker_reference=reference, **kwargs))
+    return result, time.perf_counter() - started
+
+
+def table(title: str, header: list[str], rows: list[list[object]]) -> None:
+    print(f"\n## {title}\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(f"{c:.3f}" if isinstance(c, float) else str(c) for c in row) + " |")
+
+
+def bench_duration(reference: Audio) -> None:
+    rows = []
+    for language, text in (("en", LINES_EN[1]), ("zh", LINE_ZH)):
+        errors = []
+        for ratio in np.arange(0.75, 1.2501, 0.05):
+            result, _ = synth(reference, text, duration=DurationPlan("controlled", ratio=round(float(ratio), 2)))
+            target = result.free_duration_s * round(float(ratio), 2)
+            errors.append(abs(result.audio.duration_s - target) * 1000)
+        free_s = synth(reference, text)[0].free_duration_s
+        for seconds in (round(free_s * factor, 1) for factor in (0.6, 0.9, 1.3, 1.8)):
+            result, _ = synth(reference, text, duration=DurationPlan("controlled", target_duration_s=seconds))
+            errors.append(abs(result.audio.duration_s - seconds) * 1000)
+        rows.append([language, len(errors), float(np.mean(errors)), float(np.max(errors))])
+    table("Duration error (ratios 0.75–1.25 step 0.05, targets 0.6/0.9/1.3/1.8 × free length, rounded to 0.1 s)",
+          ["language", "requests", "mean |error| ms", "max |error| ms"], rows)
+
+
+def bench_speed(reference: Audio) -> None:
+    rows = []
+    for base_voice in ("flite-slt", "joe"):
+        synth(reference, "Warm up.", base_voice=base_voice)  # builds the cached voice profile
+        for text in LINES_EN:
+            result, seconds = synth(reference, text, base_voice=base_voice, emotion=EmotionVector.preset("angry", 0.7))
+            rows.append([base_voice, result.audio.duration_s, seconds, seconds / result.audio.duration_s])
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    table("Real-time factor, cached voice profile (processing s / audio s)",
+          ["base voice", "audio s", "processing s", "RTF"], rows)
+    print(f"\npeak resident memory of this process: {peak_mb:.0f} MB")
+
+
+def bench_similarity(tmp: Path) -> None:
+    references = {
+        "flite kal16": (make_reference("flite", "kal16", tmp), {"flite-kal16"}),
+        "flite awb": (make_reference("flite", "awb", tmp), {"flite-awb"}),
+        "espeak en-us+f3": (make_reference("espeak", "en-us+f3", tmp), {"espeak-en"}),
+        "espeak en-gb+m4": (make_reference("espeak", "en-gb+m4", tmp), {"espeak-en"}),
+    }
+    rows, outputs = [], {}
+    text = LINES_EN[2]
+    for name, (reference, own_voices) in references.items():
+        candidates = [v for v in voices_for("en") if v not in own_voices]  # leave the reference's own voice out
+        ref_embedding = speaker_embedding(reference)
+        base_best = max(cosine(speaker_embedding(synthesize_base(v, text)), ref_embedding) for v in candidates)
+        profile = timbre.describe_reference(reference)
+        choice = timbre.choose_voice(reference, profile, "en", candidates=candidates)
+        features = timbre.adapt(world.analyze(synthesize_base(choice.base_voice, text)), profile, choice)
+        adapted = world.synthesize(features)
+        outputs[name] = speaker_embedding(adapted)
+        similarity = cosine(outputs[name], ref_embedding)
+        rows.append([name, choice.base_voice, choice.warp, base_best, similarity, similarity - base_best])
+    ref_embeddings = {name: speaker_embedding(ref) for name, (ref, _) in references.items()}
+    correct = 0
+    for name, rows_row in zip(outputs, rows):
+        guess = max(ref_embeddings, key=lambda r: cosine(outputs[name], ref_embeddings[r]))
+        correct += guess == name
+        rows_row.append(guess)
+    table("Speaker similarity (GE2E cosine) on a new sentence; the reference's own voice left out of the candidates",
+          ["reference", "chosen base", "warp", "best stock voice", "adapted", "gain", "identified as"], rows)
+    gains = [r[5] for r in rows]
+    print(f"\nmean gain {np.mean(gains):+.3f}; identification {correct}/{len(rows)}")
+
+
+def _prosody(audio: Audio) -> dict[str, float]:
+    f = world.analyze(audio)
+    voiced = f.f0_hz[f.voiced]
+    semitones = 12 * np.log2(voiced)
+    freqs = f.frequencies_hz
+    power = np.mean(f.sp[f.voiced], axis=0)
+    tilt = 10 * np.log10(power[freqs >= 2000].sum() / power[(freqs >= 100) & (freqs < 1000)].sum())
+    return {
+        "f0_st": float(np.mean(semitones)), "range_st": float(np.percentile(semitones, 95) - np.percentile(semitones, 5)),
+        "energy_db": audio.rms_dbfs, "duration_s": audio.duration_s, "tilt_db": float(tilt),
+        "voiced": float(f.voiced.mean()),
+    }
+
+
+# Expected directions relative to calm (Juslin & Laukka 2003; Scherer 2003): +1 up, -1 down, 0 not checked.
+EXPECTED = {
+    "happy": {"f0_st": 1, "range_st": 1, "energy_db": 1, "duration_s": -1, "tilt_db": 1},
+    "angry": {"f0_st": 1, "range_st": 1, "energy_db": 1, "duration_s": -1, "tilt_db": 1},
+    "sad": {"f0_st": -1, "range_st": -1, "energy_db": -1, "duration_s": 1, "tilt_db": -1},
+    "afraid": {"f0_st": 1, "energy_db": 1, "duration_s": -1},
+    "disgusted": {"f0_st": -1, "duration_s": 1},
+    "melancholic": {"f0_st": -1, "range_st": -1, "energy_db": -1, "duration_s": 1, "tilt_db": -1},
+    "surprised": {"f0_st": 1, "range_st": 1, "energy_db": 1},
+}
+
+
+def bench_emotion(reference: Audio) -> None:
+    text = LINES_EN[2]
+    calm = _prosody(synth(reference, text, base_voice="flite-slt", emotion=EmotionVector.preset("calm"))[0].audio)
+    rows, right, total = [], 0, 0
+    for name in EMOTION_NAMES[:-1]:
+        p = _prosody(synth(reference, text, base_voice="flite-slt", emotion=EmotionVector.preset(name))[0].audio)
+        cells = [name]
+        for key in ("f0_st", "range_st", "energy_db", "duration_s", "tilt_db"):
+            delta = p[key] - calm[key] if key != "duration_s" else p[key] / calm[key]
+            sign = np.sign(delta - (1.0 if key == "duration_s" else 0.0))
+            expected = EXPECTED[name].get(key, 0)
+            ok = "" if expected == 0 else (" ✓" if sign == expected else " ✗")
+            right += ok == " ✓"
+            total += expected != 0
+            cells.append(f"{delta:+.2f}{ok}" if key != "duration_s" else f"×{delta:.2f}{ok}")
+        cells.append(f"{p['voiced'] - calm['voiced']:+.2f}")
+        rows.append(cells)
+    table("Emotion rendering relative to calm (same text; F0/range in semitones, energy/tilt in dB)",
+          ["preset", "F0 mean", "F0 range", "energy", "duration", "HF tilt", "voicing"], rows)
+    print(f"\ndirections right: {right}/{total}")
+
+
+def bench_transfer(reference: Audio, tmp: Path) -> None:
+    rows = []
+    for name in ("sad", "surprised", "angry"):
+        emotion_ref = synth(make_reference("flite", "awb", tmp), LINES_EN[1], base_voice="flite-rms",
+                            emotion=EmotionVector.preset(name))[0].audio
+        ref_contour = transfer.f0_contour_z(world.analyze(emotion_ref))
+        for alpha in (0.0, 1.0):
+            out = synth(reference, LINES_EN[2], base_voice="flite-slt", emotion_reference=emotion_ref,
+                        emotion_alpha=alpha)[0].audio
+            correlation = float(np.corrcoef(transfer.f0_contour_z(world.analyze(out)), ref_contour)[0, 1])
+            rows.append([name, alpha, correlation])
+    table("Prosody transfer: correlation of time-normalised F0 contours, output vs emotion reference",
+          ["reference emotion", "alpha", "correlation"], rows)
+
+
+def bench_wer(reference: Audio, tmp: Path) -> None:
+    try:
+        from pocketsphinx import Decoder
+    except ImportError:
+        print("\npocketsphinx not installed: WER not measured")
+        return
+    decoder = Decoder(samprate=16000)
+    rows = []
+    for base_voice in ("joe", "flite-slt"):
+        words = errors = 0
+        for text in LINES_EN[1:]:
+            audio = synth(reference, text, base_voice=base_voice)[0].audio.resampled(16000)
+            pcm = (np.clip(audio.samples, -1, 1) * 32767).astype(np.int16).tobytes()
+            decoder.start_utt()
+            decoder.process_raw(pcm, full_utt=True)
+            decoder.end_utt()
+            hypothesis = decoder.hyp().hypstr.split() if decoder.hyp() else []
+            truth = re.findall(r"[a-z']+", text.lower())
+            errors += _edit_distance(truth, hypothesis)
+            words += len(truth)
+        rows.append([base_voice, words, errors / words])
+    table("Intelligibility: pocketsphinx (en-us model shipped in the package) word error rate",
+          ["base voice", "words", "WER"], rows)
+
+
+def _edit_distance(a: list[str], b: list[str]) -> int:
+    d = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        prev, d[0] = d[0], i
+        for j, y in enumerate(b, 1):
+            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (x != y))
+    return d[-1]
+
+
+def main() -> None:
+    parts = set(sys.argv[1:]) or {"duration", "speed", "similarity", "emotion", "transfer", "wer"}
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        reference = make_reference("flite", "kal16", tmp)
+        print(f"# builtin engine bench — reference: flite kal16, {reference.duration_s:.1f} s; "
+              f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
+        if "duration" in parts:
+            bench_duration(reference)
+        if "speed" in parts:
+            bench_speed(reference)
+        if "similarity" in parts:
+            bench_similarity(tmp)
+        if "emotion" in parts:
+            bench_emotion(reference)
+        if "transfer" in parts:
+            bench_transfer(reference, tmp)
+        if "wer" in parts:
+            bench_wer(reference, tmp)
+
+
+if __name__ == "__main__":
+    main()

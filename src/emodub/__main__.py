@@ -1,0 +1,5 @@
+"""``python -m emodub`` runs the CLI."""
+
+from emodub.cli import entry
+
+entry()

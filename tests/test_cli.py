@@ -1,0 +1,144 @@
+"""The CLI contract: exit codes, one-line errors, reports, provenance, no partial outputs."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emodub.audio import read_tags
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "examples" / "seed_job.yaml"
+REPORT_KEYS = {"duration_s", "target_duration_s", "duration_error_ms", "emotion_vector", "speaker_similarity",
+               "engine", "real_time_factor", "warnings"}
+
+
+def emodub(*args, cwd=None):
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "emodub", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env=env)
+
+
+def test_emotion_command_prints_json():
+    result = emodub("emotion", "悲伤地低语")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    weights = data["emotion_vector"]
+    assert max(weights, key=weights.get) in {"sad", "melancholic"}
+    assert data["qualities"]["whisper"] > 0
+
+
+def test_emotion_command_warns_without_cue():
+    result = emodub("emotion", "read the next line")
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["emotion_vector"] is None
+    assert "no emotion cue" in result.stderr
+
+
+def test_seed_job_runs_and_reports(tmp_path):
+    out, report = tmp_path / "out.wav", tmp_path / "r.json"
+    result = emodub("run", SEED, "-o", out, "--report", report)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(report.read_text())
+    assert REPORT_KEYS <= set(data)
+    assert abs(data["duration_error_ms"]) <= 1.0
+    assert data["emotion_vector"]["angry"] == max(data["emotion_vector"].values())
+    assert data["qualities"]["tremble"] > 0
+    assert any("consent" in w for w in data["warnings"])
+    tags = read_tags(out)
+    assert "SYNTHETIC" in tags["comment"] and "emodub" in tags["software"]
+
+
+def test_say_with_consent_and_exact_duration(tmp_path, reference_path):
+    out, report = tmp_path / "say.wav", tmp_path / "say.json"
+    result = emodub("say", "Give me one good reason.", "--voice", reference_path, "--emotion", "angry:0.8",
+                    "--emotion-text", "voice shaking", "--duration", "2.2", "--consent", "I, Sam, consent.",
+                    "-o", out, "--report", report)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(report.read_text())
+    assert data["consent"] == "I, Sam, consent."
+    assert abs(data["duration_s"] - 2.2) * 1000 <= 1.0
+    assert [s["method"] for s in data["emotion_sources"]] == ["preset", "text"]
+    assert not any("consent" in w for w in data["warnings"])
+
+
+def _bad_reference(write_wav, kind):
+    rate = 16000
+    if kind == "short":
+        return write_wav("short.wav", 0.3 * np.sin(np.arange(rate // 2) * 0.05), rate)
+    return write_wav("silent.wav", np.zeros(3 * rate), rate)
+
+
+@pytest.mark.parametrize("args,match", [
+    (["--ratio", "1.3"], "ratio 1.3 is outside the allowed range 0.75–1.25"),
+    (["--emotion", "furious2"], "unknown emotion 'furious2'"),
+    (["--emotion-vector", "1,2,3"], "8 are needed"),
+    (["--mode", "fast"], "--mode 'fast'"),
+    (["--emotion-audio", "nope.wav"], "nope.wav' does not exist"),
+])
+def test_say_bad_input_exits_2_with_one_line(tmp_path, reference_path, args, match):
+    out = tmp_path / "bad.wav"
+    result = emodub("say", "hello there", "--voice", reference_path, "-o", out, *args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert __import__("re").search(match, lines[0]), lines[0]
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind,match", [("short", "0.50 s long; at least 1 s"), ("silent", "is silent")])
+def test_bad_reference_exits_2(tmp_path, write_wav, kind, match):
+    reference = _bad_reference(write_wav, kind)
+    out = tmp_path / "out.wav"
+    result = emodub("say", "hello there", "--voice", reference, "-o", out)
+    assert result.returncode == 2
+    assert match in result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("yaml_text,match", [
+    ("text: hi\nspeaker_reference: r.wav\nvolume: 11\n", "unknown key 'volume'"),
+    ("text: ''\nspeaker_reference: r.wav\n", "is empty"),
+    ("text: hi\nspeaker_reference: missing.wav\n", "missing.wav' does not exist"),
+    ("text: hi\nspeaker_reference: r.wav\nduration_control: {mode: controlled, ratio: 0.5}\n", "ratio 0.5"),
+    ("text: [unclosed\n", "not valid YAML"),
+])
+def test_run_bad_job_exits_2(tmp_path, reference_path, yaml_text, match):
+    (tmp_path / "r.wav").write_bytes(reference_path.read_bytes())
+    job = tmp_path / "job.yaml"
+    job.write_text(yaml_text)
+    result = emodub("run", job, "-o", tmp_path / "out.wav")
+    assert result.returncode == 2, result.stderr
+    assert match in result.stderr
+    assert not (tmp_path / "out.wav").exists()
+
+
+def test_output_never_overwrites_an_input(tmp_path, reference_path):
+    copy = tmp_path / "ref.wav"
+    copy.write_bytes(reference_path.read_bytes())
+    before = copy.read_bytes()
+    result = emodub("say", "hello there", "--voice", copy, "-o", copy)
+    assert result.returncode == 2 and "never overwrites its inputs" in result.stderr
+    assert copy.read_bytes() == before
+
+
+def test_eight_khz_and_clipped_references_warn(tmp_path, reference_path):
+    from emodub.audio import Audio, check_reference, load_audio
+
+    reference = load_audio(reference_path)
+    narrow = reference.resampled(8000)
+    assert any("8000 Hz" in w for w in check_reference(narrow).warnings)
+    clipped = Audio(np.clip(reference.samples * 20, -1, 1), reference.sample_rate_hz)
+    assert any("clipped" in w for w in check_reference(clipped).warnings)
+
+
+def test_help_explains_commands():
+    result = emodub("--help")
+    assert result.returncode == 0
+    for command in ("say", "run", "emotion", "demo"):
+        assert command in result.stdout
