@@ -28,7 +28,9 @@ def _encoder():
 
 def speaker_embedding(audio: Audio) -> np.ndarray:
     """256-dim, unit-norm GE2E embedding of the voice in ``audio``."""
-    from resemblyzer import preprocess_wav
+    with warnings.catch_warnings():  # webrtcvad imports the deprecated pkg_resources
+        warnings.simplefilter("ignore")
+        from resemblyzer import preprocess_wav
 
     wav = preprocess_wav(audio.resampled(ENCODER_RATE_HZ).samples.astype(np.float32), source_sr=ENCODER_RATE_HZ)
     if len(wav) < ENCODER_RATE_HZ // 4:  # VAD trimmed almost everything: embed the raw signal
