@@ -91,10 +91,7 @@ class EmotionVector:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            value = getattr(self, f.name)
-            if not isinstance(value, (int, float)) or math.isnan(value) or value < 0.0 or value > 1.0:
-                raise InputError(f"emotion weight {f.name}={value!r} is outside the allowed range 0..1")
-            object.__setattr__(self, f.name, float(value))
+            object.__setattr__(self, f.name, _check_unit_interval(getattr(self, f.name), f"emotion weight {f.name}"))
 
     # -- construction -------------------------------------------------------------------
     @classmethod
