@@ -5,7 +5,6 @@ Progress goes through ``hook(step, completed, total)``.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import time
 from collections.abc import Callable
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from emodub import __version__
-from emodub.audio import Audio, Provenance, atomic_output, check_reference, load_audio, save_audio
+from emodub.audio import Audio, Provenance, atomic_output, check_reference, load_audio, save_audio, utc_now
 from emodub.emotion.space import EmotionVector, VoiceQualities, fuse
 from emodub.emotion.text import text_to_emotion
 from emodub.engines.base import Synthesis, SynthesisRequest, get_engine
@@ -201,8 +200,7 @@ def synthesize_job(job: Job, *, hook: Hook | None = None, measure_similarity: bo
 
 
 def provenance_for(engine: str) -> Provenance:
-    now = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
-    return Provenance(engine=engine, version=__version__, created_utc=now)
+    return Provenance(engine=engine, version=__version__, created_utc=utc_now())
 
 
 def write_outputs(synthesis: Synthesis, report: Report, output: Path, report_path: Path | None) -> None:
