@@ -53,7 +53,7 @@ class BuiltinEngine:
 
         base = synthesize_base(choice.base_voice, request.text)
         features = world.analyze(base)
-        neutral_loudness = world.synthesize(features).loudness_lufs()
+        neutral_loudness = base.loudness_lufs()
         features = timbre.adapt(features, profile, choice)
 
         emotion = request.emotion

@@ -1,11 +1,14 @@
 """Timbre adaptation to a ~5 s speaker reference, chosen by measured speaker similarity.
 
-Estimated from the reference: log-F0 mean and spread, long-term average spectrum (LTAS),
-and band aperiodicity.  Applied to the base voice: F0 mapped onto the reference's log-F0
-statistics, the spectral envelope warped in frequency by ``warp`` (vocal-tract length:
->1 shortens the tract and raises formants), the LTAS equalised toward the reference, and
-aperiodicity moved toward the reference's.  The base voice and warp are chosen by a grid
-search maximising GE2E similarity (``emodub.voice``) to the reference; the result is a
+Estimated from the reference: log-F0 mean and spread, the mean and spread of each
+coefficient of WORLD's coded (mel-cepstral) spectral envelope over voiced frames, and band
+aperiodicity.  Applied to the base voice: F0 mapped onto the reference's log-F0 statistics,
+the spectral envelope warped in frequency by ``warp`` (vocal-tract length: >1 shortens the
+tract and raises formants), then cepstral mean-variance matching (the mean carries the
+long-term envelope and tilt, the spread its dynamics; cf. the "MVN" baseline of the Voice
+Conversion Challenges), and aperiodicity moved toward the reference's.  The base voice and
+warp are chosen by a grid search maximising GE2E similarity (``emodub.voice``) averaged over
+several probe sentences, so the choice generalises to new text; the result is a
 :class:`VoiceProfile`, cached on disk under the reference's content hash.
 """
 
@@ -18,7 +21,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 from emodub.audio import Audio
 from emodub.engines.builtin import world
@@ -26,14 +28,17 @@ from emodub.engines.builtin.base_voice import synthesize_base, voices_for
 from emodub.errors import EngineError
 from emodub.voice import cosine, speaker_embedding
 
-PROFILE_VERSION = 1
-WARP_GRID = tuple(round(x, 2) for x in np.arange(0.82, 1.241, 0.04))
-EQ_STRENGTH = 0.7
-EQ_LIMIT_DB = 10.0
+PROFILE_VERSION = 2
+WARP_GRID = (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25)
+CEPSTRUM_DIMS = 40
 AP_BANDS_HZ = ((0, 1000), (1000, 4000), (4000, 11025))
-PROBE_TEXT = {
-    "en": "The quick brown fox jumps over the lazy dog, and then it runs away into the quiet forest.",
-    "zh": "今天天气很好，我们一起去公园散步，然后回家吃饭。",
+PROBE_TEXTS = {
+    "en": ("The quick brown fox jumps over the lazy dog, and then it runs away into the quiet forest.",
+           "She sells fresh fish at the market every morning, rain or shine.",
+           "Why would anyone want to wait so long for a bus that never comes on time?"),
+    "zh": ("今天天气很好，我们一起去公园散步，然后回家吃饭。",
+           "她每天早上都在市场卖新鲜的鱼，不管刮风下雨。",
+           "为什么有人愿意等这么久，等一辆从来不准时的公共汽车？"),
 }
 
 
@@ -43,7 +48,8 @@ class VoiceChoice:
 
     base_voice: str
     warp: float
-    eq_db: list[float]
+    cepstrum_mean: list[float]  # of the warped base voice, measured on the probe sentences
+    cepstrum_std: list[float]
     ap_shift: list[float]
     similarity: float
     base_similarity: float
@@ -56,7 +62,8 @@ class VoiceProfile:
     reference_hash: str
     log_f0_mean: float
     log_f0_std: float
-    ltas_db: list[float]
+    cepstrum_mean: list[float]
+    cepstrum_std: list[float]
     ap_bands: list[float]
     nyquist_hz: float
     choices: dict[str, VoiceChoice] = field(default_factory=dict)
@@ -88,27 +95,34 @@ def cache_dir() -> Path:
     return path
 
 
-def _ltas_db(features: world.WorldFeatures) -> np.ndarray:
-    """Smoothed long-term average log spectrum of voiced frames, in dB."""
-    frames = features.sp[features.voiced] if features.voiced.sum() > 10 else features.sp
-    return gaussian_filter1d(10 * np.log10(np.mean(frames, axis=0) + 1e-16), sigma=6)
+def _voiced(features: world.WorldFeatures, values: np.ndarray) -> np.ndarray:
+    """Rows of ``values`` at voiced frames (all frames when fewer than 10 are voiced)."""
+    return values[features.voiced] if features.voiced.sum() > 10 else values
+
+
+def cepstrum_stats(features: list[world.WorldFeatures]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-coefficient mean and standard deviation of the coded envelope over voiced frames."""
+    coded = np.concatenate([_voiced(f, world.encode_envelope(f, CEPSTRUM_DIMS)) for f in features])
+    return coded.mean(axis=0), coded.std(axis=0)
 
 
 def _ap_bands(features: world.WorldFeatures) -> np.ndarray:
     freqs = features.frequencies_hz
-    frames = features.ap[features.voiced] if features.voiced.sum() > 10 else features.ap
+    frames = _voiced(features, features.ap)
     return np.array([float(np.mean(frames[:, (freqs >= lo) & (freqs < hi)])) for lo, hi in AP_BANDS_HZ])
 
 
 def describe_reference(reference: Audio) -> VoiceProfile:
-    """Measure the reference: F0 statistics, LTAS, band aperiodicity."""
+    """Measure the reference: F0 statistics, cepstral statistics, band aperiodicity."""
     features = world.analyze(reference)
     mean, std = world.log_f0_stats(features)
+    cep_mean, cep_std = cepstrum_stats([features])
     return VoiceProfile(
         reference_hash=reference_hash(reference),
         log_f0_mean=mean,
         log_f0_std=std,
-        ltas_db=_ltas_db(features).round(3).tolist(),
+        cepstrum_mean=cep_mean.round(5).tolist(),
+        cepstrum_std=cep_std.round(5).tolist(),
         ap_bands=_ap_bands(features).round(4).tolist(),
         nyquist_hz=reference.sample_rate_hz / 2,
     )
@@ -138,36 +152,45 @@ def map_f0(features: world.WorldFeatures, profile: VoiceProfile) -> world.WorldF
     return features.with_(f0_hz=f0)
 
 
-def _equalizer(profile: VoiceProfile, warped_ltas_db: np.ndarray, freqs: np.ndarray) -> np.ndarray:
-    diff = np.asarray(profile.ltas_db) - warped_ltas_db
-    diff = diff - np.median(diff)  # level is set later by loudness; only the shape matters here
-    diff[freqs > 0.95 * profile.nyquist_hz] = 0.0  # the reference says nothing above its band
-    return np.clip(EQ_STRENGTH * diff, -EQ_LIMIT_DB, EQ_LIMIT_DB)
+def match_cepstrum(features: world.WorldFeatures, profile: VoiceProfile, choice: VoiceChoice) -> world.WorldFeatures:
+    """Move each envelope coefficient from the base voice's mean/spread to the reference's.
+
+    Coefficient 0 (overall level) is kept: loudness is set later, by BS.1770.
+    """
+    coded = world.encode_envelope(features, CEPSTRUM_DIMS)
+    scale = np.asarray(profile.cepstrum_std) / np.maximum(np.asarray(choice.cepstrum_std), 1e-6)
+    mapped = np.asarray(profile.cepstrum_mean) + (coded - np.asarray(choice.cepstrum_mean)) * scale
+    mapped[:, 0] = coded[:, 0]
+    return world.decode_envelope(features, mapped)
 
 
 def adapt(features: world.WorldFeatures, profile: VoiceProfile, choice: VoiceChoice) -> world.WorldFeatures:
-    """Apply F0 mapping, envelope warp, LTAS equalisation and aperiodicity shift."""
+    """Apply F0 mapping, envelope warp, cepstral matching and aperiodicity shift."""
     features = map_f0(features, profile)
-    sp = warp_envelope(features.sp, choice.warp) * (10 ** (np.asarray(choice.eq_db) / 10))[None, :]
+    features = match_cepstrum(features.with_(sp=warp_envelope(features.sp, choice.warp)), profile, choice)
     ap = features.ap.copy()
     freqs = features.frequencies_hz
     v = features.voiced
     for (lo, hi), shift in zip(AP_BANDS_HZ, choice.ap_shift):
         band = (freqs >= lo) & (freqs < hi)
         ap[np.ix_(v, band)] = np.clip(ap[np.ix_(v, band)] + shift, 0.0, 1.0)
-    return features.with_(sp=sp, ap=ap)
+    return features.with_(ap=ap)
 
 
-def _choice_for(features: world.WorldFeatures, profile: VoiceProfile, base_voice: str, warp: float) -> VoiceChoice:
-    warped = features.with_(sp=warp_envelope(features.sp, warp))
-    eq = _equalizer(profile, _ltas_db(warped), features.frequencies_hz)
-    ap_shift = 0.5 * (np.asarray(profile.ap_bands) - _ap_bands(features))
-    return VoiceChoice(base_voice, warp, eq.round(3).tolist(), ap_shift.round(4).tolist(), 0.0, 0.0)
+def _choice_for(probes: list[world.WorldFeatures], profile: VoiceProfile, base_voice: str, warp: float) -> VoiceChoice:
+    warped = [f.with_(sp=warp_envelope(f.sp, warp)) for f in probes]
+    mean, std = cepstrum_stats(warped)
+    ap_shift = 0.5 * (np.asarray(profile.ap_bands) - np.mean([_ap_bands(f) for f in probes], axis=0))
+    return VoiceChoice(base_voice, warp, mean.round(5).tolist(), std.round(5).tolist(), ap_shift.round(4).tolist(), 0.0, 0.0)
 
 
 def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, candidates: list[str] | None = None,
                  progress=None) -> VoiceChoice:
-    """Grid search over base voices × warps; keep the one most similar to the reference."""
+    """Grid search over base voices × warps; keep the one most similar to the reference.
+
+    Similarity is averaged over the probe sentences: on a single sentence the GE2E score
+    varies enough that the winner often does not generalise to new text.
+    """
     ref_embedding = speaker_embedding(reference)
     candidates = candidates or voices_for(language)
     if not candidates:
@@ -175,14 +198,13 @@ def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, cand
     best: VoiceChoice | None = None
     base_similarity = -1.0
     for voice in candidates:
-        base = synthesize_base(voice, PROBE_TEXT[language])
-        base_similarity = max(base_similarity, cosine(speaker_embedding(base), ref_embedding))
-        features = world.analyze(base)
-        mapped = map_f0(features, profile)
-        plain = VoiceChoice(voice, 1.0, [0.0] * features.sp.shape[1], [0.0] * len(AP_BANDS_HZ), 0.0, 0.0)
-        for choice in [plain, *(_choice_for(mapped, profile, voice, warp) for warp in WARP_GRID)]:
-            rendered = world.synthesize(adapt(features, profile, choice))
-            choice.similarity = round(cosine(speaker_embedding(rendered), ref_embedding), 4)
+        bases = [synthesize_base(voice, text) for text in PROBE_TEXTS[language]]
+        base_similarity = max(base_similarity, float(np.mean([cosine(speaker_embedding(b), ref_embedding) for b in bases])))
+        probes = [world.analyze(b) for b in bases]
+        for warp in WARP_GRID:
+            choice = _choice_for(probes, profile, voice, warp)
+            rendered = [world.synthesize(adapt(f, profile, choice)) for f in probes]
+            choice.similarity = round(float(np.mean([cosine(speaker_embedding(r), ref_embedding) for r in rendered])), 4)
             if best is None or choice.similarity > best.similarity:
                 best = choice
             if progress is not None:
@@ -193,7 +215,7 @@ def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, cand
 
 
 def search_size(language: str, candidates: list[str] | None = None) -> int:
-    return len(candidates or voices_for(language)) * (len(WARP_GRID) + 1)
+    return len(candidates or voices_for(language)) * len(WARP_GRID)
 
 
 def load_or_build_profile(reference: Audio, language: str, *, base_voice: str | None = None,

@@ -90,6 +90,18 @@ def synthesize(features: WorldFeatures) -> Audio:
     return Audio(y.astype(np.float32), features.sample_rate_hz)
 
 
+def encode_envelope(features: WorldFeatures, dims: int) -> np.ndarray:
+    """WORLD's coded spectral envelope: (frames, dims) mel-cepstrum-like coefficients."""
+    return pyworld.code_spectral_envelope(np.ascontiguousarray(features.sp), features.sample_rate_hz, dims)
+
+
+def decode_envelope(features: WorldFeatures, coded: np.ndarray) -> WorldFeatures:
+    """``features`` with its envelope replaced by the decoded ``coded`` envelope."""
+    fft_size = (features.sp.shape[1] - 1) * 2
+    sp = pyworld.decode_spectral_envelope(np.ascontiguousarray(coded, dtype=np.float64), features.sample_rate_hz, fft_size)
+    return features.with_(sp=sp)
+
+
 def log_f0_stats(features: WorldFeatures) -> tuple[float, float]:
     """Mean and standard deviation of log-F0 over voiced frames (0, 0 when unvoiced)."""
     voiced = features.f0_hz[features.voiced]
