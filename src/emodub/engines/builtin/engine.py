@@ -51,7 +51,7 @@ class BuiltinEngine:
         profile = self._profile(request.speaker_reference, language, base_voice)
         choice = profile.choices[f"{language}:{base_voice or 'auto'}"]
 
-        base = synthesize_base(choice.base_voice, request.text)
+        base = synthesize_base(choice.base_voice, request.text, seed=request.seed)
         features = world.analyze(base)
         neutral_loudness = base.loudness_lufs()
         features = timbre.adapt(features, profile, choice)

@@ -64,7 +64,7 @@ EMOTION_RULES: dict[str, ProsodyShape] = {
     "angry": ProsodyShape(f0_shift_st=2.5, f0_range_factor=1.3, energy_db=5.0, rate_factor=1.12,
                           pause_factor=0.8, tilt_db_per_octave=3.5, declination_st=-1.0),
     # Scherer 2003: sadness — F0, range, intensity and rate down; falling contour; softer, breathy.
-    "sad": ProsodyShape(f0_shift_st=-2.0, f0_range_factor=0.45, declination_st=-1.5, energy_db=-4.0,
+    "sad": ProsodyShape(f0_shift_st=-2.0, f0_range_factor=0.45, declination_st=-1.0, energy_db=-4.0,
                         energy_slope_db=-3.0, rate_factor=0.85, pause_factor=1.4, tilt_db_per_octave=-3.0,
                         breathiness=0.08),
     # J&L 2003 / Burkhardt & Sendlmeier 2000: fear — high F0, fast rate, irregular (jittery) voicing.
@@ -74,7 +74,7 @@ EMOTION_RULES: dict[str, ProsodyShape] = {
     "disgusted": ProsodyShape(f0_shift_st=-1.5, f0_range_factor=1.1, declination_st=-2.0, energy_db=-1.0,
                               rate_factor=0.88, pause_factor=1.15, tilt_db_per_octave=-0.5),
     # Schröder 2001 (boredom/melancholy): low F0, narrow range, slow, breathy, falling.
-    "melancholic": ProsodyShape(f0_shift_st=-2.5, f0_range_factor=0.5, declination_st=-2.0, energy_db=-3.0,
+    "melancholic": ProsodyShape(f0_shift_st=-2.5, f0_range_factor=0.5, declination_st=-1.2, energy_db=-3.0,
                                 energy_slope_db=-2.0, rate_factor=0.85, pause_factor=1.3,
                                 tilt_db_per_octave=-2.0, breathiness=0.1),
     # J&L 2003: surprise — F0 high and wide, rising contours; intensity somewhat up.

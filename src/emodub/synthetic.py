@@ -1,0 +1,96 @@
+"""Material generated offline for tests, benchmarks and the demo: drawn faces and video clips.
+
+A schematic face (hair, skin, eyes, brows, nose, mouth) is drawn with OpenCV; the brows and
+mouth carry the expression.  OpenCV's Haar cascade finds these faces and the FER2013 model
+reads happy, sad, surprised and neutral from them (``bench/recognition.py`` measures how
+often); angry is drawn but the model mostly reads it as neutral.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from emodub.audio import Audio, save_audio
+from emodub.errors import InputError
+from emodub.media import _tool
+
+DRAWN_EXPRESSIONS = ("happy", "sad", "surprised", "angry", "calm")
+
+
+def expression_face(expression: str, size: int = 256) -> np.ndarray:
+    """An 8-bit gray ``size``×``size`` image of a schematic face showing ``expression``."""
+    import cv2
+
+    if expression not in DRAWN_EXPRESSIONS:
+        raise InputError(f"drawn expression {expression!r} is not available; allowed: {', '.join(DRAWN_EXPRESSIONS)}")
+
+    def px(fraction: float) -> int:
+        return int(size * fraction)
+
+    img = np.full((size, size), 90, np.uint8)
+    c = size // 2
+    cv2.ellipse(img, (c, c - px(0.06)), (px(0.36), px(0.44)), 0, 0, 360, 35, -1)  # hair
+    cv2.ellipse(img, (c, c + px(0.03)), (px(0.30), px(0.40)), 0, 0, 360, 185, -1)  # face
+    cv2.ellipse(img, (c, c + px(0.08)), (px(0.22), px(0.20)), 0, 0, 360, 200, -1)  # lit cheeks
+    eye_y, eye_dx = c - px(0.08), px(0.13)
+    for side in (-1, 1):
+        eye_h = px(0.06) if expression == "surprised" else px(0.035)
+        cv2.ellipse(img, (c + side * eye_dx, eye_y), (px(0.06), eye_h), 0, 0, 360, 40, -1)
+        outer, inner = c + side * px(0.2), c + side * px(0.05)
+        if expression == "angry":  # brows pulled down and together
+            cv2.line(img, (outer, eye_y - px(0.12)), (c + side * px(0.03), eye_y - px(0.02)), 20, max(2, px(0.04)))
+        elif expression == "sad":  # inner ends raised
+            cv2.line(img, (outer, eye_y - px(0.05)), (inner, eye_y - px(0.10)), 30, max(2, px(0.023)))
+        elif expression == "surprised":  # raised high
+            cv2.line(img, (outer, eye_y - px(0.13)), (inner, eye_y - px(0.13)), 30, max(2, px(0.023)))
+        else:
+            cv2.line(img, (outer, eye_y - px(0.08)), (inner, eye_y - px(0.08)), 30, max(2, px(0.023)))
+    cv2.line(img, (c, c - 5), (c - px(0.03), c + px(0.08)), 120, max(1, px(0.012)))  # nose
+    mouth_y = c + px(0.2)
+    if expression == "happy":
+        cv2.ellipse(img, (c, mouth_y - px(0.08)), (px(0.13), px(0.07)), 0, 0, 180, 40, -1)
+    elif expression == "sad":
+        cv2.ellipse(img, (c, mouth_y + px(0.04)), (px(0.11), px(0.05)), 0, 180, 360, 40, max(2, px(0.02)))
+    elif expression == "surprised":
+        cv2.ellipse(img, (c, mouth_y), (px(0.05), px(0.07)), 0, 0, 360, 30, -1)
+    elif expression == "angry":
+        cv2.ellipse(img, (c, mouth_y), (px(0.1), px(0.035)), 0, 0, 360, 30, -1)
+        cv2.line(img, (c - px(0.085), mouth_y), (c + px(0.085), mouth_y), 230, max(1, px(0.012)))
+    else:
+        cv2.line(img, (c - px(0.12), mouth_y), (c + px(0.12), mouth_y), 60, max(1, px(0.016)))
+    return cv2.GaussianBlur(img, (5, 5), 0)
+
+
+def write_clip(path: str | Path, faces: list[tuple[float, np.ndarray]], audio: Audio | None, *, fps: int = 25,
+               size: tuple[int, int] = (320, 240)) -> Path:
+    """An H.264/AAC MP4 showing each (seconds, gray face image) in turn, with ``audio`` as its track.
+
+    The face sits centred on a gray background of ``size`` (width, height).
+    """
+    import cv2
+
+    path = Path(path)
+    width, height = size
+    with tempfile.TemporaryDirectory() as tmp:
+        frames = bytearray()
+        for seconds, face in faces:
+            canvas = np.full((height, width), 90, np.uint8)
+            side = min(height, width)
+            scaled = cv2.resize(face, (side, side))
+            x0 = (width - side) // 2
+            canvas[(height - side) // 2:(height - side) // 2 + side, x0:x0 + side] = scaled
+            frames += canvas.tobytes() * int(round(seconds * fps))
+        command = [_tool("ffmpeg"), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "gray", "-s", f"{width}x{height}",
+                   "-r", str(fps), "-i", "-"]
+        if audio is not None:
+            wav = Path(tmp) / "track.wav"
+            save_audio(wav, audio, provenance=None)
+            command += ["-i", str(wav), "-c:a", "aac", "-b:a", "128k"]
+        command += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "veryfast", "-shortest" if audio is not None else "-an",
+                    str(path)]
+        subprocess.run([c for c in command if c], input=bytes(frames), check=True, capture_output=True)
+    return path
