@@ -167,6 +167,92 @@ def emotion(
             err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
 
 
+def _check_side_output(path: Optional[Path], suffix: str, what: str, inputs: list[Path]) -> None:
+    if path is None:
+        return
+    if path.suffix.lower() != suffix:
+        raise InputError(f"{what} {str(path)!r} must end in {suffix}")
+    if not path.parent.exists():
+        raise InputError(f"{what} folder {str(path.parent)!r} does not exist")
+    if any(source.exists() and path.exists() and path.resolve() == source.resolve() for source in inputs):
+        raise InputError(f"{what} {str(path)!r} is an input file; emodub never overwrites its inputs")
+
+
+@app.command()
+def analyze(
+    media_file: Annotated[Path, typer.Argument(metavar="MEDIA", help="Video (mp4/mkv/mov/webm) or audio file.")],
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the per-segment analysis here (.json).")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Write a PNG timeline of the 8 emotions here.")] = None,
+    fps: Annotated[float, typer.Option(help="Video frames analysed per second.")] = 5.0,
+    face_weight: Annotated[float, typer.Option(help="Weight of the face in the fusion (0 = voice only).")] = 0.5,
+    voice_weight: Annotated[float, typer.Option(help="Weight of the voice in the fusion (0 = face only).")] = 0.5,
+    ser_model: Annotated[Optional[str], typer.Option(help="SER: 'acoustic' (default), a .json from train-ser, or a SpeechBrain folder.")] = None,
+    baseline: Annotated[Optional[Path], typer.Option(help="Calm speech of the same speaker: the acoustic SER's baseline.")] = None,
+) -> None:
+    """Recognise how the person in MEDIA feels, per speech segment: face + voice, fused and described."""
+    from emodub.audio import atomic_output, load_audio
+    from emodub.emotion.analysis import analyze_media, plot_timeline
+    from emodub.emotion.speech import Baseline, load_ser
+
+    with _errors_to_exit_codes():
+        _check_side_output(json_out, ".json", "--json output", [media_file])
+        _check_side_output(plot, ".png", "--plot output", [media_file])
+        ser = load_ser(ser_model, baseline=Baseline.from_speech(load_audio(baseline, what="baseline")) if baseline else None)
+        with _progress_hook() as hook:
+            result = analyze_media(media_file, frame_rate_hz=fps, face_weight=face_weight, voice_weight=voice_weight,
+                                   ser=ser, progress=hook)
+        for segment in result.segments:
+            face = f"face {segment.face.vector.dominant()} {segment.face.confidence:.2f}" if segment.face else "face —"
+            voice = f"voice {segment.voice.vector.dominant()} {segment.voice.confidence:.2f}" if segment.voice else "voice —"
+            typer.echo(f"{segment.start_s:7.2f}–{segment.end_s:7.2f} s  {segment.description_en:<32} {segment.description_zh:<12} "
+                       f"({face}; {voice}; confidence {segment.confidence:.2f})")
+        overall = result.overall()
+        if overall is not None:
+            from emodub.emotion.describe import describe_en
+
+            typer.echo(f"overall: {describe_en(overall)}  [{overall.describe_short()}]")
+        for warning in result.warnings:
+            err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+        if json_out is not None:
+            with atomic_output(json_out) as tmp:
+                tmp.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+            typer.echo(f"analysis {json_out}")
+        if plot is not None:
+            with atomic_output(plot) as tmp:
+                plot_timeline(result, tmp)
+            typer.echo(f"plot {plot}")
+
+
+@app.command("train-ser")
+def train_ser(
+    corpus_dir: Annotated[Path, typer.Argument(help="Folder of labelled clips (RAVDESS, CREMA-D, ESD or <emotion>/ folders).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Model file to write (.json), for --ser-model.")],
+    corpus_format: Annotated[str, typer.Option("--format", help="auto | ravdess | crema-d | esd | folders.")] = "auto",
+) -> None:
+    """Train a speech-emotion classifier on a labelled corpus and save it for `analyze --ser-model`."""
+    from emodub.audio import atomic_output
+    from emodub.emotion.ser_training import read_corpus
+    from emodub.emotion.ser_training import train_ser as fit
+
+    with _errors_to_exit_codes():
+        _check_side_output(output, ".json", "model output", [])
+        clips, unlabelled = read_corpus(corpus_dir, corpus_format)
+        if not clips:
+            raise InputError(f"no labelled audio found in {str(corpus_dir)!r} as format {corpus_format!r} "
+                             f"({len(unlabelled)} audio files without a readable label)")
+        if unlabelled:
+            err.print(f"warning: {len(unlabelled)} audio files have no readable label and were left out, e.g. {unlabelled[0]}",
+                      markup=False, highlight=False, soft_wrap=True)
+        with _progress_hook() as hook:
+            result = fit(clips, progress=lambda done, total: hook("features", done, total))
+        for note in result.skipped:
+            err.print(f"warning: skipped {note}", markup=False, highlight=False, soft_wrap=True)
+        with atomic_output(output) as tmp:
+            result.model.save(tmp)
+        accuracy = f"{result.cv_accuracy:.2f}" if result.cv_accuracy is not None else "n/a (fewer than 5 clips in a class)"
+        typer.echo(f"wrote {output}: {result.n_clips} clips, classes {result.counts}, 5-fold accuracy {accuracy}")
+
+
 @app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option(help="Folder for the demo outputs.")] = Path("out"),

@@ -60,12 +60,13 @@ def check_media_path(path: str | Path) -> Path:
 
 
 def probe(path: str | Path) -> MediaInfo:
-    """Streams and duration of a media file; MediaError if ffprobe cannot read it."""
+    """Streams and duration of a media file; InputError if it is not a readable media file."""
     path = check_media_path(path)
     proc = subprocess.run([_tool("ffprobe"), "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
-        raise MediaError(f"cannot read {str(path)!r}: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else 'ffprobe failed'}")
+        reason = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "ffprobe failed"
+        raise InputError(f"media file {str(path)!r} cannot be read (damaged or not a media file): {reason}")
     data = json.loads(proc.stdout or "{}")
     streams = data.get("streams", [])
     # cover art is a video stream with one picture; it is not a video
@@ -73,7 +74,7 @@ def probe(path: str | Path) -> MediaInfo:
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
     duration = float(data.get("format", {}).get("duration") or 0.0)
     if duration <= 0.0:
-        raise MediaError(f"cannot read {str(path)!r}: no duration (empty or damaged file)")
+        raise InputError(f"media file {str(path)!r} cannot be read: it has no duration (empty or damaged)")
     fps = None
     if video is not None and video.get("avg_frame_rate", "0/0") not in ("0/0", ""):
         fps = float(Fraction(video["avg_frame_rate"]))

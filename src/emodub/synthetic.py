@@ -88,7 +88,7 @@ def write_clip(path: str | Path, faces: list[tuple[float, np.ndarray]], audio: A
                    "-r", str(fps), "-i", "-"]
         if audio is not None:
             wav = Path(tmp) / "track.wav"
-            save_audio(wav, audio, provenance=None)
+            save_audio(audio, wav)
             command += ["-i", str(wav), "-c:a", "aac", "-b:a", "128k"]
         command += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "veryfast", "-shortest" if audio is not None else "-an",
                     str(path)]

@@ -28,9 +28,10 @@ from emodub.engines.builtin.base_voice import synthesize_base, voices_for
 from emodub.errors import EngineError
 from emodub.voice import cosine, speaker_embedding
 
-PROFILE_VERSION = 2
+PROFILE_VERSION = 3
 WARP_GRID = (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25)
 CEPSTRUM_DIMS = 40
+BAND_EDGE = 0.9
 AP_BANDS_HZ = ((0, 1000), (1000, 4000), (4000, 11025))
 PROBE_TEXTS = {
     "en": ("The quick brown fox jumps over the lazy dog, and then it runs away into the quiet forest.",
@@ -112,11 +113,33 @@ def _ap_bands(features: world.WorldFeatures) -> np.ndarray:
     return np.array([float(np.mean(frames[:, (freqs >= lo) & (freqs < hi)])) for lo, hi in AP_BANDS_HZ])
 
 
+def band_cutoff_hz(nyquist_hz: float) -> float:
+    """Top of the band a reference describes: a little under its Nyquist frequency (anti-alias roll-off)."""
+    return BAND_EDGE * nyquist_hz
+
+
+def band_limited(features: world.WorldFeatures, nyquist_hz: float) -> world.WorldFeatures:
+    """The envelope above the reference's band replaced by a −12 dB/octave continuation.
+
+    A 16-kHz reference has no energy above 8 kHz; coded as it is, that cliff would dominate the
+    cepstral statistics and the matching would paint ripples and hiss into the whole spectrum.
+    Base voices are limited the same way, so both sides of the mapping describe the same band.
+    """
+    cutoff = band_cutoff_hz(nyquist_hz)
+    freqs = features.frequencies_hz
+    if cutoff >= freqs[-1]:
+        return features
+    edge = int(np.searchsorted(freqs, cutoff))
+    sp = features.sp.copy()
+    sp[:, edge:] = sp[:, edge - 1:edge] * (freqs[edge:] / freqs[edge - 1])[None, :] ** -4.0
+    return features.with_(sp=sp)
+
+
 def describe_reference(reference: Audio) -> VoiceProfile:
     """Measure the reference: F0 statistics, cepstral statistics, band aperiodicity."""
     features = world.analyze(reference)
     mean, std = world.log_f0_stats(features)
-    cep_mean, cep_std = cepstrum_stats([features])
+    cep_mean, cep_std = cepstrum_stats([band_limited(features, reference.sample_rate_hz / 2)])
     return VoiceProfile(
         reference_hash=reference_hash(reference),
         log_f0_mean=mean,
@@ -153,15 +176,25 @@ def map_f0(features: world.WorldFeatures, profile: VoiceProfile) -> world.WorldF
 
 
 def match_cepstrum(features: world.WorldFeatures, profile: VoiceProfile, choice: VoiceChoice) -> world.WorldFeatures:
-    """Move each envelope coefficient from the base voice's mean/spread to the reference's.
+    """Move each envelope coefficient of voiced frames from the base voice's mean/spread to the reference's.
 
-    Coefficient 0 (overall level) is kept: loudness is set later, by BS.1770.
+    Coefficient 0 (overall level) is kept: loudness is set later, by BS.1770.  Above the
+    reference's band the base voice keeps its own envelope shape, joined level-matched at the
+    band edge (the reference says nothing about it).
     """
-    coded = world.encode_envelope(features, CEPSTRUM_DIMS)
+    coded = world.encode_envelope(band_limited(features, profile.nyquist_hz), CEPSTRUM_DIMS)
     scale = np.asarray(profile.cepstrum_std) / np.maximum(np.asarray(choice.cepstrum_std), 1e-6)
-    mapped = np.asarray(profile.cepstrum_mean) + (coded - np.asarray(choice.cepstrum_mean)) * scale
+    mapped = coded.copy()  # unvoiced frames (fricatives, silence) keep their envelope: the statistics are of voiced speech
+    v = features.voiced
+    mapped[v] = np.asarray(profile.cepstrum_mean) + (coded[v] - np.asarray(choice.cepstrum_mean)) * scale
     mapped[:, 0] = coded[:, 0]
-    return world.decode_envelope(features, mapped)
+    matched = world.decode_envelope(features, mapped)
+    edge = int(np.searchsorted(features.frequencies_hz, band_cutoff_hz(profile.nyquist_hz)))
+    if edge >= features.sp.shape[1]:
+        return matched
+    sp = matched.sp.copy()
+    sp[:, edge:] = features.sp[:, edge:] * (matched.sp[:, edge - 1] / np.maximum(features.sp[:, edge - 1], 1e-16))[:, None]
+    return matched.with_(sp=sp)
 
 
 def adapt(features: world.WorldFeatures, profile: VoiceProfile, choice: VoiceChoice) -> world.WorldFeatures:
@@ -178,7 +211,7 @@ def adapt(features: world.WorldFeatures, profile: VoiceProfile, choice: VoiceCho
 
 
 def _choice_for(probes: list[world.WorldFeatures], profile: VoiceProfile, base_voice: str, warp: float) -> VoiceChoice:
-    warped = [f.with_(sp=warp_envelope(f.sp, warp)) for f in probes]
+    warped = [band_limited(f.with_(sp=warp_envelope(f.sp, warp)), profile.nyquist_hz) for f in probes]
     mean, std = cepstrum_stats(warped)
     ap_shift = 0.5 * (np.asarray(profile.ap_bands) - np.mean([_ap_bands(f) for f in probes], axis=0))
     return VoiceChoice(base_voice, warp, mean.round(5).tolist(), std.round(5).tolist(), ap_shift.round(4).tolist(), 0.0, 0.0)
