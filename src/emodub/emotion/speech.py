@@ -45,19 +45,19 @@ CUE_NAMES: tuple[str, ...] = ("f0_mean_st", "f0_range_st", "f0_slope_st_per_s", 
 # F0 mean is judged against the speaker's register (see _register_st) and energy against the
 # recording's level, so without a baseline of the speaker's own both start at 0.  The other
 # means are those of calm speech measured with these exact extractors on three offline voices
-# (flite slt/awb, Piper joe; ``bench/recognition.py`` prints them), not population statistics
+# (flite slt/awb, Piper joe, through the builtin engine; ``bench/recognition.py ser`` prints them), not population statistics
 # of human speech: with real recordings give the speaker's calm speech as baseline.
 NEUTRAL_NORMS: dict[str, tuple[float, float]] = {
     "f0_mean_st": (0.0, 3.0),
-    "f0_range_st": (4.3, 1.5),
-    "f0_slope_st_per_s": (-1.4, 1.5),
+    "f0_range_st": (5.1, 1.5),
+    "f0_slope_st_per_s": (-0.9, 1.5),
     "energy_db": (0.0, 3.0),
-    "rate_syl_per_s": (2.8, 0.8),
-    "pause_fraction": (0.26, 0.1),
-    "jitter_pct": (1.8, 0.6),
-    "shimmer_pct": (13.0, 3.0),
+    "rate_syl_per_s": (2.5, 0.8),
+    "pause_fraction": (0.21, 0.1),
+    "jitter_pct": (1.6, 0.6),
+    "shimmer_pct": (11.9, 3.0),
     "hnr_db": (11.5, 4.0),
-    "alpha_ratio_db": (-11.8, 2.5),
+    "alpha_ratio_db": (-12.8, 2.5),
 }
 
 # Direction and rough size (in baseline SDs) of each cue per emotion; 0 = no consistent finding.
