@@ -253,17 +253,147 @@ def train_ser(
         typer.echo(f"wrote {output}: {result.n_clips} clips, classes {result.counts}, 5-fold accuracy {accuracy}")
 
 
+DUB_SUFFIXES = (".mp4", ".mkv", ".mov")
+
+
+def _write_template(video: Path, template: Path, force: bool) -> None:
+    from emodub import media
+    from emodub.audio import atomic_output
+    from emodub.emotion.speech import speech_segments
+    from emodub.script import template_cues, write_srt
+
+    if template.exists() and not force:
+        raise InputError(f"template {str(template)!r} already exists; fill it in and pass it with --script, or use --force")
+    info = media.probe(video)
+    if not info.has_audio:
+        raise InputError(f"video {str(video)!r} has no audio stream; there is no speech to time the lines against")
+    speech = speech_segments(media.extract_audio(video))
+    if not speech:
+        raise InputError(f"no speech found in {str(video)!r}; write the SRT by hand")
+    cuts = media.scene_cuts(video)
+    spans = template_cues(speech, cuts)
+    with atomic_output(template) as tmp:
+        write_srt([(a, b, f"[line {i + 1}: write the new words here, {b - a:.2f} s]") for i, (a, b) in enumerate(spans)], tmp)
+    typer.echo(f"wrote template {template}: {len(spans)} cues from {len(speech)} speech segments and {len(cuts)} shot cuts; "
+               "replace each cue's text with the new line, then run again with --script")
+
+
+def _dub_one(video: Path, script: Path, voice: Path, output: Path, report: Optional[Path], options, force: bool) -> bool:
+    """Dub one video; False when skipped because its outputs exist."""
+    from emodub.dubbing import dub_video, output_paths
+
+    if output.suffix.lower() not in DUB_SUFFIXES:
+        raise InputError(f"output {str(output)!r} must end in {', '.join(DUB_SUFFIXES)}")
+    if not output.parent.exists():
+        raise InputError(f"output folder {str(output.parent)!r} does not exist")
+    written = output_paths(output) + ([report] if report else [])
+    for path in written:
+        if any(path.exists() and source.exists() and path.resolve() == source.resolve() for source in (video, script, voice)):
+            raise InputError(f"output {str(path)!r} is an input file; emodub never overwrites its inputs")
+    if not force and output.exists():
+        typer.echo(f"skipped {video}: {output} exists (use --force to redo it)")
+        return False
+    with _progress_hook() as hook:
+        result = dub_video(video, script, voice, output, options=options, report_path=report, hook=hook)
+    for warning in result.warnings:
+        err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+    for cue in result.cues:
+        detected = (cue.detected or {}).get("description") or {"en": "unknown"}
+        note = f" — {cue.warnings[-1]}" if cue.status != "dubbed" and cue.warnings else ""
+        error = f"{cue.duration_error_ms:+.3f} ms" if cue.duration_error_ms is not None else "n/a"
+        typer.echo(f"cue {cue.index}: {cue.status}, detected {detected['en']}, used {cue.emotion_source}, length error {error}{note}")
+    typer.echo(f"wrote {output}, {output.with_suffix('.wav')}, {output.with_suffix('.srt')}, "
+               f"report {report or output.with_suffix('.json')} in {result.timings_s['total']:.1f} s")
+    return True
+
+
+@app.command()
+def dub(
+    video: Annotated[Path, typer.Argument(help="Video file, or a folder of videos (each with <name>.srt beside it or in --script).")],
+    script: Annotated[Optional[Path], typer.Option(help="SRT of new lines (a folder for batch). Without it: write a template SRT and stop.")] = None,
+    voice: Annotated[Optional[Path], typer.Option(help="Voice reference WAV of the new voice (3–10 s).")] = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Output video (.mp4/.mkv/.mov); a folder for batch.")] = None,
+    report: Annotated[Optional[Path], typer.Option(help="JSON report (default: OUTPUT with .json).")] = None,
+    emotion: Annotated[Optional[str], typer.Option(help="Preset NAME[:INTENSITY] fused with the detected emotion.")] = None,
+    emotion_text: Annotated[Optional[str], typer.Option(help="Description fused with the detected emotion.")] = None,
+    emotion_weight: Annotated[float, typer.Option(help="Share of --emotion/--emotion-text against the detected emotion (0..1).")] = 0.5,
+    original_prosody: Annotated[bool, typer.Option(help="Use the original speech as the emotion reference (dual audio).")] = True,
+    base_voice: Annotated[Optional[str], typer.Option(help="Builtin base voice (default: chosen by similarity).")] = None,
+    fps: Annotated[float, typer.Option(help="Video frames read per second for face expression.")] = 5.0,
+    workers: Annotated[Optional[int], typer.Option(help="Processes synthesising cues in parallel (default: cores, at most 8).")] = None,
+    force: Annotated[bool, typer.Option(help="Redo outputs that already exist.")] = False,
+    consent: Annotated[Optional[str], typer.Option(help="Consent statement of the voice owner, stored in the report.")] = None,
+) -> None:
+    """Dub VIDEO: new lines from --script in the voice of --voice, with the emotion of the original performance."""
+    from emodub.dubbing import DubOptions, default_workers
+    from emodub.media import VIDEO_SUFFIXES, check_media_path
+
+    with _errors_to_exit_codes():
+        given = EmotionVector.parse_preset(emotion) if emotion else None
+        options = DubOptions(emotion=given, emotion_text=emotion_text, emotion_weight=emotion_weight, original_prosody=original_prosody,
+                             base_voice=base_voice, frame_rate_hz=fps, workers=workers or default_workers(), consent=consent)
+        if video.is_dir():
+            videos = sorted(p for p in video.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+            if not videos:
+                raise InputError(f"folder {str(video)!r} has no videos ({', '.join(VIDEO_SUFFIXES)})")
+            if output is None or not output.is_dir():
+                raise InputError(f"for a folder of videos, -o must be an existing folder; got {str(output)!r}")
+            if voice is None:
+                raise InputError("--voice is required: the voice reference of the new voice")
+            failed = []
+            for item in videos:
+                item_script = (script if script is not None and script.is_dir() else item.parent) / f"{item.stem}.srt"
+                try:
+                    if not item_script.exists():
+                        raise InputError(f"no script {str(item_script)!r} for {str(item)!r}")
+                    _dub_one(item, item_script, voice, output / f"{item.stem}.dubbed{item.suffix.lower()}", None, options, force)
+                except EmodubError as error:  # one failure does not lose the others
+                    failed.append(item)
+                    err.print(f"error: {item}: {error}", markup=False, highlight=False, soft_wrap=True)
+            if failed:
+                raise typer.Exit(1)
+            return
+        check_media_path(video)
+        if script is None:
+            template = output.with_suffix(".srt") if output is not None else Path(f"{video.stem}.template.srt")
+            _write_template(video, template, force)
+            return
+        if voice is None:
+            raise InputError("--voice is required: the voice reference of the new voice")
+        if output is None:
+            raise InputError("-o/--output is required: the dubbed video to write (.mp4/.mkv/.mov)")
+        _dub_one(video, script, voice, output, report, options, force)
+
+
 @app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option(help="Folder for the demo outputs.")] = Path("out"),
 ) -> None:
-    """Run the seed job (examples/seed_job.yaml) on built-in material and say where the output is."""
+    """Run the main job on built-in material: the seed job, then a dub of a generated clip."""
+    from emodub.dubbing import DubOptions, dub_video
+    from emodub.synthetic import make_demo_material
+
     with _errors_to_exit_codes():
-        seed = Path(__file__).resolve().parents[2] / "examples" / "seed_job.yaml"
-        if not seed.exists():
-            raise InputError(f"demo material {str(seed)!r} is missing; run 'make demo' from a source checkout")
+        root = Path(__file__).resolve().parents[2]
+        seed = root / "examples" / "seed_job.yaml"
+        voice = root / "examples" / "voice_samples" / "character_A.wav"
+        if not seed.exists() or not voice.exists():
+            raise InputError(f"demo material under {str(root / 'examples')!r} is missing; run 'make demo' from a source checkout")
         out_dir.mkdir(parents=True, exist_ok=True)
         _run_job(load_job(seed), out_dir / "seed_job.wav", out_dir / "seed_job.json")
+        typer.echo("building the demo clip (a happy 'actor': drawn face, builtin speech in flite's awb voice) …")
+        video, script = make_demo_material(out_dir / "demo")
+        output = out_dir / "demo" / "dubbed.mp4"
+        with _progress_hook() as hook:
+            result = dub_video(video, script, voice, output, hook=hook,
+                               options=DubOptions(consent="demo: synthetic voices generated by flite, no real person"))
+        cue = result.cues[0]
+        detected = (cue.detected or {}).get("description") or {"en": "unknown"}
+        typer.echo(f"original {video}\nscript   {script}\ndubbed   {output}\naudio    {output.with_suffix('.wav')}\n"
+                   f"subtitles {output.with_suffix('.srt')}\nreport   {output.with_suffix('.json')}")
+        error = f"{cue.duration_error_ms:+.3f} ms" if cue.duration_error_ms is not None else "n/a"
+        typer.echo(f"detected emotion: {detected['en']} (confidence {(cue.detected or {}).get('confidence', 0):.2f}); "
+                   f"cue {cue.status}, length error {error}, start error {cue.start_error_ms} ms")
 
 
 def _version_callback(value: bool) -> None:

@@ -8,6 +8,7 @@ which is what face detection and expression recognition need.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -130,3 +131,68 @@ def sample_frames(path: str | Path, fps: float, max_width: int = 640) -> Iterato
         stderr = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
         if proc.wait() != 0:
             raise MediaError(f"cannot decode the video of {str(info.path)!r}: {stderr}")
+
+
+def place_lines(original: Audio, lines: list[tuple[float, Audio]], *, duck_db: float = -20.0, fade_s: float = 0.05,
+                gains_db: list[float] | None = None) -> Audio:
+    """The original track with each (start_s, speech) laid in at its start, to the sample.
+
+    Under each line the original is ducked by ``duck_db`` (raised-cosine ramps of ``fade_s``
+    just outside the line), so the background stays but the old dialogue gives way.  Line
+    speech is resampled to the track's rate; ``gains_db`` scales each line (loudness match).
+    """
+    rate = original.sample_rate_hz
+    track = original.samples.astype(np.float64)
+    envelope = np.ones(len(track))
+    mixed_in = np.zeros(len(track))
+    ramp = max(1, int(round(fade_s * rate)))
+    fall = 0.5 * (1 + np.cos(np.linspace(0, np.pi, ramp)))
+    duck = 10 ** (duck_db / 20)
+    for index, (start_s, speech) in enumerate(lines):
+        samples = speech.resampled(rate).samples.astype(np.float64) * 10 ** ((gains_db[index] if gains_db else 0.0) / 20)
+        start = int(round(start_s * rate))
+        end = min(len(track), start + len(samples))
+        if start >= len(track) or start < 0:
+            raise InputError(f"line {index + 1} starts at {start_s:.3f} s, outside the track (0–{original.duration_s:.3f} s)")
+        mixed_in[start:end] += samples[:end - start]
+        envelope[start:end] = np.minimum(envelope[start:end], duck)
+        lo = max(0, start - ramp)
+        envelope[lo:start] = np.minimum(envelope[lo:start], duck + (1 - duck) * fall[ramp - (start - lo):])
+        hi = min(len(track), end + ramp)
+        envelope[end:hi] = np.minimum(envelope[end:hi], duck + (1 - duck) * fall[::-1][:hi - end])
+    return Audio((track * envelope + mixed_in).astype(np.float32), rate)
+
+
+def mux(video_path: str | Path, audio_path: str | Path, out_path: str | Path, *, metadata: dict[str, str] | None = None) -> None:
+    """Write ``out_path`` with the video stream of ``video_path`` copied bit for bit and ``audio_path`` as AAC."""
+    command = [_tool("ffmpeg"), "-v", "error", "-y", "-i", str(video_path), "-i", str(audio_path),
+               "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", "192k"]
+    for key, value in (metadata or {}).items():
+        command += ["-metadata", f"{key}={value}"]
+    out_path = Path(out_path)
+    if out_path.suffix.lower() in (".mp4", ".mov", ".m4v"):
+        command += ["-movflags", "+use_metadata_tags"]
+    proc = subprocess.run([*command, str(out_path)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise MediaError(f"cannot write {str(out_path)!r}: {proc.stderr.strip()}")
+
+
+def video_stream_md5(path: str | Path) -> str:
+    """MD5 of the first video stream's packets, to check a stream was copied untouched."""
+    proc = subprocess.run([_tool("ffmpeg"), "-v", "error", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "md5", "-"],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise MediaError(f"cannot read the video stream of {str(path)!r}: {proc.stderr.strip()}")
+    return proc.stdout.strip().removeprefix("MD5=")
+
+
+def scene_cuts(path: str | Path, threshold: float = 0.3) -> list[float]:
+    """Times (s) of shot cuts: frames whose ffmpeg scene-change score exceeds ``threshold``."""
+    info = probe(path)
+    if not info.has_video:
+        return []
+    proc = subprocess.run([_tool("ffmpeg"), "-v", "info", "-i", str(info.path), "-map", "0:v:0",
+                           "-vf", f"select='gt(scene,{threshold})',showinfo", "-f", "null", "-"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise MediaError(f"cannot scan {str(info.path)!r} for cuts: {proc.stderr.strip().splitlines()[-1:]}")
+    return [float(m) for m in re.findall(r"showinfo.*?pts_time:\s*([0-9.]+)", proc.stderr)]

@@ -94,3 +94,34 @@ def write_clip(path: str | Path, faces: list[tuple[float, np.ndarray]], audio: A
                     str(path)]
         subprocess.run([c for c in command if c], input=bytes(frames), check=True, capture_output=True)
     return path
+
+
+DEMO_ORIGINAL_LINE = "I can't believe it, we actually won the whole thing!"
+DEMO_NEW_LINE = "Best day of my life, thank you all!"
+
+
+def make_demo_material(folder: str | Path) -> tuple[Path, Path]:
+    """A short clip of a happy 'actor' (drawn face, builtin-engine speech) and an SRT with a new line.
+
+    The actor's voice is flite's awb; the dub voice is another speaker.  Returns (video, script).
+    """
+    from emodub.audio import load_audio
+    from emodub.emotion.space import EmotionVector
+    from emodub.engines.base import SynthesisRequest, get_engine
+    from emodub.script import write_srt
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    actor_reference = folder / "actor_reference.wav"
+    subprocess.run(["flite", "-voice", "awb", "-t", "Hello there. This is how I sound when I speak normally.",
+                    "-o", str(actor_reference)], check=True, capture_output=True)
+    speech = get_engine("builtin").synthesize(SynthesisRequest(
+        text=DEMO_ORIGINAL_LINE, speaker_reference=load_audio(actor_reference), base_voice="flite-awb",
+        emotion=EmotionVector.preset("happy", 0.9))).audio.resampled(48000)
+    lead_s, tail_s = 0.6, 0.9
+    track = Audio(np.concatenate([np.zeros(int(lead_s * 48000), np.float32), speech.samples,
+                                  np.zeros(int(tail_s * 48000), np.float32)]), 48000)
+    video = write_clip(folder / "original.mp4", [(track.duration_s, expression_face("happy"))], track)
+    script = folder / "new_lines.srt"
+    write_srt([(lead_s, lead_s + speech.duration_s, DEMO_NEW_LINE)], script)
+    return video, script

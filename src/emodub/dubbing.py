@@ -1,0 +1,380 @@
+"""Video in, dubbed video out: the end-to-end emotion-transfer pipeline behind ``emodub dub``.
+
+Per SRT cue: the original performance over the cue is read (face + voice, :mod:`emodub.emotion.analysis`)
+and is also the emotion reference whose prosody the new line takes (the dual-audio path); the
+new line is synthesised in the cloned voice at the cue's length, then laid into the original
+track at the cue's start, to the sample, with the old dialogue ducked under it, and muxed back
+without re-encoding the video.
+
+Sync policy when the line cannot fill its shot within the allowed ratio 0.75–1.25 of its
+natural length (never a silent clip):
+
+- too short for the shot (needs > 1.25): spoken at 1.25 and the rest of the shot stays quiet;
+- too long (needs < 0.75): spoken at 0.75 and allowed to run into the silence before the next
+  cue (or the end of the video) when it fits there; otherwise the cue is *not dubbed*, the
+  original audio stays, and the report asks for the line to be rewritten, naming the ratio.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emodub import __version__, media
+from emodub.audio import Audio, Provenance, atomic_output, check_reference, load_audio, save_audio, utc_now
+from emodub.emotion import face as fer
+from emodub.emotion.analysis import analyze_audio_segments, fuse_segment, summarize_face
+from emodub.emotion.describe import describe_en, describe_zh
+from emodub.emotion.space import EmotionVector, VoiceQualities, fuse
+from emodub.emotion.speech import AcousticSER
+from emodub.emotion.text import text_to_emotion
+from emodub.engines.base import SynthesisRequest, get_engine
+from emodub.engines.builtin import timbre
+from emodub.errors import EmodubError, InputError
+from emodub.script import Cue, read_script, write_srt
+from emodub.timing import RATIO_MAX, RATIO_MIN, DurationPlan
+from emodub.voice import speaker_similarity
+
+Hook = Callable[[str, int, int], None]
+ANALYSIS_RATE_HZ = 16000
+DEFAULT_PROSODY_ALPHA = 0.7  # how much of the original delivery's contour the new line takes
+MIN_LOUDNESS_S = 0.45  # BS.1770 gating needs at least one 400-ms block
+
+
+@dataclass(frozen=True)
+class DubOptions:
+    """What the user asked for beyond the script and the voice."""
+
+    emotion: EmotionVector | None = None  # --emotion / --emotion-vector
+    emotion_text: str | None = None  # --emotion-text
+    emotion_weight: float = 0.5  # share of the given emotion against the detected one
+    original_prosody: bool = True  # use the original speech as the emotion reference
+    base_voice: str | None = None
+    frame_rate_hz: float = 5.0
+    workers: int = 1
+    duck_db: float = -20.0
+    consent: str | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.emotion_weight <= 1.0:
+            raise InputError(f"emotion weight {self.emotion_weight!r} is outside the allowed range 0..1")
+        if self.workers < 1:
+            raise InputError(f"workers {self.workers!r} is not allowed; it must be ≥ 1")
+        if not self.frame_rate_hz > 0:
+            raise InputError(f"frame rate {self.frame_rate_hz!r} is not allowed; it must be > 0 frames per second")
+
+
+@dataclass
+class CueResult:
+    """One cue in the report: what was detected, what was used, and how well it landed."""
+
+    index: int
+    text: str
+    start_s: float
+    end_s: float
+    status: str  # dubbed | short-of-shot | ran-into-silence | not-dubbed
+    detected: dict[str, Any] | None = None
+    emotion_vector: dict[str, float] | None = None
+    emotion_source: str = "detected"
+    description: dict[str, str] | None = None
+    free_duration_s: float | None = None
+    ratio_needed: float | None = None
+    ratio_used: float | None = None
+    target_duration_s: float | None = None
+    measured_duration_s: float | None = None
+    duration_error_ms: float | None = None
+    start_error_ms: float | None = None
+    gain_db: float | None = None
+    speaker_similarity: float | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DubReport:
+    video: str
+    script: str
+    voice: str
+    output: str
+    cues: list[CueResult]
+    timings_s: dict[str, float]
+    consent: str | None
+    warnings: list[str]
+    provenance: dict[str, str]
+    emodub_version: str = __version__
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """Everything a worker process needs to synthesise one cue (plain data, picklable)."""
+
+    index: int
+    text: str
+    voice_samples: np.ndarray
+    voice_rate_hz: int
+    vector: EmotionVector | None
+    qualities: VoiceQualities
+    reference_samples: np.ndarray | None
+    reference_rate_hz: int
+    alpha: float
+    span_s: float
+    room_s: float
+    base_voice: str | None
+    seed: int
+
+
+@dataclass
+class _Synth:
+    index: int
+    audio: Audio | None
+    status: str
+    free_s: float
+    ratio_needed: float
+    ratio_used: float | None
+    target_s: float | None
+    warnings: list[str]
+
+
+def synthesize_cue(job: _Job) -> _Synth:
+    """Free-length pass to learn the natural length, then the controlled pass the policy picks."""
+    engine = get_engine("builtin")
+    voice = Audio(job.voice_samples, job.voice_rate_hz)
+    reference = None if job.reference_samples is None else Audio(job.reference_samples, job.reference_rate_hz)
+
+    def request(plan: DurationPlan) -> SynthesisRequest:
+        return SynthesisRequest(text=job.text, speaker_reference=voice, emotion=job.vector, qualities=job.qualities,
+                                emotion_reference=reference, emotion_alpha=job.alpha if reference is not None else 1.0,
+                                duration=plan, seed=job.seed, base_voice=job.base_voice)
+
+    free = engine.synthesize(request(DurationPlan("free")))
+    needed = job.span_s / free.free_duration_s
+    if RATIO_MIN <= needed <= RATIO_MAX:
+        result = engine.synthesize(request(DurationPlan("controlled", target_duration_s=job.span_s)))
+        return _Synth(job.index, result.audio, "dubbed", free.free_duration_s, needed, needed, job.span_s, result.warnings)
+    if needed > RATIO_MAX:
+        result = engine.synthesize(request(DurationPlan("controlled", ratio=RATIO_MAX)))
+        quiet = job.span_s - result.audio.duration_s
+        return _Synth(job.index, result.audio, "short-of-shot", free.free_duration_s, needed, RATIO_MAX, result.target_duration_s,
+                      [*result.warnings, f"the line is short for its shot: needs ratio {needed:.2f} (allowed {RATIO_MIN}–{RATIO_MAX}); "
+                       f"spoken at {RATIO_MAX} and the last {quiet:.2f} s of the shot stay quiet"])
+    longest = RATIO_MIN * free.free_duration_s
+    if longest <= job.room_s:
+        result = engine.synthesize(request(DurationPlan("controlled", ratio=RATIO_MIN)))
+        over = result.audio.duration_s - job.span_s
+        return _Synth(job.index, result.audio, "ran-into-silence", free.free_duration_s, needed, RATIO_MIN, result.target_duration_s,
+                      [*result.warnings, f"the line is long for its shot: needs ratio {needed:.2f} (allowed {RATIO_MIN}–{RATIO_MAX}); "
+                       f"spoken at {RATIO_MIN}, it runs {over:.2f} s into the following silence"])
+    return _Synth(job.index, None, "not-dubbed", free.free_duration_s, needed, None, None,
+                  [f"not dubbed, rewrite the line: it needs ratio {needed:.2f} to fit {job.span_s:.2f} s (allowed {RATIO_MIN}–{RATIO_MAX}) "
+                   f"and even at {RATIO_MIN} it takes {longest:.2f} s, more than the {job.room_s:.2f} s before the next cue"])
+
+
+def _detect(cues: list[Cue], video: Path, info: media.MediaInfo, track16: Audio, options: DubOptions, hook: Hook
+            ) -> list[tuple[EmotionVector | None, float, dict[str, Any]]]:
+    """Face + voice reading of the original performance over each cue."""
+    observations: list[fer.FaceObservation] = []
+    frames_seen = 0
+    total = max(1, int(info.duration_s * options.frame_rate_hz))
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        hook("read faces", min(done[0], total), total)
+
+    observations, frames_seen = fer.analyze_frames(media.sample_frames(video, options.frame_rate_hz), progress=tick)
+    observations = fer.smooth(observations) if observations else []
+    ser = AcousticSER()
+    detected = []
+    for number, cue in enumerate(cues):
+        voice, notes = analyze_audio_segments(track16, [(cue.start_s, cue.end_s)], ser)[0]
+        frames = sum(1 for i in range(frames_seen) if cue.start_s <= i / options.frame_rate_hz <= cue.end_s)
+        face = summarize_face(observations, cue.start_s, cue.end_s, frames) if observations else None
+        vector, confidence = fuse_segment(face, voice, 0.5, 0.5)
+        if face is None:
+            notes.append("no face over this cue")
+        evidence = (face.evidence if face else []) + (voice.evidence if voice else [])
+        detected.append((vector, confidence, {
+            "vector": None if vector is None else vector.to_dict(), "confidence": round(confidence, 3),
+            "face": None if face is None else face.to_dict(), "voice": None if voice is None else voice.to_dict(),
+            "description": None if vector is None else {"en": describe_en(vector), "zh": describe_zh(vector)},
+            "evidence": evidence, "notes": notes}))
+        hook("read voices", number + 1, len(cues))
+    return detected
+
+
+def _given_emotion(options: DubOptions) -> tuple[EmotionVector | None, VoiceQualities, list[str]]:
+    if options.emotion_text is None:
+        return options.emotion, VoiceQualities(), []
+    parsed = text_to_emotion(options.emotion_text)
+    vectors = [(v, 1.0) for v in (options.emotion, parsed.vector) if v is not None]
+    return (fuse(vectors) if vectors else None), parsed.qualities, list(parsed.warnings)
+
+
+def _choose_emotion(cue: Cue, detected: EmotionVector | None, given: EmotionVector | None, qualities: VoiceQualities,
+                    weight: float) -> tuple[EmotionVector | None, VoiceQualities, str]:
+    """Cue tags win; then the given emotion fused with the detected one by ``weight``."""
+    if cue.preset is not None or cue.description is not None:
+        vector, tag_qualities = cue.preset, VoiceQualities()
+        if cue.description is not None:
+            parsed = text_to_emotion(cue.description)
+            tag_qualities = parsed.qualities
+            vector = parsed.vector if vector is None else fuse([(vector, 1.0), *([(parsed.vector, 1.0)] if parsed.vector else [])])
+        return vector, tag_qualities, "cue tag"
+    if given is None:
+        return detected, qualities, "detected"
+    if detected is None or weight == 1.0:
+        return given, qualities, "given"
+    return fuse([(given, weight), (detected, 1 - weight)]), qualities, f"given {weight:.2f} + detected {1 - weight:.2f}"
+
+
+def _loudness(audio: Audio) -> float | None:
+    if audio.duration_s < MIN_LOUDNESS_S:
+        return None
+    value = audio.loudness_lufs()
+    return value if np.isfinite(value) else None
+
+
+def dub_video(video: str | Path, script: str | Path, voice: str | Path, output: str | Path, *,
+              options: DubOptions = DubOptions(), report_path: str | Path | None = None, hook: Hook | None = None) -> DubReport:
+    """Dub ``video`` with the lines of ``script`` in the voice of ``voice``; write MP4, WAV, SRT and report."""
+    notify = hook or (lambda step, done, total: None)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    video, output = Path(video), Path(output)
+    info = media.probe(video)
+    if not info.has_video:
+        raise InputError(f"video {str(video)!r} has no video stream; emodub dub needs a video (use 'emodub say' for audio)")
+    if not info.has_audio:
+        raise InputError(f"video {str(video)!r} has no audio stream; there is no original performance to dub over")
+    cues = read_script(script, media_duration_s=info.duration_s)
+    reference = load_audio(voice, what="voice reference")
+    warnings = list(check_reference(reference, what="voice reference").warnings)
+    if not options.consent:
+        warnings.append("no consent statement was given for the cloned voice (use --consent); cloning a voice needs its owner's consent")
+    given, given_qualities, text_warnings = _given_emotion(options)
+    warnings += text_warnings
+    track = media.extract_audio(video, sample_rate_hz=info.audio_rate_hz or 48000)
+    track16 = track.resampled(ANALYSIS_RATE_HZ)
+    timings["probe and decode"] = time.perf_counter() - started
+
+    t0 = time.perf_counter()
+    detected = _detect(cues, video, info, track16, options, notify)
+    timings["recognise"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    for language in sorted({SynthesisRequest(text=c.text, speaker_reference=reference).resolved_language for c in cues}):
+        timbre.load_or_build_profile(reference, language, base_voice=options.base_voice,
+                                     progress=lambda: notify("voice profile", 0, 1))
+    jobs, plans = [], []
+    for number, (cue, (vector, _, _)) in enumerate(zip(cues, detected)):
+        chosen, qualities, source = _choose_emotion(cue, vector, given, given_qualities, options.emotion_weight)
+        plans.append((chosen, source))
+        original = Audio(track16.samples[int(cue.start_s * ANALYSIS_RATE_HZ):int(cue.end_s * ANALYSIS_RATE_HZ)], ANALYSIS_RATE_HZ)
+        use_reference = options.original_prosody and cue.preset is None and cue.description is None and original.duration_s >= 0.5
+        next_start = cues[number + 1].start_s if number + 1 < len(cues) else info.duration_s
+        jobs.append(_Job(number, cue.text, reference.samples, reference.sample_rate_hz, chosen, qualities,
+                         original.samples if use_reference else None, ANALYSIS_RATE_HZ, DEFAULT_PROSODY_ALPHA,
+                         cue.span_s, next_start - cue.start_s, options.base_voice, options.seed))
+    timings["voice profile"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    results: list[_Synth | None] = [None] * len(jobs)
+    failures: dict[int, str] = {}
+    if options.workers == 1:
+        for done, job in enumerate(jobs):
+            try:
+                results[job.index] = synthesize_cue(job)
+            except EmodubError as error:
+                failures[job.index] = str(error)
+            notify("synthesise", done + 1, len(jobs))
+    else:
+        with ProcessPoolExecutor(max_workers=min(options.workers, len(jobs)), mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = {pool.submit(synthesize_cue, job): job.index for job in jobs}
+            for done, future in enumerate(futures):
+                try:
+                    results[futures[future]] = future.result()
+                except EmodubError as error:
+                    failures[futures[future]] = str(error)
+                notify("synthesise", done + 1, len(jobs))
+    timings["synthesise"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    cue_results, lines, gains = [], [], []
+    for number, cue in enumerate(cues):
+        chosen, source = plans[number]
+        vector, confidence, detected_record = detected[number]
+        record = CueResult(cue.index, cue.text, cue.start_s, cue.end_s, "not-dubbed", detected_record,
+                           None if chosen is None else chosen.to_dict(), source,
+                           None if chosen is None else {"en": describe_en(chosen), "zh": describe_zh(chosen)})
+        synth = results[number]
+        if synth is None:
+            record.warnings.append(f"not dubbed: {failures.get(number, 'synthesis failed')}")
+        else:
+            record.status, record.free_duration_s = synth.status, round(synth.free_s, 4)
+            record.ratio_needed = round(synth.ratio_needed, 4)
+            record.ratio_used = None if synth.ratio_used is None else round(synth.ratio_used, 4)
+            record.warnings += synth.warnings
+        if synth is not None and synth.audio is not None:
+            original = Audio(track.samples[int(cue.start_s * track.sample_rate_hz):int(cue.end_s * track.sample_rate_hz)],
+                             track.sample_rate_hz)
+            target_lufs, new_lufs = _loudness(original), _loudness(synth.audio)
+            gain = 0.0 if target_lufs is None or new_lufs is None else target_lufs - new_lufs
+            peak = synth.audio.peak * 10 ** (gain / 20)
+            if peak > 0.9:
+                record.warnings.append(f"gain lowered by {20 * np.log10(peak / 0.9):.1f} dB to keep the line's peak below −1 dBFS")
+                gain -= 20 * np.log10(peak / 0.9)
+            if target_lufs is None:
+                record.warnings.append("original dialogue too short or quiet to measure its loudness; the line keeps its own level")
+            lines.append((cue.start_s, synth.audio))
+            gains.append(gain)
+            record.gain_db = round(gain, 2)
+            record.target_duration_s = round(synth.target_s, 6) if synth.target_s else None
+            record.measured_duration_s = round(synth.audio.duration_s, 6)
+            if synth.target_s:
+                record.duration_error_ms = round((synth.audio.duration_s - synth.target_s) * 1000, 4)
+            start_sample = int(round(cue.start_s * track.sample_rate_hz))
+            record.start_error_ms = round((start_sample / track.sample_rate_hz - cue.start_s) * 1000, 4)
+            record.speaker_similarity = round(speaker_similarity(synth.audio, reference), 4)
+        cue_results.append(record)
+    dubbed = media.place_lines(track, lines, duck_db=options.duck_db, gains_db=gains)
+    timings["mix"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    provenance = Provenance(engine="builtin", version=__version__, created_utc=utc_now())
+    wav_path, srt_path = output.with_suffix(".wav"), output.with_suffix(".srt")
+    report_path = Path(report_path) if report_path is not None else output.with_suffix(".json")
+    save_audio(dubbed, wav_path, provenance=provenance)
+    with atomic_output(output) as tmp:
+        media.mux(video, wav_path, tmp, metadata=provenance.tags())
+    with atomic_output(srt_path) as tmp:
+        write_srt([(r.start_s, r.start_s + (r.measured_duration_s or r.end_s - r.start_s), r.text) for r in cue_results], tmp)
+    timings["write"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - started
+    report = DubReport(str(video), str(script), str(voice), str(output), cue_results, {k: round(v, 3) for k, v in timings.items()},
+                       options.consent, warnings, provenance.tags())
+    with atomic_output(report_path) as tmp:
+        tmp.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
+    notify("done", 1, 1)
+    return report
+
+
+def output_paths(output: str | Path) -> list[Path]:
+    """Every file one dub writes (MP4/MKV, WAV, SRT, JSON) — for --force and skip checks."""
+    output = Path(output)
+    return [output, output.with_suffix(".wav"), output.with_suffix(".srt"), output.with_suffix(".json")]
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
