@@ -260,7 +260,7 @@ def _write_template(video: Path, template: Path, force: bool) -> None:
     from emodub import media
     from emodub.audio import atomic_output
     from emodub.emotion.speech import speech_segments
-    from emodub.script import template_cues, write_srt
+    from emodub.script import placeholder, template_cues, write_srt
 
     if template.exists() and not force:
         raise InputError(f"template {str(template)!r} already exists; fill it in and pass it with --script, or use --force")
@@ -273,7 +273,7 @@ def _write_template(video: Path, template: Path, force: bool) -> None:
     cuts = media.scene_cuts(video)
     spans = template_cues(speech, cuts)
     with atomic_output(template) as tmp:
-        write_srt([(a, b, f"[line {i + 1}: write the new words here, {b - a:.2f} s]") for i, (a, b) in enumerate(spans)], tmp)
+        write_srt([(a, b, placeholder(b - a)) for a, b in spans], tmp)
     typer.echo(f"wrote template {template}: {len(spans)} cues from {len(speech)} speech segments and {len(cuts)} shot cuts; "
                "replace each cue's text with the new line, then run again with --script")
 

@@ -21,6 +21,7 @@ from emodub.emotion.space import EmotionVector
 from emodub.errors import InputError
 
 _PRESET_TAG = re.compile(r"^\s*\[([^\[\]]+)\]\s*")
+PLACEHOLDER_PREFIX = "<write the new line here"
 _TEXT_TAG = re.compile(r"^\s*\{\s*emotion\s*:\s*([^{}]+)\}\s*", re.IGNORECASE)
 
 
@@ -41,6 +42,8 @@ class Cue:
 def parse_cue_text(content: str, index: int) -> tuple[str, EmotionVector | None, str | None]:
     """Split a cue's text into (spoken text, preset tag, description tag)."""
     text = " ".join(content.split())
+    if text.startswith(PLACEHOLDER_PREFIX):
+        raise InputError(f"cue {index} still holds the template placeholder {text!r}; write the new line in its place")
     preset, description = None, None
     while True:
         if match := _PRESET_TAG.match(text):
@@ -88,6 +91,11 @@ def write_srt(cues: list[tuple[float, float, str]], path: str | Path) -> None:
     subtitles = [srt.Subtitle(i + 1, dt.timedelta(seconds=start), dt.timedelta(seconds=end), text)
                  for i, (start, end, text) in enumerate(cues)]
     Path(path).write_text(srt.compose(subtitles), encoding="utf-8")
+
+
+def placeholder(span_s: float) -> str:
+    """Text of a template cue: says what to do and how long the shot is."""
+    return f"{PLACEHOLDER_PREFIX}: {span_s:.2f} s>"
 
 
 def template_cues(speech: list[tuple[float, float]], cuts_s: list[float]) -> list[tuple[float, float]]:

@@ -1,0 +1,245 @@
+"""emodub dub end to end on a generated two-shot video, plus the mixing, script and sync-policy rules."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import srt
+
+from emodub import media
+from emodub.audio import Audio, load_audio
+from emodub.dubbing import DubOptions, dub_video
+from emodub.emotion.space import EmotionVector
+from emodub.engines.base import SynthesisRequest, get_engine
+from emodub.errors import InputError
+from emodub.script import parse_cue_text, read_script, template_cues, write_srt
+from emodub.synthetic import expression_face, write_clip
+from test_cli import emodub
+
+RATE = 48000
+LEAD_S, GAP_S = 0.5, 1.0
+ORIGINAL = {"happy": "We won, we actually won the whole thing!", "sad": "I waited for you all night, and you never came."}
+NEW = {"happy": "This is the best day of my life, my friend!",
+       "sad": "You left me alone out there in the dark again, all night long."}
+OPTIONS = DubOptions(base_voice="flite-slt", workers=1, consent="test voices from flite")
+
+
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory, reference):
+    """A video: a happy face speaking, then a sad face speaking; and an SRT whose cues cover the speech."""
+    folder = tmp_path_factory.mktemp("dub")
+    engine = get_engine("builtin")
+    track, faces, cues, t = [np.zeros(int(LEAD_S * RATE), np.float32)], [], [], LEAD_S
+    for emotion, text in ORIGINAL.items():
+        speech = engine.synthesize(SynthesisRequest(text=text, speaker_reference=reference, base_voice="flite-awb",
+                                                    emotion=EmotionVector.preset(emotion))).audio.resampled(RATE)
+        cues.append((t, t + speech.duration_s, NEW[emotion]))
+        track += [speech.samples, np.zeros(int(GAP_S * RATE), np.float32)]
+        shot_s = speech.duration_s + GAP_S + (LEAD_S if emotion == "happy" else 0.0)
+        faces.append((shot_s, expression_face(emotion)))
+        t += speech.duration_s + GAP_S
+    video = write_clip(folder / "shots.mp4", faces, Audio(np.concatenate(track), RATE))
+    script = folder / "shots.srt"
+    write_srt(cues, script)
+    return video, script, cues
+
+
+@pytest.fixture(scope="session")
+def dubbed(tmp_path_factory, shots, reference_path):
+    video, script, _ = shots
+    output = tmp_path_factory.mktemp("out") / "dubbed.mp4"
+    report = dub_video(video, script, reference_path, output, options=OPTIONS)
+    return output, report
+
+
+# -- the end-to-end run ----------------------------------------------------------------------------
+def test_dubbed_video_has_the_original_picture_and_a_new_track(shots, dubbed):
+    video, _, _ = shots
+    output, report = dubbed
+    before, after = media.probe(video), media.probe(output)
+    assert (after.has_video, after.has_audio, after.n_streams) == (True, True, 2)
+    assert (after.video_codec, after.audio_codec) == ("h264", "aac")
+    assert after.duration_s == pytest.approx(before.duration_s, abs=0.05)
+    assert media.video_stream_md5(output) == media.video_stream_md5(video)
+    assert all(output.with_suffix(s).exists() for s in (".wav", ".srt", ".json"))
+    assert [c.status for c in report.cues] == ["dubbed", "dubbed"]
+
+
+def test_cues_land_exactly_and_detect_the_original_emotion(dubbed):
+    _, report = dubbed
+    for cue, expected in zip(report.cues, ("happy", "sad")):
+        assert abs(cue.duration_error_ms) <= 1.0 and abs(cue.start_error_ms) <= 1000 / RATE
+        assert cue.detected["face"]["dominant"] == expected
+        assert cue.emotion_source == "detected" and cue.emotion_vector is not None
+        assert cue.speaker_similarity is not None and cue.description["en"] and cue.description["zh"]
+
+
+def test_track_outside_the_cues_is_unchanged_and_inside_is_new(shots, dubbed):
+    video, _, cues = shots
+    output, _ = dubbed
+    original = media.extract_audio(video, sample_rate_hz=RATE).samples
+    new = load_audio(output.with_suffix(".wav")).samples
+    assert len(new) == len(original)
+    outside = np.ones(len(original), bool)
+    for start, end, _ in cues:
+        lo, hi = int((start - 0.06) * RATE), int((end + 0.06) * RATE)
+        outside[lo:hi] = False
+        span_old, span_new = original[lo:hi], new[lo:hi]
+        assert np.sqrt(np.mean(span_new**2)) > 0.01  # speech is there
+        assert abs(np.corrcoef(span_old, span_new)[0, 1]) < 0.5  # and it is not the old speech
+    assert np.max(np.abs(new[outside] - original[outside])) < 2e-4  # 16-bit rounding only
+
+
+def test_report_and_provenance(dubbed):
+    output, _ = dubbed
+    data = json.loads(output.with_suffix(".json").read_text())
+    assert data["consent"] == "test voices from flite" and "SYNTHETIC" in data["provenance"]["comment"]
+    assert {"recognise", "synthesise", "mix", "total"} <= set(data["timings_s"])
+    tags = media.probe(output)
+    assert tags.has_audio
+
+
+def test_parallel_synthesis_gives_the_same_track(tmp_path, shots, dubbed, reference_path):
+    video, script, _ = shots
+    output, _ = dubbed
+    parallel = tmp_path / "parallel.mp4"
+    dub_video(video, script, reference_path, parallel, options=DubOptions(base_voice="flite-slt", workers=2))
+    assert np.array_equal(load_audio(parallel.with_suffix(".wav")).samples, load_audio(output.with_suffix(".wav")).samples)
+
+
+# -- sync policy -----------------------------------------------------------------------------------
+def test_a_line_too_long_for_its_shot_is_not_dubbed_and_says_why(tmp_path, shots, reference_path):
+    video, _, cues = shots
+    script = tmp_path / "long.srt"
+    (start, _, _), (start2, end2, text2) = cues
+    too_long = "This line is far too long to be said in just over half a second, by anyone, even in a hurry. " * 2
+    write_srt([(start, start + 0.6, too_long.strip()),
+               (start2, end2, text2)], script)
+    report = dub_video(video, script, reference_path, tmp_path / "long.mp4", options=OPTIONS)
+    first = report.cues[0]
+    assert first.status == "not-dubbed" and "rewrite" in first.warnings[-1] and first.ratio_needed < 0.75
+    assert report.cues[1].status == "dubbed"  # one bad cue does not lose the others
+    original = media.extract_audio(video, sample_rate_hz=RATE).samples
+    new = load_audio(tmp_path / "long.wav").samples
+    span = slice(int(start * RATE), int((start + 0.6) * RATE))
+    assert np.max(np.abs(new[span] - original[span])) < 2e-4
+
+
+# -- mixing --------------------------------------------------------------------------------------
+def test_lines_start_on_their_sample_and_duck_the_original():
+    rate = 16000
+    background = Audio(np.full(rate * 3, 0.1, np.float32), rate)
+    click = np.zeros(800, np.float32)
+    click[0] = 0.5
+    start_s = 1.23456
+    mixed = media.place_lines(background, [(start_s, Audio(click, rate))], duck_db=-20.0, fade_s=0.05).samples
+    assert int(np.argmax(mixed)) == round(start_s * rate)
+    assert mixed[round(start_s * rate) + 100] == pytest.approx(0.01, rel=1e-3)  # ducked by 20 dB
+    assert mixed[: round((start_s - 0.06) * rate)] == pytest.approx(0.1)
+    assert mixed[round((start_s + 0.05 + 0.06) * rate):] == pytest.approx(0.1)
+
+
+def test_a_line_outside_the_track_is_refused():
+    with pytest.raises(InputError, match="outside the track"):
+        media.place_lines(Audio(np.zeros(1600, np.float32), 16000), [(0.5, Audio(np.zeros(10, np.float32), 16000))])
+
+
+# -- script ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("content, text, dominant, description", [
+    ("[angry:0.8] Get out!", "Get out!", "angry", None),
+    ("[悲伤] 你走吧", "你走吧", "sad", None),
+    ("{emotion: whispering, scared} Be quiet.", "Be quiet.", None, "whispering, scared"),
+    ("Plain line.", "Plain line.", None, None),
+])
+def test_cue_tags(content, text, dominant, description):
+    spoken, preset, parsed_description = parse_cue_text(content, 1)
+    assert spoken == text and parsed_description == description
+    assert (preset.dominant() if preset else None) == dominant
+
+
+@pytest.mark.parametrize("srt_text, match", [
+    ("1\n00:00:01,000 --> 00:00:02,000\n[angry:3] Hi\n", "intensity"),
+    ("1\n00:00:01,000 --> 00:00:02,000\n[angry]\n", "no words"),
+    ("1\n00:00:01,000 --> 00:01:30,000\nHi\n", "after the video ends"),
+    ("1\n00:00:01,000 --> 00:00:03,000\nHi\n\n2\n00:00:02,000 --> 00:00:04,000\nThere\n", "before cue 1 ends"),
+    ("not an srt at all", "no cues|not a valid SRT"),
+])
+def test_bad_scripts_are_refused(tmp_path, srt_text, match):
+    path = tmp_path / "bad.srt"
+    path.write_text(srt_text)
+    with pytest.raises(InputError, match=match):
+        read_script(path, media_duration_s=10.0)
+
+
+def test_template_cues_never_straddle_a_cut():
+    spans = template_cues([(0.5, 3.0), (4.0, 6.0)], cuts_s=[2.0, 5.9])
+    assert spans == [(0.5, 2.0), (2.0, 3.0), (4.0, 5.9)]
+
+
+# -- CLI -------------------------------------------------------------------------------------------
+def test_cli_writes_a_template_then_skips_and_forces(tmp_path, shots, reference_path):
+    video, script, _ = shots
+    template = tmp_path / "template.srt"
+    proc = emodub("dub", video, "-o", template.with_suffix(".mp4"))
+    assert proc.returncode == 0, proc.stderr
+    cues = list(srt.parse(template.read_text()))
+    assert len(cues) >= 2 and not template.with_suffix(".mp4").exists()
+    with pytest.raises(InputError, match="template placeholder"):
+        read_script(template, media_duration_s=media.probe(video).duration_s)
+
+    output = tmp_path / "run.mp4"
+    first = emodub("dub", video, "--script", script, "--voice", reference_path, "-o", output, "--base-voice", "flite-slt", "--workers", "1")
+    assert first.returncode == 0, first.stderr
+    assert "skipped" in emodub("dub", video, "--script", script, "--voice", reference_path, "-o", output).stdout
+
+
+@pytest.mark.parametrize("case, match", [
+    ("no-audio", "has no audio stream"),
+    ("late-cue", "after the video ends"),
+    ("overwrite", "is an input file"),
+    ("corrupt", "cannot be read"),
+    ("weight", "emotion weight"),
+    ("suffix", "must end in"),
+])
+def test_cli_bad_input_exits_2_and_leaves_nothing(tmp_path, shots, reference_path, case, match):
+    video, script, _ = shots
+    output = tmp_path / "out.mp4"
+    args = ["dub", video, "--script", script, "--voice", reference_path, "-o", output]
+    if case == "no-audio":
+        args[1] = write_clip(tmp_path / "mute.mp4", [(1.0, expression_face("calm"))], None)
+    elif case == "late-cue":
+        late = tmp_path / "late.srt"
+        write_srt([(1.0, 99.0, "Too late.")], late)
+        args[3] = late
+    elif case == "overwrite":
+        copy = tmp_path / "copy.mp4"
+        shutil.copy(video, copy)
+        args[1] = copy
+        args[-1] = copy
+        args.append("--force")
+    elif case == "corrupt":
+        bad = tmp_path / "bad.mp4"
+        bad.write_bytes(b"\x00" * 100)
+        args[1] = bad
+    elif case == "weight":
+        args += ["--emotion", "angry", "--emotion-weight", "1.5"]
+    elif case == "suffix":
+        args[-1] = tmp_path / "out.avi.txt"
+    proc = emodub(*args)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().startswith("error:") and match in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not any(p.stem in ("out", "copy") and p.suffix in (".wav", ".srt", ".json") or p.name == "out.mp4" for p in tmp_path.iterdir())
+
+
+def test_batch_keeps_going_after_a_failure(tmp_path, shots, reference_path):
+    video, script, _ = shots
+    inputs, outputs = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    outputs.mkdir()
+    shutil.copy(video, inputs / "a.mp4")
+    shutil.copy(script, inputs / "a.srt")
+    shutil.copy(video, inputs / "b.mp4")  # no b.srt
+    proc = emodub("dub", inputs, "--voice", reference_path, "-o", outputs, "--base-voice", "flite-slt", "--workers", "1")
+    assert proc.returncode == 1
+    assert "b.mp4" in proc.stderr and (outputs / "a.dubbed.mp4").exists() and not (outputs / "b.dubbed.mp4").exists()
