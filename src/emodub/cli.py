@@ -83,7 +83,10 @@ def _run_job(job: Job, output: Path, report_path: Optional[Path]) -> None:
     vector = EmotionVector.from_dict(report.emotion_vector).describe_short() if report.emotion_vector else "reference's own"
     typer.echo(f"wrote {output} ({report.duration_s:.3f} s, target {report.target_duration_s:.3f} s, "
                f"error {report.duration_error_ms:+.3f} ms, emotion: {vector}, "
-               f"speaker similarity {report.speaker_similarity})")
+               f"speaker similarity {report.speaker_similarity}"
+               + ("" if report.verification is None else
+                  f", verification {'passed' if report.verification['passed'] else 'missed'} in {len(report.verification['rounds'])} round(s)")
+               + ")")
     if report_path is not None:
         typer.echo(f"report {report_path}")
 
@@ -107,6 +110,8 @@ def say(
     engine: Annotated[str, typer.Option(help="Engine: builtin (default) or indextts2.")] = "builtin",
     consent: Annotated[Optional[str], typer.Option(help="Consent statement of the voice owner, stored in the report.")] = None,
     report: Annotated[Optional[Path], typer.Option(help="Write a JSON report here.")] = None,
+    verify: Annotated[bool, typer.Option(help="Check the output (length, similarity, emotion, WER) and retry misses.")] = True,
+    max_rounds: Annotated[int, typer.Option(help="Most synthesis rounds when a check misses (1 = no retry).")] = 3,
 ) -> None:
     """Speak TEXT in the voice of --voice with the chosen emotion and length."""
     with _errors_to_exit_codes():
@@ -135,6 +140,7 @@ def say(
             "engine": {"name": engine, "base_voice": base_voice},
             "consent": consent,
             "language": language,
+            "verify": {"enabled": verify, "max_rounds": max_rounds},
         }
         job = parse_job({k: v for k, v in data.items() if v is not None}, base_dir=Path.cwd())
         _run_job(job, output, report)

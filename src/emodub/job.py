@@ -104,6 +104,17 @@ class EngineConfig(_Strict):
     version: Literal["2", "2.5"] = "2"
 
 
+class VerifyConfig(_Strict):
+    """The independent judge and the regenerate loop (see emodub.verify)."""
+
+    enabled: bool = True
+    max_rounds: int = Field(3, ge=1, le=10)
+    max_duration_error_ms: float = Field(1.0, ge=0)
+    min_speaker_similarity: float = Field(0.65, ge=0, le=1)
+    max_word_error_rate: float = Field(0.35, ge=0, le=1)
+    require_arousal_match: bool = True
+
+
 class Job(_Strict):
     """One line to synthesise: text, voice, emotion, duration."""
 
@@ -116,6 +127,7 @@ class Job(_Strict):
     consent: str | None = None
     seed: int = 0
     output: Path | None = None
+    verify: VerifyConfig = VerifyConfig()
 
     @field_validator("text")
     @classmethod

@@ -28,6 +28,7 @@ from emodub.job import (
     VectorEmotion,
 )
 from emodub.timing import duration_error_ms
+from emodub.verify import Thresholds, synthesize_verified
 from emodub.voice import speaker_similarity
 
 Hook = Callable[[str, int, int], None]
@@ -117,6 +118,7 @@ class Report:
     applied: dict[str, Any]
     inputs: dict[str, Any]
     provenance: dict[str, str]
+    verification: dict[str, Any] | None = None
     emodub_version: str = __version__
 
     def to_json(self) -> str:
@@ -159,12 +161,25 @@ def synthesize_job(job: Job, *, hook: Hook | None = None, measure_similarity: bo
     )
     t0 = time.perf_counter()
     notify("synthesize", 0, 1)
-    synthesis = engine.synthesize(request)
+    verification: dict[str, Any] | None = None
+    if job.verify.enabled:
+        settings = job.verify.model_dump()
+        max_rounds, _ = settings.pop("max_rounds"), settings.pop("enabled")
+        synthesis, checked, rounds = synthesize_verified(engine, request, thresholds=Thresholds(**settings),
+                                                         max_rounds=max_rounds, hook=notify)
+        verification = {**checked.to_dict(), "rounds": rounds}
+        if not checked.passed:
+            warnings.append(f"verification: {', '.join(checked.failed)} missed after {len(rounds)} round(s); "
+                            "the best round is kept (see report 'verification')")
+    else:
+        synthesis = engine.synthesize(request)
     timings["synthesize"] = time.perf_counter() - t0
     warnings += synthesis.warnings
 
     similarity = None
-    if measure_similarity:
+    if verification is not None:
+        similarity = next(c["value"] for c in verification["checks"] if c["name"] == "speaker_similarity")
+    elif measure_similarity:
         notify("measure", 0, 1)
         t0 = time.perf_counter()
         similarity = round(speaker_similarity(synthesis.audio, reference), 4)
@@ -182,7 +197,7 @@ def synthesize_job(job: Job, *, hook: Hook | None = None, measure_similarity: bo
         qualities=emotion.qualities.to_dict(),
         emotion_sources=emotion.sources,
         speaker_similarity=similarity,
-        real_time_factor=round(timings["synthesize"] / max(duration_s, 1e-9), 4),
+        real_time_factor=round(float(synthesis.applied.get("seconds", timings["synthesize"])) / max(duration_s, 1e-9), 4),
         timings_s={k: round(v, 4) for k, v in timings.items()},
         consent=job.consent,
         warnings=warnings,
@@ -194,6 +209,7 @@ def synthesize_job(job: Job, *, hook: Hook | None = None, measure_similarity: bo
             "duration_control": job.duration_control.model_dump(),
         },
         provenance=provenance_for(synthesis.engine).tags(),
+        verification=verification,
     )
     notify("done", 1, 1)
     return synthesis, report

@@ -1,0 +1,206 @@
+"""Independent checks of a synthesis, and the regenerate loop that retries when one misses.
+
+The judge does not read what the engine applied: it measures the output.
+
+- length: |measured − target| in ms (controlled mode only);
+- speaker similarity: GE2E cosine of output and reference (resemblyzer's shipped weights);
+- emotion: the output's emotion as the acoustic SER hears it against the speaker's own
+  reference as baseline, compared with the requested vector — arousal sign (pass/fail) and
+  the dominant emotion (reported);
+- intelligibility: word error rate of pocketsphinx's shipped English model (English only;
+  other languages are "not measured").
+
+:func:`synthesize_verified` retries a missed check with an adjustment — emotion missed:
+intensity × 1.25; similarity or intelligibility missed: intensity × 0.8; a new seed every round — up to
+``max_rounds``, keeps the best round and records every round.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from emodub.audio import Audio
+from emodub.emotion.speech import MIN_SPEECH_S, AcousticSER, Baseline
+from emodub.engines.base import Engine, Synthesis, SynthesisRequest
+from emodub.errors import InputError
+from emodub.voice import speaker_similarity
+
+Hook = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Pass marks of the checks (documented in the README; set in the job's ``verify:``)."""
+
+    max_duration_error_ms: float = 1.0
+    min_speaker_similarity: float = 0.65
+    max_word_error_rate: float = 0.35
+    require_arousal_match: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("max_duration_error_ms", "min_speaker_similarity", "max_word_error_rate"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or np.isnan(value) or value < 0:
+                raise InputError(f"verify threshold {name} {value!r} must be a number ≥ 0")
+        if self.min_speaker_similarity > 1 or self.max_word_error_rate > 1:
+            raise InputError("verify thresholds min_speaker_similarity and max_word_error_rate must be ≤ 1")
+
+
+@dataclass
+class Check:
+    name: str
+    value: float | str | None
+    threshold: float | str | None
+    passed: bool | None  # None: not measured
+    detail: str = ""
+
+
+@dataclass
+class Verification:
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed is not False for c in self.checks)
+
+    @property
+    def failed(self) -> list[str]:
+        return [c.name for c in self.checks if c.passed is False]
+
+    def value(self, name: str) -> Any:
+        return next((c.value for c in self.checks if c.name == name), None)
+
+    def to_dict(self) -> dict:
+        return {"passed": self.passed, "checks": [dataclasses.asdict(c) for c in self.checks]}
+
+
+@functools.lru_cache(maxsize=1)
+def _recogniser():
+    try:
+        from pocketsphinx import Decoder
+    except ImportError:
+        return None
+    return Decoder(samprate=16000)
+
+
+def transcribe_en(audio: Audio) -> list[str] | None:
+    """Words pocketsphinx hears (its shipped en-us model), or None when pocketsphinx is missing."""
+    decoder = _recogniser()
+    if decoder is None:
+        return None
+    pcm = (np.clip(audio.resampled(16000).samples, -1, 1) * 32767).astype(np.int16).tobytes()
+    decoder.start_utt()
+    decoder.process_raw(pcm, full_utt=True)
+    decoder.end_utt()
+    return decoder.hyp().hypstr.split() if decoder.hyp() else []
+
+
+def word_error_rate(truth: list[str], hypothesis: list[str]) -> float:
+    """Levenshtein distance over words / number of reference words."""
+    d = list(range(len(hypothesis) + 1))
+    for i, x in enumerate(truth, 1):
+        prev, d[0] = d[0], i
+        for j, y in enumerate(hypothesis, 1):
+            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (x != y))
+    return d[-1] / max(1, len(truth))
+
+
+def words_of(text: str) -> list[str]:
+    return re.findall(r"[a-z']+", text.lower())
+
+
+def verify(synthesis: Synthesis, request: SynthesisRequest, thresholds: Thresholds = Thresholds()) -> Verification:
+    """Measure ``synthesis`` against ``request`` (see the module docstring)."""
+    audio, result = synthesis.audio, Verification()
+    if request.duration.mode == "controlled":
+        error_ms = abs(audio.duration_s - synthesis.target_duration_s) * 1000
+        result.checks.append(Check("length_error_ms", round(error_ms, 4), thresholds.max_duration_error_ms,
+                                   error_ms <= thresholds.max_duration_error_ms))
+    else:
+        result.checks.append(Check("length_error_ms", None, None, None, "free mode: no target length"))
+
+    similarity = speaker_similarity(audio, request.speaker_reference)
+    result.checks.append(Check("speaker_similarity", round(similarity, 4), thresholds.min_speaker_similarity,
+                               similarity >= thresholds.min_speaker_similarity))
+
+    target = request.emotion
+    if target is None or target.is_zero or audio.duration_s < MIN_SPEECH_S:
+        why = "no emotion vector was requested" if target is None or target.is_zero else "output too short to judge"
+        result.checks.append(Check("emotion_arousal", None, None, None, why))
+    else:
+        heard = AcousticSER(Baseline.from_speech(request.speaker_reference)).predict(audio)
+        wanted_arousal = target.arousal_valence()[0]
+        heard_arousal = heard.vector.arousal_valence()[0]
+        agree = np.sign(wanted_arousal) == np.sign(heard_arousal) or abs(wanted_arousal) < 0.1
+        result.checks.append(Check(
+            "emotion_arousal", round(heard_arousal, 3), f"same sign as {wanted_arousal:+.2f}",
+            bool(agree) if thresholds.require_arousal_match else None,
+            f"heard {heard.vector.dominant()} (asked {target.dominant()}); {'; '.join(heard.evidence)}"))
+        result.checks.append(Check("emotion_dominant", heard.vector.dominant(), target.dominant(), None,
+                                   "reported only: the acoustic judge's top-1 accuracy is ~0.5 (bench/recognition.py)"))
+
+    if request.resolved_language != "en":
+        result.checks.append(Check("word_error_rate", None, None, None, f"not measured: no offline recogniser for {request.resolved_language!r}"))
+    else:
+        heard_words = transcribe_en(audio)
+        if heard_words is None:
+            result.checks.append(Check("word_error_rate", None, None, None, "not measured: pocketsphinx is not installed"))
+        else:
+            wer = word_error_rate(words_of(request.text), heard_words)
+            result.checks.append(Check("word_error_rate", round(wer, 3), thresholds.max_word_error_rate,
+                                       wer <= thresholds.max_word_error_rate, f"heard: {' '.join(heard_words)!r}"))
+    return result
+
+
+def _score(verification: Verification) -> tuple[int, float]:
+    similarity = verification.value("speaker_similarity")
+    return (-len(verification.failed), similarity if isinstance(similarity, float) else 0.0)
+
+
+def _adjusted(request: SynthesisRequest, failed: list[str]) -> tuple[SynthesisRequest, str]:
+    """The next round's request: a new seed, and the emotion strengthened or eased for what missed."""
+    changes: dict[str, Any] = {"seed": request.seed + 1}
+    notes = [f"seed {request.seed + 1}"]
+    emotion = request.emotion
+    if emotion is not None and "emotion_arousal" in failed and max(emotion.to_list()) < 0.99:
+        factor = min(1.25, 1.0 / max(emotion.to_list()))  # stronger, every weight stays ≤ 1
+        changes["emotion"], notes = emotion.scaled(factor), [*notes, f"emotion intensity × {factor:.2f}"]
+    elif emotion is not None and {"speaker_similarity", "word_error_rate"} & set(failed):
+        changes["emotion"], notes = emotion.scaled(0.8), [*notes, "emotion intensity × 0.80"]
+    return dataclasses.replace(request, **changes), ", ".join(notes)
+
+
+def synthesize_verified(engine: Engine, request: SynthesisRequest, *, thresholds: Thresholds = Thresholds(),
+                        max_rounds: int = 3, hook: Hook | None = None) -> tuple[Synthesis, Verification, list[dict]]:
+    """Synthesise, verify, and retry missed checks up to ``max_rounds``; the best round wins."""
+    if not isinstance(max_rounds, int) or max_rounds < 1:
+        raise InputError(f"max_rounds {max_rounds!r} is not allowed; it must be an integer ≥ 1")
+    rounds: list[dict] = []
+    best: tuple[Synthesis, Verification] | None = None
+    current, note = request, "as requested"
+    for index in range(max_rounds):
+        if hook is not None:
+            hook("verify", index, max_rounds)
+        synthesis = engine.synthesize(current)
+        verification = verify(synthesis, current, thresholds)
+        rounds.append({"round": index + 1, "change": note, "emotion": None if current.emotion is None else current.emotion.to_dict(),
+                       "seed": current.seed, **verification.to_dict()})
+        if best is None or _score(verification) > _score(best[1]):
+            best = (synthesis, verification)
+            rounds[-1]["kept"] = True
+            for earlier in rounds[:-1]:
+                earlier["kept"] = False
+        else:
+            rounds[-1]["kept"] = False
+        if verification.passed or verification.failed == ["length_error_ms"]:  # length does not change on retry
+            break
+        current, note = _adjusted(current, verification.failed)
+    assert best is not None  # max_rounds ≥ 1
+    return best[0], best[1], rounds
