@@ -45,6 +45,7 @@ class EmotionPlan:
     reference: Audio | None = None
     reference_path: str | None = None
     alpha: float = 1.0
+    description: str | None = None  # the text source's description, for engines that read it
     sources: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -69,6 +70,7 @@ def resolve_emotion(control, speaker_reference: Audio) -> EmotionPlan:
         if isinstance(source, TextEmotion):
             result = text_to_emotion(source.description)
             vector = result.vector
+            plan.description = source.description if plan.description is None else f"{plan.description}; {source.description}"
             plan.qualities = plan.qualities.merged(result.qualities)
             plan.warnings.extend(result.warnings)
             record.update(description=source.description, qualities=result.qualities.to_dict(),
@@ -155,6 +157,7 @@ def synthesize_job(job: Job, *, hook: Hook | None = None, measure_similarity: bo
         qualities=emotion.qualities,
         emotion_reference=emotion.reference,
         emotion_alpha=emotion.alpha,
+        emotion_text=emotion.description,
         duration=job.duration_control.plan(),
         seed=job.seed,
         base_voice=job.engine.base_voice,

@@ -32,6 +32,7 @@ class SynthesisRequest:
     qualities: VoiceQualities = field(default_factory=VoiceQualities)
     emotion_reference: Audio | None = None
     emotion_alpha: float = 1.0
+    emotion_text: str | None = None  # the description, for engines that read text themselves (IndexTTS2)
     duration: DurationPlan = field(default_factory=DurationPlan)
     seed: int = 0
     base_voice: str | None = None
@@ -94,3 +95,7 @@ def _load_builtin_engines() -> None:
         from emodub.engines.builtin.engine import BuiltinEngine
 
         register_engine("builtin", BuiltinEngine)
+    if "indextts2" not in _REGISTRY:
+        from emodub.engines.indextts2 import IndexTTS2Engine
+
+        register_engine("indextts2", IndexTTS2Engine)

@@ -109,3 +109,21 @@ def log_f0_stats(features: WorldFeatures) -> tuple[float, float]:
         return 0.0, 0.0
     log_f0 = np.log(voiced)
     return float(np.mean(log_f0)), float(np.std(log_f0))
+
+
+def fit_length(audio: Audio, target_s: float, smoothness: float = 0.5) -> Audio:
+    """``audio`` stretched to ``target_s`` exactly: WORLD time map (pauses first), then sample-exact landing.
+
+    For engines that cannot land a length themselves (IndexTTS2): the same length fit the
+    builtin engine uses, applied to finished audio.
+    """
+    from emodub.timing import find_pauses, land_exactly, plan_time_map
+
+    features = analyze(audio)
+    frame_s = features.frame_period_ms / 1000
+    spans = find_pauses(features.frame_energy_db())
+    positions = plan_time_map(spans, target_s / frame_s, smoothness=smoothness)
+    stretched = synthesize(features.resampled_in_time(positions))
+    gain = audio.rms_dbfs - stretched.rms_dbfs if np.isfinite(audio.rms_dbfs) and np.isfinite(stretched.rms_dbfs) else 0.0
+    samples = stretched.samples * 10 ** (gain / 20)
+    return Audio(land_exactly(samples.astype(np.float32), int(round(target_s * stretched.sample_rate_hz))), stretched.sample_rate_hz)
