@@ -16,3 +16,6 @@ lint: setup
 
 bench: setup
 	.venv/bin/python bench/builtin_engine.py
+	.venv/bin/python bench/recognition.py
+	.venv/bin/python bench/dubbing.py
+	.venv/bin/python bench/compare_engines.py

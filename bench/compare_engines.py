@@ -60,6 +60,8 @@ def main() -> None:
         except EmodubError as error:
             print(f"| {name} | — | — | — | — | — | — | not available: {error} |")
             continue
+        for language_line in ("Warm up.", "预热。"):  # builds the voice profiles: a one-time cost, not per line
+            engine.synthesize(SynthesisRequest(text=language_line, speaker_reference=reference))
         errors, similarities, arousal, dominant, wers, rtfs = [], [], [], [], [], []
         for text, emotion, seconds in LINES:
             request = SynthesisRequest(text=text, speaker_reference=reference, emotion=EmotionVector.preset(emotion, 0.8),
