@@ -9,7 +9,6 @@ espeak-ng.
 from __future__ import annotations
 
 import os
-import re
 import resource
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from emodub.engines.base import SynthesisRequest, get_engine  # noqa: E402
 from emodub.engines.builtin import timbre, transfer, world  # noqa: E402
 from emodub.engines.builtin.base_voice import synthesize_base, voices_for  # noqa: E402
 from emodub.timing import DurationPlan  # noqa: E402
+from emodub.verify import transcribe_en, word_error_rate, words_of  # noqa: E402
 from emodub.voice import cosine, speaker_embedding  # noqa: E402
 
 REF_TEXT = ("Hello, I am reading a few sentences for this recording. It should be enough to learn "
@@ -191,37 +191,20 @@ def bench_transfer(reference: Audio, tmp: Path) -> None:
 
 
 def bench_wer(reference: Audio, tmp: Path) -> None:
-    try:
-        from pocketsphinx import Decoder
-    except ImportError:
-        print("\npocketsphinx not installed: WER not measured")
-        return
-    decoder = Decoder(samprate=16000)
     rows = []
     for base_voice in ("joe", "flite-slt"):
-        words = errors = 0
+        words = errors = 0.0
         for text in LINES_EN[1:]:
-            audio = synth(reference, text, base_voice=base_voice)[0].audio.resampled(16000)
-            pcm = (np.clip(audio.samples, -1, 1) * 32767).astype(np.int16).tobytes()
-            decoder.start_utt()
-            decoder.process_raw(pcm, full_utt=True)
-            decoder.end_utt()
-            hypothesis = decoder.hyp().hypstr.split() if decoder.hyp() else []
-            truth = re.findall(r"[a-z']+", text.lower())
-            errors += _edit_distance(truth, hypothesis)
+            heard = transcribe_en(synth(reference, text, base_voice=base_voice)[0].audio)
+            if heard is None:
+                print("\npocketsphinx not installed: WER not measured")
+                return
+            truth = words_of(text)
+            errors += word_error_rate(truth, heard) * len(truth)
             words += len(truth)
-        rows.append([base_voice, words, errors / words])
+        rows.append([base_voice, int(words), errors / words])
     table("Intelligibility: pocketsphinx (en-us model shipped in the package) word error rate",
           ["base voice", "words", "WER"], rows)
-
-
-def _edit_distance(a: list[str], b: list[str]) -> int:
-    d = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        prev, d[0] = d[0], i
-        for j, y in enumerate(b, 1):
-            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (x != y))
-    return d[-1]
 
 
 def main() -> None:

@@ -58,9 +58,10 @@ def _progress_hook():
         yield hook
 
 
-def _check_output(path: Path, inputs: list[Path], what: str = "output") -> None:
-    if path.suffix.lower() not in AUDIO_SUFFIXES:
-        raise InputError(f"{what} {str(path)!r} must end in {', '.join(AUDIO_SUFFIXES)}")
+def _check_output(path: Path, inputs: list[Path], what: str = "output", suffixes: tuple[str, ...] = AUDIO_SUFFIXES) -> None:
+    """Refuse an output with the wrong suffix, in a missing folder, or that is one of the inputs."""
+    if path.suffix.lower() not in suffixes:
+        raise InputError(f"{what} {str(path)!r} must end in {', '.join(suffixes)}")
     if not path.parent.exists():
         raise InputError(f"{what} folder {str(path.parent)!r} does not exist")
     for source in inputs:
@@ -176,17 +177,6 @@ def emotion(
             err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
 
 
-def _check_side_output(path: Optional[Path], suffix: str, what: str, inputs: list[Path]) -> None:
-    if path is None:
-        return
-    if path.suffix.lower() != suffix:
-        raise InputError(f"{what} {str(path)!r} must end in {suffix}")
-    if not path.parent.exists():
-        raise InputError(f"{what} folder {str(path.parent)!r} does not exist")
-    if any(source.exists() and path.exists() and path.resolve() == source.resolve() for source in inputs):
-        raise InputError(f"{what} {str(path)!r} is an input file; emodub never overwrites its inputs")
-
-
 @app.command()
 def analyze(
     media_file: Annotated[Path, typer.Argument(metavar="MEDIA", help="Video (mp4/mkv/mov/webm) or audio file.")],
@@ -204,8 +194,9 @@ def analyze(
     from emodub.emotion.speech import Baseline, load_ser
 
     with _errors_to_exit_codes():
-        _check_side_output(json_out, ".json", "--json output", [media_file])
-        _check_side_output(plot, ".png", "--plot output", [media_file])
+        for path, suffix, what in ((json_out, ".json", "--json output"), (plot, ".png", "--plot output")):
+            if path is not None:
+                _check_output(path, [media_file], what, (suffix,))
         ser = load_ser(ser_model, baseline=Baseline.from_speech(load_audio(baseline, what="baseline")) if baseline else None)
         with _progress_hook() as hook:
             result = analyze_media(media_file, frame_rate_hz=fps, face_weight=face_weight, voice_weight=voice_weight,
@@ -244,7 +235,7 @@ def train_ser(
     from emodub.emotion.ser_training import train_ser as fit
 
     with _errors_to_exit_codes():
-        _check_side_output(output, ".json", "model output", [])
+        _check_output(output, [], "model output", (".json",))
         clips, unlabelled = read_corpus(corpus_dir, corpus_format)
         if not clips:
             raise InputError(f"no labelled audio found in {str(corpus_dir)!r} as format {corpus_format!r} "
@@ -291,14 +282,9 @@ def _dub_one(video: Path, script: Path, voice: Path, output: Path, report: Optio
     """Dub one video; False when skipped because its outputs exist."""
     from emodub.dubbing import dub_video, output_paths
 
-    if output.suffix.lower() not in DUB_SUFFIXES:
-        raise InputError(f"output {str(output)!r} must end in {', '.join(DUB_SUFFIXES)}")
-    if not output.parent.exists():
-        raise InputError(f"output folder {str(output.parent)!r} does not exist")
-    written = output_paths(output) + ([report] if report else [])
-    for path in written:
-        if any(path.exists() and source.exists() and path.resolve() == source.resolve() for source in (video, script, voice)):
-            raise InputError(f"output {str(path)!r} is an input file; emodub never overwrites its inputs")
+    _check_output(output, [video, script, voice], "output", DUB_SUFFIXES)
+    for path in output_paths(output)[1:] + ([report] if report else []):
+        _check_output(path, [video, script, voice], "output", (path.suffix.lower(),))
     if not force and output.exists():
         typer.echo(f"skipped {video}: {output} exists (use --force to redo it)")
         return False
