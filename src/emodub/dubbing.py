@@ -31,8 +31,7 @@ import numpy as np
 
 from emodub import __version__, media
 from emodub.audio import Audio, Provenance, atomic_output, check_reference, load_audio, save_audio, utc_now
-from emodub.emotion import face as fer
-from emodub.emotion.analysis import analyze_audio_segments, fuse_segment, summarize_face
+from emodub.emotion.analysis import read_faces, read_segment
 from emodub.emotion.describe import describe_en, describe_zh
 from emodub.emotion.space import EmotionVector, VoiceQualities, fuse
 from emodub.emotion.speech import AcousticSER
@@ -183,33 +182,17 @@ def synthesize_cue(job: _Job) -> _Synth:
 
 def _detect(cues: list[Cue], video: Path, info: media.MediaInfo, track16: Audio, options: DubOptions, hook: Hook
             ) -> list[tuple[EmotionVector | None, float, dict[str, Any]]]:
-    """Face + voice reading of the original performance over each cue."""
-    observations: list[fer.FaceObservation] = []
-    frames_seen = 0
-    total = max(1, int(info.duration_s * options.frame_rate_hz))
-    done = [0]
-
-    def tick() -> None:
-        done[0] += 1
-        hook("read faces", min(done[0], total), total)
-
-    observations, frames_seen = fer.analyze_frames(media.sample_frames(video, options.frame_rate_hz), progress=tick)
-    observations = fer.smooth(observations) if observations else []
+    """Face + voice reading of the original performance over each cue (the same reading as ``analyze``)."""
+    faces = read_faces(video, options.frame_rate_hz, info.duration_s, hook)
     ser = AcousticSER()
     detected = []
     for number, cue in enumerate(cues):
-        voice, notes = analyze_audio_segments(track16, [(cue.start_s, cue.end_s)], ser)[0]
-        frames = sum(1 for i in range(frames_seen) if cue.start_s <= i / options.frame_rate_hz <= cue.end_s)
-        face = summarize_face(observations, cue.start_s, cue.end_s, frames) if observations else None
-        vector, confidence = fuse_segment(face, voice, 0.5, 0.5)
-        if face is None:
-            notes.append("no face over this cue")
-        evidence = (face.evidence if face else []) + (voice.evidence if voice else [])
-        detected.append((vector, confidence, {
-            "vector": None if vector is None else vector.to_dict(), "confidence": round(confidence, 3),
-            "face": None if face is None else face.to_dict(), "voice": None if voice is None else voice.to_dict(),
-            "description": None if vector is None else {"en": describe_en(vector), "zh": describe_zh(vector)},
-            "evidence": evidence, "notes": notes}))
+        segment = read_segment(cue.start_s, cue.end_s, faces, track16, ser)
+        if not faces.observations:
+            segment.warnings.append("no face over this cue")
+        record = segment.to_dict()
+        record["evidence"] = (segment.face.evidence if segment.face else []) + (segment.voice.evidence if segment.voice else [])
+        detected.append((segment.vector, segment.confidence, record))
         hook("read voices", number + 1, len(cues))
     return detected
 

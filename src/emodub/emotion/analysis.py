@@ -152,18 +152,52 @@ def _check_weights(face_weight: float, voice_weight: float) -> None:
         raise InputError("face weight and voice weight are both 0; at least one must be > 0")
 
 
-def analyze_audio_segments(audio: Audio, spans: list[tuple[float, float]], ser: SpeechEmotionModel
-                           ) -> list[tuple[SpeechEmotion | None, list[str]]]:
-    """SER over each span of ``audio``; (None, [reason]) where a span cannot be measured."""
-    results = []
-    rate = audio.sample_rate_hz
-    for start_s, end_s in spans:
-        piece = Audio(audio.samples[int(start_s * rate):int(end_s * rate)], rate)
+@dataclass(frozen=True)
+class FaceTrack:
+    """The main face's smoothed expression in every frame that showed one, and how many frames were read."""
+
+    observations: list[fer.FaceObservation]
+    frames_seen: int
+    frame_rate_hz: float
+
+    def frames_in(self, start_s: float, end_s: float) -> int:
+        return sum(1 for i in range(self.frames_seen) if start_s <= i / self.frame_rate_hz <= end_s)
+
+
+def read_faces(path: Path, frame_rate_hz: float, duration_s: float, progress: Progress | None = None) -> FaceTrack:
+    """FER over frames sampled at ``frame_rate_hz`` (progress as step "read faces")."""
+    total = max(1, int(duration_s * frame_rate_hz))
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if progress is not None:
+            progress("read faces", min(done[0], total), total)
+
+    observations, seen = fer.analyze_frames(media.sample_frames(path, frame_rate_hz), progress=tick)
+    return FaceTrack(fer.smooth(observations) if observations else [], seen, frame_rate_hz)
+
+
+def read_segment(start_s: float, end_s: float, faces: FaceTrack | None, audio16: Audio | None, ser: SpeechEmotionModel,
+                 face_weight: float = 0.5, voice_weight: float = 0.5) -> SegmentAnalysis:
+    """Face + voice over one span, fused and described; notes say what could not be read."""
+    voice, notes = None, []
+    if audio16 is not None:
+        rate = audio16.sample_rate_hz
+        piece = Audio(audio16.samples[int(start_s * rate):int(end_s * rate)], rate)
         if piece.duration_s < MIN_SPEECH_S:
-            results.append((None, [f"speech {start_s:.2f}–{end_s:.2f} s is shorter than {MIN_SPEECH_S} s: voice not read"]))
-            continue
-        results.append((ser.predict(piece), []))
-    return results
+            notes.append(f"speech {start_s:.2f}–{end_s:.2f} s is shorter than {MIN_SPEECH_S} s: voice not read")
+        else:
+            voice = ser.predict(piece)
+    face = None
+    if faces is not None and faces.observations:
+        face = summarize_face(faces.observations, start_s, end_s, faces.frames_in(start_s, end_s))
+        if face is None:
+            notes.append("no face in this segment")
+    vector, confidence = fuse_segment(face, voice, face_weight, voice_weight)
+    return SegmentAnalysis(start_s, end_s, face, voice, vector, confidence,
+                           describe_en(vector) if vector is not None else "unknown",
+                           describe_zh(vector) if vector is not None else "未知", notes)
 
 
 def analyze_media(path: str | Path, *, frame_rate_hz: float = DEFAULT_FRAME_RATE_HZ, face_weight: float = 0.5,
@@ -178,20 +212,10 @@ def analyze_media(path: str | Path, *, frame_rate_hz: float = DEFAULT_FRAME_RATE
     warnings: list[str] = []
     ser = ser or AcousticSER()
 
-    observations: list[fer.FaceObservation] = []
-    frames_seen = 0
+    faces = None
     if info.has_video:
-        total = max(1, int(info.duration_s * frame_rate_hz))
-        done = [0]
-
-        def tick() -> None:
-            done[0] += 1
-            if progress is not None:
-                progress("frames", min(done[0], total), total)
-
-        observations, frames_seen = fer.analyze_frames(media.sample_frames(info.path, frame_rate_hz), progress=tick)
-        observations = fer.smooth(observations) if observations else []
-        if not observations:
+        faces = read_faces(info.path, frame_rate_hz, info.duration_s, progress)
+        if not faces.observations:
             warnings.append("no face found in any frame: expression not measured")
     else:
         warnings.append("no video stream: expression not measured")
@@ -207,34 +231,16 @@ def analyze_media(path: str | Path, *, frame_rate_hz: float = DEFAULT_FRAME_RATE
     else:
         warnings.append("no audio stream: voice not measured")
 
-    voice_results: list[tuple[SpeechEmotion | None, list[str]]]
-    if spans:
-        assert audio is not None
-        voice_results = []
-        for index, span in enumerate(spans):
-            voice_results += analyze_audio_segments(audio, [span], ser)
-            if progress:
-                progress("speech segments", index + 1, len(spans))
-    else:
-        spans = [(0.0, info.duration_s)]
-        voice_results = [(None, [])]
-
     segments = []
-    for (start_s, end_s), (voice, notes) in zip(spans, voice_results):
-        frames_in_span = sum(1 for i in range(frames_seen) if start_s <= i / frame_rate_hz <= end_s)
-        face = summarize_face(observations, start_s, end_s, frames_in_span) if observations else None
-        vector, confidence = fuse_segment(face, voice, face_weight, voice_weight)
-        if info.has_video and observations and face is None:
-            notes = [*notes, "no face in this segment"]
-        segments.append(SegmentAnalysis(
-            start_s, end_s, face, voice, vector, confidence,
-            describe_en(vector) if vector is not None else "unknown",
-            describe_zh(vector) if vector is not None else "未知", notes))
+    for index, (start_s, end_s) in enumerate(spans or [(0.0, info.duration_s)]):
+        segments.append(read_segment(start_s, end_s, faces, audio if spans else None, ser, face_weight, voice_weight))
+        if progress is not None:
+            progress("speech segments", index + 1, max(1, len(spans)))
     if all(s.vector is None for s in segments):
         warnings.append("neither face nor voice could be read: no emotion measured")
-    return MediaAnalysis(str(info.path), info.duration_s, info.has_video, info.has_audio, frame_rate_hz, frames_seen,
-                         observations, segments, {"face": face_weight, "voice": voice_weight},
-                         time.perf_counter() - started, warnings)
+    return MediaAnalysis(str(info.path), info.duration_s, info.has_video, info.has_audio, frame_rate_hz,
+                         faces.frames_seen if faces else 0, faces.observations if faces else [], segments,
+                         {"face": face_weight, "voice": voice_weight}, time.perf_counter() - started, warnings)
 
 
 def plot_timeline(analysis: MediaAnalysis, path: str | Path) -> Path:
