@@ -229,6 +229,29 @@ def _loudness(audio: Audio) -> float | None:
     return value if np.isfinite(value) else None
 
 
+def _run_jobs(jobs: list[_Job], workers: int, notify: Hook) -> tuple[list[_Synth | None], dict[int, str]]:
+    """Synthesise every cue, in a process pool when ``workers`` > 1; results in cue order, failures by index."""
+    results: list[_Synth | None] = [None] * len(jobs)
+    failures: dict[int, str] = {}
+
+    def collect(index: int, run: Callable[[], _Synth], done: int) -> None:
+        try:
+            results[index] = run()
+        except EmodubError as error:  # one failed line does not lose the others
+            failures[index] = str(error)
+        notify("synthesise", done, len(jobs))
+
+    if workers == 1:
+        for done, job in enumerate(jobs, 1):
+            collect(job.index, lambda job=job: synthesize_cue(job), done)
+        return results, failures
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = [(job.index, pool.submit(synthesize_cue, job)) for job in jobs]
+        for done, (index, future) in enumerate(futures, 1):
+            collect(index, future.result, done)
+    return results, failures
+
+
 def dub_video(video: str | Path, script: str | Path, voice: str | Path, output: str | Path, *,
               options: DubOptions = DubOptions(), report_path: str | Path | None = None, hook: Hook | None = None) -> DubReport:
     """Dub ``video`` with the lines of ``script`` in the voice of ``voice``; write MP4, WAV, SRT and report."""
@@ -273,24 +296,7 @@ def dub_video(video: str | Path, script: str | Path, voice: str | Path, output: 
     timings["voice profile"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    results: list[_Synth | None] = [None] * len(jobs)
-    failures: dict[int, str] = {}
-    if options.workers == 1:
-        for done, job in enumerate(jobs):
-            try:
-                results[job.index] = synthesize_cue(job)
-            except EmodubError as error:
-                failures[job.index] = str(error)
-            notify("synthesise", done + 1, len(jobs))
-    else:
-        with ProcessPoolExecutor(max_workers=min(options.workers, len(jobs)), mp_context=multiprocessing.get_context("fork")) as pool:
-            futures = {pool.submit(synthesize_cue, job): job.index for job in jobs}
-            for done, future in enumerate(futures):
-                try:
-                    results[futures[future]] = future.result()
-                except EmodubError as error:
-                    failures[futures[future]] = str(error)
-                notify("synthesise", done + 1, len(jobs))
+    results, failures = _run_jobs(jobs, options.workers, notify)
     timings["synthesise"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
