@@ -187,6 +187,7 @@ def analyze(
     voice_weight: Annotated[float, typer.Option(help="Weight of the voice in the fusion (0 = face only).")] = 0.5,
     ser_model: Annotated[Optional[str], typer.Option(help="SER: 'acoustic' (default), a .json from train-ser, or a SpeechBrain folder.")] = None,
     baseline: Annotated[Optional[Path], typer.Option(help="Calm speech of the same speaker: the acoustic SER's baseline.")] = None,
+    emotion_encoder: Annotated[Optional[Path], typer.Option(help="Folder from train-encoders: its emotion encoder is the SER.")] = None,
 ) -> None:
     """Recognise how the person in MEDIA feels, per speech segment: face + voice, fused and described."""
     from emodub.audio import atomic_output, load_audio
@@ -197,7 +198,14 @@ def analyze(
         for path, suffix, what in ((json_out, ".json", "--json output"), (plot, ".png", "--plot output")):
             if path is not None:
                 _check_output(path, [media_file], what, (suffix,))
-        ser = load_ser(ser_model, baseline=Baseline.from_speech(load_audio(baseline, what="baseline")) if baseline else None)
+        if emotion_encoder is not None and ser_model is not None:
+            raise InputError("give --ser-model or --emotion-encoder, not both")
+        if emotion_encoder is not None:
+            from emodub.train import EncoderSER
+
+            ser = EncoderSER(emotion_encoder)
+        else:
+            ser = load_ser(ser_model, baseline=Baseline.from_speech(load_audio(baseline, what="baseline")) if baseline else None)
         with _progress_hook() as hook:
             result = analyze_media(media_file, frame_rate_hz=fps, face_weight=face_weight, voice_weight=voice_weight,
                                    ser=ser, progress=hook)
@@ -251,6 +259,43 @@ def train_ser(
             result.model.save(tmp)
         accuracy = f"{result.cv_accuracy:.2f}" if result.cv_accuracy is not None else "n/a (fewer than 5 clips in a class)"
         typer.echo(f"wrote {output}: {result.n_clips} clips, classes {result.counts}, 5-fold accuracy {accuracy}")
+
+
+@app.command("train-encoders")
+def train_encoders_command(
+    corpus_dir: Annotated[Path, typer.Argument(help="CORPUS/<speaker>/<emotion>/*.wav, or RAVDESS / CREMA-D / ESD naming.")],
+    out: Annotated[Path, typer.Option(help="Folder for the trained encoders (encoders.pt + encoders.json).")],
+    report: Annotated[Optional[Path], typer.Option(help="Write the held-out report here (.json).")] = None,
+    epochs: Annotated[int, typer.Option(help="Training epochs (full batch).")] = 100,
+    grl_lambda: Annotated[float, typer.Option(help="Final strength λ of the gradient reversal (Ganin schedule from 0).")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed of the split and the weights.")] = 0,
+) -> None:
+    """Train emotion and speaker encoders with gradient reversal; report accuracy and leakage with and without it."""
+    from emodub.audio import atomic_output
+    from emodub.train import read_corpus, train_and_report
+
+    with _errors_to_exit_codes():
+        if epochs < 1:
+            raise InputError(f"epochs {epochs!r} is not allowed; it must be ≥ 1")
+        if not grl_lambda >= 0:
+            raise InputError(f"--grl-lambda {grl_lambda!r} is not allowed; it must be ≥ 0")
+        if report is not None:
+            _check_output(report, [], "report", (".json",))
+        clips = read_corpus(corpus_dir)
+        if not clips:
+            raise InputError(f"no clips with speaker and emotion labels under {str(corpus_dir)!r} "
+                             "(expected <speaker>/<emotion>/*.wav, or RAVDESS / CREMA-D / ESD names)")
+        with _progress_hook() as hook:
+            result = train_and_report(clips, out, epochs=epochs, grl_lambda=grl_lambda, seed=seed, progress=hook)
+        for key in ("without_grl", "with_grl"):
+            r = result[key]
+            typer.echo(f"{key}: emotion accuracy {r['emotion_accuracy']:.2f}, speaker accuracy {r['speaker_accuracy']:.2f}, "
+                       f"emotion leakage {r['emotion_leakage']:.2f} (chance {r['emotion_chance']:.2f}), "
+                       f"speaker leakage {r['speaker_leakage']:.2f} (chance {r['speaker_chance']:.2f})")
+        if report is not None:
+            with atomic_output(report) as tmp:
+                tmp.write_text(json.dumps(result, indent=2))
+        typer.echo(f"saved {result['saved']} ({result['clips']} clips: {result['train']} train, {result['test']} held out)")
 
 
 DUB_SUFFIXES = (".mp4", ".mkv", ".mov")

@@ -125,3 +125,31 @@ def make_demo_material(folder: str | Path) -> tuple[Path, Path]:
     script = folder / "new_lines.srt"
     write_srt([(lead_s, lead_s + speech.duration_s, DEMO_NEW_LINE)], script)
     return video, script
+
+
+CORPUS_LINES = ("Open the door now.", "Where were you last night?", "I told you already.", "Give it back to me.",
+                "We are leaving at noon.", "Nobody saw it coming.")
+
+
+def make_emotion_corpus(folder: str | Path, *, voices: tuple[str, ...] = ("flite-slt", "flite-awb", "flite-rms"),
+                        emotions: tuple[str, ...] = ("happy", "angry", "sad"), lines: tuple[str, ...] = CORPUS_LINES) -> Path:
+    """``folder/<voice>/<emotion>/<n>.wav``: each base voice saying each line with each emotion's prosody rules.
+
+    Quick (no voice-profile search): base voice ► WORLD ► the builtin engine's emotion rules ► WORLD.
+    """
+    from emodub.audio import save_audio
+    from emodub.emotion.space import EmotionVector, VoiceQualities
+    from emodub.engines.builtin import render, world
+    from emodub.engines.builtin.base_voice import synthesize_base
+
+    folder = Path(folder)
+    for voice in voices:
+        for number, line in enumerate(lines):
+            features = world.analyze(synthesize_base(voice, line))
+            for emotion in emotions:
+                shape = render.shape_for(EmotionVector.preset(emotion), VoiceQualities())
+                rendered = world.synthesize(render.apply_contours(render.apply_static(features, shape), shape))
+                path = folder / voice / emotion / f"{number:02d}.wav"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                save_audio(rendered.normalized_loudness(-23.0 + shape.energy_db), path)
+    return folder
