@@ -140,6 +140,16 @@ def test_lines_start_on_their_sample_and_duck_the_original():
     assert mixed[round((start_s + 0.05 + 0.06) * rate):] == pytest.approx(0.1)
 
 
+def test_a_separated_background_replaces_the_old_dialogue_under_a_line():
+    rate = 16000
+    original = Audio(np.full(rate * 2, 0.3, np.float32), rate)
+    background = Audio(np.full(rate * 2, 0.05, np.float32), rate)
+    line = Audio(np.zeros(rate // 2, np.float32), rate)
+    mixed = media.place_lines(original, [(0.5, line)], background=background, fade_s=0.05).samples
+    assert mixed[int(0.7 * rate)] == pytest.approx(0.05)  # only the background under the line
+    assert mixed[int(0.3 * rate)] == pytest.approx(0.3) and mixed[int(1.5 * rate)] == pytest.approx(0.3)
+
+
 def test_a_line_outside_the_track_is_refused():
     with pytest.raises(InputError, match="outside the track"):
         media.place_lines(Audio(np.zeros(1600, np.float32), 16000), [(0.5, Audio(np.zeros(10, np.float32), 16000))])
@@ -201,6 +211,7 @@ def test_cli_writes_a_template_then_skips_and_forces(tmp_path, shots, reference_
     ("corrupt", "cannot be read"),
     ("weight", "emotion weight"),
     ("suffix", "must end in"),
+    ("separator", "separator"),
 ])
 def test_cli_bad_input_exits_2_and_leaves_nothing(tmp_path, shots, reference_path, case, match):
     video, script, _ = shots
@@ -226,6 +237,8 @@ def test_cli_bad_input_exits_2_and_leaves_nothing(tmp_path, shots, reference_pat
         args += ["--emotion", "angry", "--emotion-weight", "1.5"]
     elif case == "suffix":
         args[-1] = tmp_path / "out.avi.txt"
+    elif case == "separator":
+        args += ["--separator", "spleeter"]
     proc = emodub(*args)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().startswith("error:") and match in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -362,6 +362,7 @@ def dub(
     fps: Annotated[float, typer.Option(help="Video frames read per second for face expression.")] = 5.0,
     workers: Annotated[Optional[int], typer.Option(help="Processes synthesising cues in parallel (default: cores, at most 8).")] = None,
     force: Annotated[bool, typer.Option(help="Redo outputs that already exist.")] = False,
+    separator: Annotated[Optional[str], typer.Option(help="Source separation you have installed (demucs): removes the old voice.")] = None,
     consent: Annotated[Optional[str], typer.Option(help="Consent statement of the voice owner, stored in the report.")] = None,
 ) -> None:
     """Dub VIDEO: new lines from --script in the voice of --voice, with the emotion of the original performance."""
@@ -371,7 +372,8 @@ def dub(
     with _errors_to_exit_codes():
         given = EmotionVector.parse_preset(emotion) if emotion else None
         options = DubOptions(emotion=given, emotion_text=emotion_text, emotion_weight=emotion_weight, original_prosody=original_prosody,
-                             base_voice=base_voice, frame_rate_hz=fps, workers=workers or default_workers(), consent=consent)
+                             base_voice=base_voice, frame_rate_hz=fps, workers=workers or default_workers(), consent=consent,
+                             separator=separator)
         if video.is_dir():
             videos = sorted(p for p in video.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
             if not videos:

@@ -61,6 +61,7 @@ class DubOptions:
     frame_rate_hz: float = 5.0
     workers: int = 1
     duck_db: float = -20.0
+    separator: str | None = None  # e.g. "demucs": replace the old dialogue by the separated background
     consent: str | None = None
     seed: int = 0
 
@@ -71,6 +72,8 @@ class DubOptions:
             raise InputError(f"workers {self.workers!r} is not allowed; it must be ≥ 1")
         if not self.frame_rate_hz > 0:
             raise InputError(f"frame rate {self.frame_rate_hz!r} is not allowed; it must be > 0 frames per second")
+        if self.separator is not None:
+            media.check_separator(self.separator)
 
 
 @dataclass
@@ -337,7 +340,11 @@ def dub_video(video: str | Path, script: str | Path, voice: str | Path, output: 
             record.start_error_ms = round((start_sample / track.sample_rate_hz - cue.start_s) * 1000, 4)
             record.speaker_similarity = round(speaker_similarity(synth.audio, reference), 4)
         cue_results.append(record)
-    dubbed = media.place_lines(track, lines, duck_db=options.duck_db, gains_db=gains)
+    background = None
+    if options.separator is not None:
+        notify("separate", 0, 1)
+        background = media.separate_background(track, options.separator)
+    dubbed = media.place_lines(track, lines, duck_db=options.duck_db, gains_db=gains, background=background)
     timings["mix"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

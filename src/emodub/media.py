@@ -134,13 +134,19 @@ def sample_frames(path: str | Path, fps: float, max_width: int = 640) -> Iterato
 
 
 def place_lines(original: Audio, lines: list[tuple[float, Audio]], *, duck_db: float = -20.0, fade_s: float = 0.05,
-                gains_db: list[float] | None = None) -> Audio:
+                gains_db: list[float] | None = None, background: Audio | None = None) -> Audio:
     """The original track with each (start_s, speech) laid in at its start, to the sample.
 
     Under each line the original is ducked by ``duck_db`` (raised-cosine ramps of ``fade_s``
-    just outside the line), so the background stays but the old dialogue gives way.  Line
-    speech is resampled to the track's rate; ``gains_db`` scales each line (loudness match).
+    just outside the line), so the background stays but the old dialogue gives way.  With a
+    separated ``background`` (the track without its dialogue), the original crossfades to it
+    instead, so the old voice goes entirely.  Line speech is resampled to the track's rate;
+    ``gains_db`` scales each line (loudness match).
     """
+    if background is not None:
+        if background.sample_rate_hz != original.sample_rate_hz or abs(len(background.samples) - len(original.samples)) > 1:
+            raise MediaError("the separated background does not match the original track in rate or length")
+        duck_db = -np.inf
     rate = original.sample_rate_hz
     track = original.samples.astype(np.float64)
     envelope = np.ones(len(track))
@@ -160,7 +166,52 @@ def place_lines(original: Audio, lines: list[tuple[float, Audio]], *, duck_db: f
         envelope[lo:start] = np.minimum(envelope[lo:start], duck + (1 - duck) * fall[ramp - (start - lo):])
         hi = min(len(track), end + ramp)
         envelope[end:hi] = np.minimum(envelope[end:hi], duck + (1 - duck) * fall[::-1][:hi - end])
+    if background is not None:
+        rest = np.zeros(len(track))
+        rest[:min(len(track), len(background.samples))] = background.samples[:len(track)]
+        return Audio((track * envelope + rest * (1 - envelope) + mixed_in).astype(np.float32), rate)
     return Audio((track * envelope + mixed_in).astype(np.float32), rate)
+
+
+SEPARATORS = ("demucs",)
+
+
+def check_separator(separator: str) -> None:
+    """InputError unless ``separator`` is known and installed here."""
+    import importlib.util
+
+    if separator not in SEPARATORS:
+        raise InputError(f"separator {separator!r} is not known; allowed: {', '.join(SEPARATORS)}")
+    if importlib.util.find_spec("demucs") is None:
+        raise InputError("separator 'demucs' is not installed in this environment (pip install demucs, with its "
+                         "htdemucs weights in the torch hub cache)")
+
+
+def separate_background(track: Audio, separator: str) -> Audio:
+    """The track without its dialogue, from a source-separation tool the user has installed.
+
+    ``demucs``: ``python -m demucs --two-stems vocals`` (htdemucs; its weights must already be in
+    the torch hub cache — emodub does not download them), keeping ``no_vocals``.
+    """
+    import sys
+    import tempfile
+
+    from emodub.audio import load_audio, save_audio
+
+    check_separator(separator)
+    with tempfile.TemporaryDirectory(prefix="emodub-separate-") as name:
+        folder = Path(name)
+        source = save_audio(track, folder / "track.wav")
+        proc = subprocess.run([sys.executable, "-m", "demucs", "--two-stems", "vocals", "-n", "htdemucs", "-o", str(folder / "out"),
+                               str(source)], capture_output=True, text=True)
+        stem = folder / "out" / "htdemucs" / "track" / "no_vocals.wav"
+        if proc.returncode != 0 or not stem.exists():
+            raise MediaError(f"demucs failed: {(proc.stderr.strip().splitlines() or ['no output'])[-1]}")
+        background = load_audio(stem)
+    mono = background.resampled(track.sample_rate_hz)
+    samples = np.zeros(len(track.samples), np.float32)
+    samples[:min(len(samples), len(mono.samples))] = mono.samples[:len(samples)]
+    return Audio(samples, track.sample_rate_hz)
 
 
 def mux(video_path: str | Path, audio_path: str | Path, out_path: str | Path, *, metadata: dict[str, str] | None = None) -> None:
