@@ -137,3 +137,14 @@ def test_seed_makes_the_neural_base_voice_reproducible():
     other = synthesize_base("joe", TEXT_EN, seed=2)
     assert np.array_equal(first.samples, again.samples)
     assert len(other.samples) != len(first.samples) or not np.array_equal(other.samples, first.samples)
+
+
+def test_flite_phone_timings_drive_the_length_fit(engine, reference):
+    from emodub.engines.builtin.base_voice import synthesize_base_timed
+
+    audio, phones = synthesize_base_timed("flite-slt", TEXT_EN)
+    assert phones and phones[0][0] == "pau" and phones[-1][1] == pytest.approx(audio.duration_s, abs=0.05)
+    result = say(engine, reference, duration=DurationPlan("controlled", target_duration_s=3.1))
+    assert result.applied["pauses_from"] == "phone timings"
+    assert abs(result.audio.duration_s - 3.1) <= 0.001
+    assert synthesize_base_timed("joe", TEXT_EN)[1] is None

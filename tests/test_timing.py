@@ -76,3 +76,18 @@ def test_land_exactly(n, quiet_tail):
         samples[-300:] = 0
     out = land_exactly(samples, n)
     assert len(out) == n
+
+
+@pytest.mark.parametrize("phones, n_frames, expected", [
+    ([("pau", 0.1), ("hh", 0.2), ("ow", 0.3), ("pau", 0.5), ("n", 0.6)], 140,
+     [(0, 20, True), (20, 60, False), (60, 100, True), (100, 120, False), (120, 140, True)]),
+    ([("pau", 0.01), ("a", 0.2)], 40, [(0, 40, False)]),  # a 2-frame pause is too short to count as one
+    ([("a", 0.1)], 30, [(0, 20, False), (20, 30, True)]),  # audio after the last phone is a pause
+])
+def test_spans_from_phone_timings(phones, n_frames, expected):
+    from emodub.timing import spans_from_phones
+
+    spans = spans_from_phones(phones, n_frames, 0.005)
+    assert spans[0].start == 0 and spans[-1].end == n_frames
+    assert all(a.end == b.start for a, b in zip(spans, spans[1:]))
+    assert [(s.start, s.end, s.is_pause) for s in spans] == expected

@@ -97,6 +97,33 @@ class Span:
         return self.end - self.start
 
 
+def spans_from_phones(phones: list[tuple[str, float]], n_frames: int, frame_s: float, *, pause_label: str = "pau",
+                      min_pause_frames: int = 6) -> list[Span]:
+    """Speech/pause spans from the base synthesiser's own phone timings ((label, end_s) in order).
+
+    More exact than :func:`find_pauses`: a pause is where the synthesiser put one, not where the
+    energy happens to dip (a stop closure or a quiet fricative).
+    """
+    spans: list[Span] = []
+    start = 0
+    for label, end_s in phones:
+        end = min(n_frames, int(round(end_s / frame_s)))
+        if end <= start:
+            continue
+        is_pause = label == pause_label and end - start >= min_pause_frames
+        if spans and spans[-1].is_pause == is_pause:
+            spans[-1] = Span(spans[-1].start, end, is_pause)
+        else:
+            spans.append(Span(start, end, is_pause))
+        start = end
+    if start < n_frames:  # audio after the last phone (the synthesiser's tail): a pause
+        if spans and spans[-1].is_pause:
+            spans[-1] = Span(spans[-1].start, n_frames, True)
+        else:
+            spans.append(Span(start, n_frames, True))
+    return spans
+
+
 def find_pauses(frame_energy_db: np.ndarray, *, threshold_db: float = -35.0, min_pause_frames: int = 12) -> list[Span]:
     """Split frames into speech and pause spans; quiet runs shorter than ``min_pause_frames`` are speech."""
     n = len(frame_energy_db)

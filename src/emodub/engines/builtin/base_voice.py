@@ -70,25 +70,46 @@ def synthesize_base(name: str, text: str, seed: int = 0) -> Audio:
 
     ``seed`` fixes the VITS noise of ``joe``: the same text and seed give the same samples.
     """
+    return synthesize_base_timed(name, text, seed)[0]
+
+
+def synthesize_base_timed(name: str, text: str, seed: int = 0) -> tuple[Audio, list[tuple[str, float]] | None]:
+    """:func:`synthesize_base` plus the synthesiser's phone timings ((phone, end_s), ``pau`` for pauses).
+
+    flite reports them (``-psdur``); joe and espeak-ng do not, and give None.
+    """
     if name not in BASE_VOICES:
         raise InputError(f"base voice {name!r} is not known; available: {', '.join(BASE_VOICES)}")
     if not is_available(name):
         raise EngineError(f"base voice {name!r} is not installed; it needs {BASE_VOICES[name].needs}")
     if name == "joe":
-        return _piper_joe(text, seed=seed)
+        return _piper_joe(text, seed=seed), None
     if name.startswith("flite-"):
-        return _run_to_wav(["flite", "-voice", name.removeprefix("flite-"), "-t", text, "-o"])
+        audio, stdout = _run_to_wav(["flite", "-voice", name.removeprefix("flite-"), "-psdur", "-t", text, "-o"])
+        return audio, _parse_psdur(stdout)
     language = "cmn" if name == "espeak-cmn" else "en-us"
-    return _run_to_wav(["espeak-ng", "-v", language, text, "-w"])
+    return _run_to_wav(["espeak-ng", "-v", language, text, "-w"])[0], None
 
 
-def _run_to_wav(command: list[str]) -> Audio:
+def _parse_psdur(stdout: str) -> list[tuple[str, float]] | None:
+    """flite ``-psdur`` output ("pau:0.164 hh:0.255 …") as (phone, end_s) pairs."""
+    phones = []
+    for item in stdout.split():
+        label, _, end = item.rpartition(":")
+        try:
+            phones.append((label, float(end)))
+        except ValueError:
+            return None
+    return phones or None
+
+
+def _run_to_wav(command: list[str]) -> tuple[Audio, str]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "base.wav"
         proc = subprocess.run([*command, str(out)], capture_output=True, text=True)
         if proc.returncode != 0 or not out.exists():
             raise EngineError(f"{command[0]} failed: {proc.stderr.strip() or 'no output'}")
-        return load_audio(out)
+        return load_audio(out), proc.stdout
 
 
 @functools.lru_cache(maxsize=1)

@@ -16,9 +16,9 @@ import numpy as np
 from emodub.audio import Audio
 from emodub.engines.base import Synthesis, SynthesisRequest
 from emodub.engines.builtin import render, timbre, transfer, world
-from emodub.engines.builtin.base_voice import BASE_VOICES, DEFAULT_BASE_VOICE, synthesize_base, voices_for
+from emodub.engines.builtin.base_voice import BASE_VOICES, DEFAULT_BASE_VOICE, synthesize_base_timed, voices_for
 from emodub.errors import EngineError, InputError
-from emodub.timing import find_pauses, land_exactly, plan_time_map
+from emodub.timing import find_pauses, land_exactly, plan_time_map, spans_from_phones
 
 TARGET_LOUDNESS_LUFS = -23.0  # EBU R128; leaves headroom for loud emotions
 MAX_EMOTION_TOTAL = 1.0  # clamp: above this the rules start to break the voice
@@ -51,7 +51,7 @@ class BuiltinEngine:
         profile = self._profile(request.speaker_reference, language, base_voice)
         choice = profile.choices[f"{language}:{base_voice or 'auto'}"]
 
-        base = synthesize_base(choice.base_voice, request.text, seed=request.seed)
+        base, phones = synthesize_base_timed(choice.base_voice, request.text, seed=request.seed)
         features = world.analyze(base)
         neutral_loudness = base.loudness_lufs()
         features = timbre.adapt(features, profile, choice)
@@ -70,9 +70,10 @@ class BuiltinEngine:
             shape = render.blend([(shape, 1.0), (ref_shape, 1.0)])
         features = render.apply_static(features, shape)
 
-        spans = find_pauses(features.frame_energy_db())
-        natural = [s.length * (shape.pause_factor if s.is_pause else 1.0) / shape.rate_factor for s in spans]
         frame_s = features.frame_period_ms / 1000
+        spans = (spans_from_phones(phones, features.n_frames, frame_s) if phones
+                 else find_pauses(features.frame_energy_db()))
+        natural = [s.length * (shape.pause_factor if s.is_pause else 1.0) / shape.rate_factor for s in spans]
         free_duration_s = sum(natural) * frame_s
         target_s = request.duration.target_length_s(free_duration_s)
         positions = plan_time_map(spans, target_s / frame_s, smoothness=request.duration.smoothness,
@@ -101,6 +102,7 @@ class BuiltinEngine:
                 "language": language,
                 "base_voice": choice.base_voice,
                 "warp": choice.warp,
+                "pauses_from": "phone timings" if phones else "frame energy",
                 "emotion_vector_rendered": None if emotion is None else emotion.to_dict(),
                 "prosody": shape.to_dict(),
                 "emotion_reference": None if template is None else template.measured,
