@@ -129,6 +129,7 @@ class EncoderConfig:
     learning_rate: float = 3e-3
     grl_lambda: float = 1.0
     use_grl: bool = True
+    adversary_steps: int = 5  # extra updates of the adversarial heads per epoch, so the encoders face a trained adversary
     seed: int = 0
 
 
@@ -207,9 +208,19 @@ def train_encoders(mels: list[np.ndarray], emotions: list[str], speakers: list[s
     y_e = torch.tensor([config.emotions.index(e) for e in emotions])
     y_s = torch.tensor([config.speakers.index(s) for s in speakers])
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    adversaries = [*model.speaker_from_emotion.parameters(), *model.emotion_from_speaker.parameters()]
+    adversary_optimiser = torch.optim.Adam(adversaries, lr=config.learning_rate)
     loss = nn.CrossEntropyLoss()
     for epoch in range(config.epochs):
         model.train()
+        if config.use_grl:
+            with torch.no_grad():
+                e, s = model.emotion_encoder(x), model.speaker_encoder(x)
+            for _ in range(config.adversary_steps):
+                adversary_loss = loss(model.speaker_from_emotion(e), y_s) + loss(model.emotion_from_speaker(s), y_e)
+                adversary_optimiser.zero_grad()
+                adversary_loss.backward()
+                adversary_optimiser.step()
         model.reverse.strength = ganin_schedule(epoch / max(1, config.epochs - 1), config.grl_lambda)
         out = model(x)
         total = loss(out["emotion"], y_e) + loss(out["speaker"], y_s)
