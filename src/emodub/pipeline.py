@@ -165,12 +165,18 @@ def synthesize_job(job: Job, *, hook: Hook | None = None, measure_similarity: bo
     t0 = time.perf_counter()
     notify("synthesize", 0, 1)
     verification: dict[str, Any] | None = None
+    used_vector = None if emotion.vector is None else emotion.vector.to_dict()  # the kept round's, when verification changed it
     if job.verify.enabled:
         settings = job.verify.model_dump()
         max_rounds, _ = settings.pop("max_rounds"), settings.pop("enabled")
         synthesis, checked, rounds = synthesize_verified(engine, request, thresholds=Thresholds(**settings),
                                                          max_rounds=max_rounds, hook=notify)
         verification = {**checked.to_dict(), "rounds": rounds}
+        kept = next(r for r in rounds if r["kept"])
+        used_vector = kept["emotion"]
+        if kept["round"] > 1:
+            warnings.append(f"verification kept round {kept['round']} of {len(rounds)}, which changed the request: {kept['change']} "
+                            f"(emotion rendered: {kept['emotion']})")
         if not checked.passed:
             warnings.append(f"verification: {', '.join(checked.failed)} missed after {len(rounds)} round(s); "
                             "the best round is kept (see report 'verification')")
@@ -196,7 +202,7 @@ def synthesize_job(job: Job, *, hook: Hook | None = None, measure_similarity: bo
         target_duration_s=round(synthesis.target_duration_s, 6),
         free_duration_s=round(synthesis.free_duration_s, 6),
         duration_error_ms=round(duration_error_ms(duration_s, synthesis.target_duration_s), 4),
-        emotion_vector=None if emotion.vector is None else emotion.vector.to_dict(),
+        emotion_vector=used_vector,
         qualities=emotion.qualities.to_dict(),
         emotion_sources=emotion.sources,
         speaker_similarity=similarity,
