@@ -248,6 +248,9 @@ def _run_jobs(jobs: list[_Job], workers: int, notify: Hook) -> tuple[list[_Synth
         for done, job in enumerate(jobs, 1):
             collect(job.index, lambda job=job: synthesize_cue(job), done)
         return results, failures
+    # fork keeps start-up cheap; it is safe because the workers never touch torch (the voice profile is
+    # built and cached by the parent first, and similarity is measured in the parent): a forked child
+    # that runs the GE2E encoder after the parent has can deadlock in the OpenMP pool.
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("fork")) as pool:
         futures = [(job.index, pool.submit(synthesize_cue, job)) for job in jobs]
         for done, (index, future) in enumerate(futures, 1):
