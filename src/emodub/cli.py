@@ -312,10 +312,10 @@ def _write_template(video: Path, template: Path, force: bool) -> None:
     info = media.probe(video)
     if not info.has_audio:
         raise InputError(f"video {str(video)!r} has no audio stream; there is no speech to time the lines against")
-    speech = speech_segments(media.extract_audio(video))
+    speech = speech_segments(media.extract_audio(info))
     if not speech:
         raise InputError(f"no speech found in {str(video)!r}; write the SRT by hand")
-    cuts = media.scene_cuts(video)
+    cuts = media.scene_cuts(info)
     spans = template_cues(speech, cuts)
     with atomic_output(template) as tmp:
         write_srt([(a, b, placeholder(b - a)) for a, b in spans], tmp)

@@ -183,10 +183,10 @@ def synthesize_cue(job: _Job) -> _Synth:
                    f"and even at {RATIO_MIN} it takes {longest:.2f} s, more than the {job.room_s:.2f} s before the next cue"])
 
 
-def _detect(cues: list[Cue], video: Path, info: media.MediaInfo, track16: Audio, options: DubOptions, hook: Hook
+def _detect(cues: list[Cue], info: media.MediaInfo, track16: Audio, options: DubOptions, hook: Hook
             ) -> list[tuple[EmotionVector | None, float, dict[str, Any]]]:
     """Face + voice reading of the original performance over each cue (the same reading as ``analyze``)."""
-    faces = read_faces(video, options.frame_rate_hz, info.duration_s, hook)
+    faces = read_faces(info, options.frame_rate_hz, hook)
     ser = AcousticSER()
     detected = []
     for number, cue in enumerate(cues):
@@ -277,12 +277,12 @@ def dub_video(video: str | Path, script: str | Path, voice: str | Path, output: 
         warnings.append("no consent statement was given for the cloned voice (use --consent); cloning a voice needs its owner's consent")
     given, given_qualities, text_warnings = _given_emotion(options)
     warnings += text_warnings
-    track = media.extract_audio(video, sample_rate_hz=info.audio_rate_hz or 48000)
+    track = media.extract_audio(info, sample_rate_hz=info.audio_rate_hz or 48000)
     track16 = track.resampled(ANALYSIS_RATE_HZ)
     timings["probe and decode"] = time.perf_counter() - started
 
     t0 = time.perf_counter()
-    detected = _detect(cues, video, info, track16, options, notify)
+    detected = _detect(cues, info, track16, options, notify)
     timings["recognise"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -352,8 +352,8 @@ def dub_video(video: str | Path, script: str | Path, voice: str | Path, output: 
 
     t0 = time.perf_counter()
     provenance = Provenance(engine="builtin", version=__version__, created_utc=utc_now())
-    wav_path, srt_path = output.with_suffix(".wav"), output.with_suffix(".srt")
-    report_path = Path(report_path) if report_path is not None else output.with_suffix(".json")
+    _, wav_path, srt_path, default_report = output_paths(output)
+    report_path = Path(report_path) if report_path is not None else default_report
     save_audio(dubbed, wav_path, provenance=provenance)
     with atomic_output(output) as tmp:
         media.mux(video, wav_path, tmp, metadata=provenance.tags())

@@ -94,9 +94,14 @@ def probe(path: str | Path) -> MediaInfo:
     )
 
 
-def extract_audio(path: str | Path, sample_rate_hz: int = 16000) -> Audio:
+def _info(source: str | Path | MediaInfo) -> MediaInfo:
+    """``source`` probed, unless it already is a probe result (saves a second ffprobe run)."""
+    return source if isinstance(source, MediaInfo) else probe(source)
+
+
+def extract_audio(source: str | Path | MediaInfo, sample_rate_hz: int = 16000) -> Audio:
     """The first audio track, downmixed to mono at ``sample_rate_hz``."""
-    info = probe(path)
+    info = _info(source)
     if not info.has_audio:
         raise InputError(f"media file {str(info.path)!r} has no audio stream")
     proc = subprocess.run([_tool("ffmpeg"), "-v", "error", "-i", str(info.path), "-map", "0:a:0", "-ac", "1",
@@ -106,11 +111,11 @@ def extract_audio(path: str | Path, sample_rate_hz: int = 16000) -> Audio:
     return Audio(np.frombuffer(proc.stdout, dtype=np.float32).copy(), sample_rate_hz)
 
 
-def sample_frames(path: str | Path, fps: float, max_width: int = 640) -> Iterator[tuple[float, np.ndarray]]:
+def sample_frames(source: str | Path | MediaInfo, fps: float, max_width: int = 640) -> Iterator[tuple[float, np.ndarray]]:
     """(time_s, grayscale frame) pairs sampled at ``fps``, scaled down to at most ``max_width``."""
     if not fps > 0:
         raise InputError(f"frame rate {fps!r} is not allowed; it must be > 0 frames per second")
-    info = probe(path)
+    info = _info(source)
     if not info.has_video:
         raise InputError(f"media file {str(info.path)!r} has no video stream")
     assert info.width is not None and info.height is not None  # set whenever has_video
@@ -237,9 +242,9 @@ def video_stream_md5(path: str | Path) -> str:
     return proc.stdout.strip().removeprefix("MD5=")
 
 
-def scene_cuts(path: str | Path, threshold: float = 0.3) -> list[float]:
+def scene_cuts(source: str | Path | MediaInfo, threshold: float = 0.3) -> list[float]:
     """Times (s) of shot cuts: frames whose ffmpeg scene-change score exceeds ``threshold``."""
-    info = probe(path)
+    info = _info(source)
     if not info.has_video:
         return []
     proc = subprocess.run([_tool("ffmpeg"), "-v", "info", "-i", str(info.path), "-map", "0:v:0",

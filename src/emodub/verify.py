@@ -116,8 +116,12 @@ def words_of(text: str) -> list[str]:
     return re.findall(r"[a-z']+", text.lower())
 
 
-def verify(synthesis: Synthesis, request: SynthesisRequest, thresholds: Thresholds = Thresholds()) -> Verification:
-    """Measure ``synthesis`` against ``request`` (see the module docstring)."""
+def verify(synthesis: Synthesis, request: SynthesisRequest, thresholds: Thresholds = Thresholds(),
+           baseline: Baseline | None = None) -> Verification:
+    """Measure ``synthesis`` against ``request`` (see the module docstring).
+
+    ``baseline``: the reference speaker's cues, when the caller already measured them.
+    """
     audio, result = synthesis.audio, Verification()
     if request.duration.mode == "controlled":
         error_ms = abs(audio.duration_s - synthesis.target_duration_s) * 1000
@@ -135,7 +139,7 @@ def verify(synthesis: Synthesis, request: SynthesisRequest, thresholds: Threshol
         why = "no emotion vector was requested" if target is None or target.is_zero else "output too short to judge"
         result.checks.append(Check("emotion_arousal", None, None, None, why))
     else:
-        heard = AcousticSER(Baseline.from_speech(request.speaker_reference)).predict(audio)
+        heard = AcousticSER(baseline or Baseline.from_speech(request.speaker_reference)).predict(audio)
         wanted_arousal = target.arousal_valence()[0]
         heard_arousal = heard.vector.arousal_valence()[0]
         agree = np.sign(wanted_arousal) == np.sign(heard_arousal) or abs(wanted_arousal) < 0.1
@@ -185,11 +189,14 @@ def synthesize_verified(engine: Engine, request: SynthesisRequest, *, thresholds
     rounds: list[dict] = []
     best: tuple[Synthesis, Verification] | None = None
     current, note = request, "as requested"
+    baseline = None
     for index in range(max_rounds):
         if hook is not None:
             hook("verify", index, max_rounds)
         synthesis = engine.synthesize(current)
-        verification = verify(synthesis, current, thresholds)
+        if baseline is None and current.emotion is not None and not current.emotion.is_zero:
+            baseline = Baseline.from_speech(current.speaker_reference)  # the reference does not change between rounds
+        verification = verify(synthesis, current, thresholds, baseline)
         rounds.append({"round": index + 1, "change": note, "emotion": None if current.emotion is None else current.emotion.to_dict(),
                        "seed": current.seed, **verification.to_dict()})
         if best is None or _score(verification) > _score(best[1]):

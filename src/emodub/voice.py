@@ -8,6 +8,7 @@ inside the ``resemblyzer`` package, so it runs offline.  Similarity is the cosin
 from __future__ import annotations
 
 import functools
+import hashlib
 import warnings
 
 import numpy as np
@@ -27,7 +28,24 @@ def _encoder():
 
 
 def speaker_embedding(audio: Audio) -> np.ndarray:
-    """256-dim, unit-norm GE2E embedding of the voice in ``audio``."""
+    """256-dim, unit-norm GE2E embedding of the voice in ``audio``.
+
+    The last few embeddings are kept by content, so a reference compared with many outputs
+    (one per cue, one per verification round) is embedded once.
+    """
+    key = (hashlib.sha1(audio.samples.tobytes()).hexdigest(), audio.sample_rate_hz)
+    embedding = _recent.pop(key) if key in _recent else _embed(audio)
+    _recent[key] = embedding  # most recently used last
+    if len(_recent) > _RECENT_MAX:
+        _recent.pop(next(iter(_recent)))
+    return embedding.copy()
+
+
+_RECENT_MAX = 8
+_recent: dict[tuple[str, int], np.ndarray] = {}
+
+
+def _embed(audio: Audio) -> np.ndarray:
     with warnings.catch_warnings():  # webrtcvad imports the deprecated pkg_resources
         warnings.simplefilter("ignore")
         from resemblyzer import preprocess_wav

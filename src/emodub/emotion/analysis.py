@@ -164,9 +164,9 @@ class FaceTrack:
         return sum(1 for i in range(self.frames_seen) if start_s <= i / self.frame_rate_hz <= end_s)
 
 
-def read_faces(path: Path, frame_rate_hz: float, duration_s: float, progress: Progress | None = None) -> FaceTrack:
+def read_faces(info: media.MediaInfo, frame_rate_hz: float, progress: Progress | None = None) -> FaceTrack:
     """FER over frames sampled at ``frame_rate_hz`` (progress as step "read faces")."""
-    total = max(1, int(duration_s * frame_rate_hz))
+    total = max(1, int(info.duration_s * frame_rate_hz))
     done = [0]
 
     def tick() -> None:
@@ -174,7 +174,7 @@ def read_faces(path: Path, frame_rate_hz: float, duration_s: float, progress: Pr
         if progress is not None:
             progress("read faces", min(done[0], total), total)
 
-    observations, seen = fer.analyze_frames(media.sample_frames(path, frame_rate_hz), progress=tick)
+    observations, seen = fer.analyze_frames(media.sample_frames(info, frame_rate_hz), progress=tick)
     return FaceTrack(fer.smooth(observations) if observations else [], seen, frame_rate_hz)
 
 
@@ -214,7 +214,7 @@ def analyze_media(path: str | Path, *, frame_rate_hz: float = DEFAULT_FRAME_RATE
 
     faces = None
     if info.has_video:
-        faces = read_faces(info.path, frame_rate_hz, info.duration_s, progress)
+        faces = read_faces(info, frame_rate_hz, progress)
         if not faces.observations:
             warnings.append("no face found in any frame: expression not measured")
     else:
@@ -223,7 +223,7 @@ def analyze_media(path: str | Path, *, frame_rate_hz: float = DEFAULT_FRAME_RATE
     spans: list[tuple[float, float]] = []
     audio = None
     if info.has_audio:
-        audio = media.extract_audio(info.path)
+        audio = media.extract_audio(info)
         spans = speech_segments(audio)
         if not spans:
             warnings.append("no speech found in the audio track: voice not measured" if audio.rms_dbfs > -60
