@@ -28,6 +28,7 @@ from emodub.engines.builtin.base_voice import synthesize_base, voices_for  # noq
 from emodub.timing import DurationPlan  # noqa: E402
 from emodub.verify import transcribe_en, word_error_rate, words_of  # noqa: E402
 from emodub.voice import cosine, speaker_embedding  # noqa: E402
+from tables import table  # noqa: E402  (bench/tables.py)
 
 REF_TEXT = ("Hello, I am reading a few sentences for this recording. It should be enough to learn "
             "what my voice sounds like, more or less.")
@@ -55,14 +56,6 @@ def synth(reference: Audio, text: str, **kwargs) -> tuple[object, float]:
     started = time.perf_counter()
     result = ENGINE.synthesize(SynthesisRequest(text=text, speaker_reference=reference, **kwargs))
     return result, time.perf_counter() - started
-
-
-def table(title: str, header: list[str], rows: list[list[object]]) -> None:
-    print(f"\n## {title}\n")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for row in rows:
-        print("| " + " | ".join(f"{c:.3f}" if isinstance(c, float) else str(c) for c in row) + " |")
 
 
 def bench_duration(reference: Audio) -> None:

@@ -29,6 +29,7 @@ from emodub.emotion.space import EMOTION_NAMES, EmotionVector  # noqa: E402
 from emodub.emotion.speech import CUE_NAMES, AcousticSER, measure_cues  # noqa: E402
 from emodub.engines.base import SynthesisRequest, get_engine  # noqa: E402
 from emodub.synthetic import DRAWN_EXPRESSIONS, expression_face, write_clip  # noqa: E402
+from tables import table  # noqa: E402  (bench/tables.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "examples" / "voice_samples" / "character_A.wav"
@@ -44,14 +45,6 @@ LINES = {
 }
 BASE_VOICES = ("flite-slt", "joe", "flite-awb")
 FER_NAME = {"happy": "happy", "sad": "sad", "surprised": "surprise", "angry": "angry", "calm": "neutral"}
-
-
-def table(title: str, header: list[str], rows: list[list[object]]) -> None:
-    print(f"\n## {title}\n")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for row in rows:
-        print("| " + " | ".join(f"{c:.3f}" if isinstance(c, float) else str(c) for c in row) + " |")
 
 
 def _classify(image: np.ndarray) -> str | None:

@@ -132,7 +132,7 @@ class Report:
         return Path(path)
 
 
-def synthesize_job(job: Job, *, hook: Hook | None = None, measure_similarity: bool = True) -> tuple[Synthesis, Report]:
+def synthesize_job(job: Job, *, hook: Hook | None = None) -> tuple[Synthesis, Report]:
     """Run one job through its engine; return the synthesis and its report (nothing written)."""
     notify = hook or (lambda step, done, total: None)
     timings: dict[str, float] = {}
@@ -185,10 +185,9 @@ def synthesize_job(job: Job, *, hook: Hook | None = None, measure_similarity: bo
     timings["synthesize"] = time.perf_counter() - t0
     warnings += synthesis.warnings
 
-    similarity = None
     if verification is not None:
         similarity = next(c["value"] for c in verification["checks"] if c["name"] == "speaker_similarity")
-    elif measure_similarity:
+    else:
         notify("measure", 0, 1)
         t0 = time.perf_counter()
         similarity = round(speaker_similarity(synthesis.audio, reference), 4)

@@ -92,7 +92,7 @@ def write_clip(path: str | Path, faces: list[tuple[float, np.ndarray]], audio: A
             command += ["-i", str(wav), "-c:a", "aac", "-b:a", "128k"]
         command += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "veryfast", "-shortest" if audio is not None else "-an",
                     str(path)]
-        subprocess.run([c for c in command if c], input=bytes(frames), check=True, capture_output=True)
+        subprocess.run(command, input=bytes(frames), check=True, capture_output=True)
     return path
 
 
