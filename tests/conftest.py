@@ -53,3 +53,20 @@ def write_wav(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def emotion_corpus(tmp_path_factory) -> Path:
+    """The GRL bench's corpus: 4 flite voices × 4 emotions × 12 lines, rendered with the engine's rules."""
+    from emodub.synthetic import GRL_CORPUS_EMOTIONS, GRL_CORPUS_VOICES, make_emotion_corpus
+
+    return make_emotion_corpus(tmp_path_factory.mktemp("corpus"), voices=GRL_CORPUS_VOICES, emotions=GRL_CORPUS_EMOTIONS)
+
+
+@pytest.fixture(scope="session")
+def trained_encoders(tmp_path_factory, emotion_corpus) -> tuple[dict, Path]:
+    """The bench's seed-0 run (150 epochs, λ 1): its report, and the folder of the saved GRL encoders."""
+    from emodub.train import read_corpus, train_and_report
+
+    folder = tmp_path_factory.mktemp("encoders")
+    return train_and_report(read_corpus(emotion_corpus), folder, epochs=150, seed=0), folder

@@ -108,6 +108,16 @@ def test_parallel_synthesis_gives_the_same_track(tmp_path, shots, dubbed, refere
     assert np.array_equal(load_audio(parallel.with_suffix(".wav")).samples, load_audio(output.with_suffix(".wav")).samples)
 
 
+def test_an_emotion_encoder_reads_the_original_voice_and_the_forked_workers_still_run(tmp_path, shots, trained_encoders,
+                                                                                       reference_path):
+    video, script, _ = shots
+    options = DubOptions(base_voice="flite-slt", workers=2, emotion_encoder=trained_encoders[1])
+    report = dub_video(video, script, reference_path, tmp_path / "encoder.mp4", options=options)
+    happy, sad = (cue.detected["voice"] for cue in report.cues)
+    assert happy["model"] == sad["model"] == "emotion-encoder"
+    assert all(cue.status == "dubbed" for cue in report.cues)
+
+
 # -- sync policy -----------------------------------------------------------------------------------
 def test_a_line_too_long_for_its_shot_is_not_dubbed_and_says_why(tmp_path, shots, reference_path):
     video, _, cues = shots

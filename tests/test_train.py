@@ -1,4 +1,8 @@
-"""Encoders trained with a gradient reversal layer: the GRL itself, corpus reading, training, reload."""
+"""Encoders trained with a gradient reversal layer: the GRL, training, leakage, and their three users.
+
+The users: ``analyze``/``dub`` read speech with the emotion encoder, the builtin engine reads an
+emotion reference with it, and the verification judge reads the output with it.
+"""
 
 import json
 import shutil
@@ -7,13 +11,16 @@ import numpy as np
 import pytest
 import torch
 
-from emodub.audio import Audio, save_audio
+from emodub.audio import Audio, load_audio, save_audio
+from emodub.emotion.space import EmotionVector
+from emodub.engines.base import SynthesisRequest, get_engine
 from emodub.errors import InputError
 from emodub.synthetic import make_emotion_corpus
-from emodub.train import Encoders, GradientReversal, ganin_schedule, read_corpus
+from emodub.train import Encoders, GradientReversal, ganin_schedule, load_encoders, read_corpus
 from test_cli import emodub
 
 REPORT_KEYS = {"emotion_accuracy", "speaker_accuracy", "emotion_leakage", "speaker_leakage", "emotion_chance", "speaker_chance"}
+UNSEEN_LINE = "I can not believe you did that to me."
 
 
 @pytest.mark.parametrize("strength", [0.0, 0.5, 1.0, 3.0])
@@ -32,15 +39,20 @@ def test_ganin_schedule_ramps_from_zero_to_the_final_strength():
     assert ganin_schedule(0.3, 1.0) < ganin_schedule(0.6, 1.0)
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    return make_emotion_corpus(tmp_path_factory.mktemp("corpus"), lines=("Open the door now.", "Where were you last night?",
-                                                                         "I told you already.", "Give it back to me."))
+def test_grl_lowers_leakage_on_a_seed_fixed_run(trained_encoders):
+    """The bench's seed 0 (every one of its 4 seeds goes the same way; README 'GRL encoders')."""
+    report, _ = trained_encoders
+    without, with_grl = report["without_grl"], report["with_grl"]
+    print(json.dumps({"without_grl": without, "with_grl": with_grl}))
+    leakage = ("emotion_leakage", "speaker_leakage")
+    assert sum(with_grl[k] for k in leakage) <= sum(without[k] for k in leakage) - 0.1
+    for run in (without, with_grl):  # and the heads still do their jobs
+        assert run["emotion_accuracy"] >= 0.75 and run["speaker_accuracy"] >= 0.9
 
 
-def test_corpus_layouts(tmp_path, corpus):
-    clips = read_corpus(corpus)
-    assert len(clips) == 36 and {c.speaker for c in clips} == {"flite-slt", "flite-awb", "flite-rms"}
+def test_corpus_layouts(tmp_path, emotion_corpus):
+    clips = read_corpus(emotion_corpus)
+    assert len(clips) == 192 and {c.speaker for c in clips} == {"flite-slt", "flite-awb", "flite-rms", "flite-kal16"}
     tone = Audio(np.zeros(1600, np.float32), 16000)
     for name in ("03-01-05-01-01-01-12.wav", "1001_DFA_SAD_XX.wav"):
         save_audio(tone, tmp_path / name)
@@ -48,28 +60,92 @@ def test_corpus_layouts(tmp_path, corpus):
     assert labels == [("crema-1001", "sad"), ("ravdess-12", "angry")]
 
 
-def test_train_encoders_reports_both_runs_and_the_model_reloads(tmp_path, corpus):
+def test_train_encoders_cli_reports_both_runs_and_unseen_speakers_and_reloads(tmp_path, emotion_corpus):
     out, report = tmp_path / "enc", tmp_path / "report.json"
-    proc = emodub("train-encoders", corpus, "--out", out, "--report", report, "--epochs", "30")
+    proc = emodub("train-encoders", emotion_corpus, "--out", out, "--report", report, "--epochs", "20",
+                  "--hold-out-speaker", "flite-rms")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(report.read_text())
+    assert data["held_out_speakers"] == ["flite-rms"] and data["unseen_speaker_clips"] == 48
+    assert "flite-rms" not in data["speakers"]
     for key in ("with_grl", "without_grl"):
-        assert REPORT_KEYS <= set(data[key])
+        assert REPORT_KEYS | {"unseen_speaker_emotion_accuracy"} <= set(data[key])
         assert data[key]["speaker_accuracy"] > data[key]["speaker_chance"]  # the speaker head learns
     model = Encoders.load(out)
+    assert model.config.speakers == ["flite-awb", "flite-kal16", "flite-slt"]
     vector, confidence = model.emotion_vector(Audio(np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32), 16000))
     assert vector.total == pytest.approx(1.0, abs=1e-4) and 0 < confidence <= 1
-    wav = sorted(corpus.rglob("*.wav"))[0]
+    wav = sorted(emotion_corpus.rglob("*.wav"))[0]
     assert emodub("analyze", wav, "--emotion-encoder", out).returncode == 0
 
 
-def test_train_encoders_bad_input(tmp_path, corpus):
+def test_train_encoders_bad_input(tmp_path, emotion_corpus):
     one_speaker = tmp_path / "one"
-    shutil.copytree(corpus / "flite-slt", one_speaker / "flite-slt")
+    shutil.copytree(emotion_corpus / "flite-slt", one_speaker / "flite-slt")
     proc = emodub("train-encoders", one_speaker, "--out", tmp_path / "o")
     assert proc.returncode == 2 and "at least 2 of each" in proc.stderr
     proc = emodub("train-encoders", tmp_path / "missing", "--out", tmp_path / "o")
     assert proc.returncode == 2 and "does not exist" in proc.stderr
-    assert emodub("train-encoders", corpus, "--out", tmp_path / "o", "--epochs", "0").returncode == 2
+    assert emodub("train-encoders", emotion_corpus, "--out", tmp_path / "o", "--epochs", "0").returncode == 2
+    proc = emodub("train-encoders", emotion_corpus, "--out", tmp_path / "o", "--hold-out-speaker", "nobody")
+    assert proc.returncode == 2 and "'nobody' are not in the corpus" in proc.stderr
     with pytest.raises(InputError, match="not an emodub encoder folder"):
         Encoders.load(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def unseen_voice(tmp_path_factory):
+    """joe (a voice the encoders never heard) saying one line angrily and sadly."""
+    folder = make_emotion_corpus(tmp_path_factory.mktemp("unseen"), voices=("joe",), emotions=("angry", "sad"), lines=(UNSEEN_LINE,))
+    return {emotion: folder / "joe" / emotion / "00.wav" for emotion in ("angry", "sad")}
+
+
+def test_engine_reads_the_emotion_reference_with_the_encoder(trained_encoders, unseen_voice, reference):
+    _, folder = trained_encoders
+    engine, applied = get_engine("builtin"), {}
+    for emotion, path in unseen_voice.items():
+        request = SynthesisRequest(text="We should talk about this tomorrow.", speaker_reference=reference, base_voice="flite-slt",
+                                   emotion_reference=load_audio(path), emotion_encoder=folder)
+        applied[emotion] = engine.synthesize(request).applied
+    heard = {e: EmotionVector.from_dict(a["emotion_reference_heard"]["vector"]) for e, a in applied.items()}
+    assert heard["angry"].arousal_valence()[0] > heard["sad"].arousal_valence()[0] + 0.5
+    # what the encoder heard drives the static prosody: louder and higher for the angry reference
+    assert applied["angry"]["prosody"]["energy_db"] > applied["sad"]["prosody"]["energy_db"]
+    assert applied["angry"]["prosody"]["f0_shift_st"] > applied["sad"]["prosody"]["f0_shift_st"]
+    plain = engine.synthesize(SynthesisRequest(text="We should talk.", speaker_reference=reference, base_voice="flite-slt",
+                                               emotion_reference=load_audio(unseen_voice["sad"])))
+    assert plain.applied["emotion_reference_heard"] is None
+
+
+def test_say_uses_the_encoder_for_the_reference_and_the_judge(tmp_path, trained_encoders, unseen_voice, reference_path):
+    _, folder = trained_encoders
+    out, report = tmp_path / "say.wav", tmp_path / "say.json"
+    proc = emodub("say", "Give that back to me right now.", "--voice", reference_path, "--base-voice", "flite-slt",
+                  "--emotion", "angry:0.6", "--emotion-audio", unseen_voice["angry"], "--emotion-encoder", folder,
+                  "--judge-encoder", folder, "--max-rounds", "1", "-o", out, "--report", report)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(report.read_text())
+    assert data["applied"]["emotion_reference_heard"]["by"] == str(folder)
+    dominant = next(c for c in data["verification"]["checks"] if c["name"] == "emotion_dominant")
+    assert "judge: emotion-encoder" in dominant["detail"]
+
+
+@pytest.mark.parametrize("args,match", [
+    (["--emotion-audio", "{angry}", "--emotion-encoder", "{tmp}/missing"], "does not exist"),
+    (["--emotion-audio", "{angry}", "--emotion-encoder", "{tmp}"], "is not an emodub encoder folder"),
+    (["--emotion", "sad", "--emotion-encoder", "{encoders}"], "has no audio or dual_audio source"),
+    (["--emotion-audio", "{angry}", "--emotion-encoder", "{encoders}", "--engine", "indextts2"], "used by the builtin engine only"),
+    (["--emotion", "sad", "--judge-encoder", "{tmp}"], "is not an emodub encoder folder"),
+])
+def test_encoder_options_bad_input_exit_2(tmp_path, trained_encoders, unseen_voice, reference_path, args, match):
+    values = {"angry": unseen_voice["angry"], "tmp": tmp_path, "encoders": trained_encoders[1]}
+    out = tmp_path / "out.wav"
+    proc = emodub("say", "Hello there.", "--voice", reference_path, *[a.format(**values) for a in args], "-o", out)
+    assert proc.returncode == 2, proc.stderr
+    assert match in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_loaded_encoders_are_reused_until_the_folder_changes(trained_encoders):
+    _, folder = trained_encoders
+    assert load_encoders(folder) is load_encoders(folder)

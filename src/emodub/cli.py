@@ -115,6 +115,8 @@ def say(
     report: Annotated[Optional[Path], typer.Option(help="Write a JSON report here.")] = None,
     verify: Annotated[bool, typer.Option(help="Check the output (length, similarity, emotion, WER) and retry misses.")] = True,
     max_rounds: Annotated[int, typer.Option(help="Most synthesis rounds when a check misses (1 = no retry).")] = 3,
+    emotion_encoder: Annotated[Optional[Path], typer.Option(help="train-encoders folder: reads the emotion of --emotion-audio (builtin).")] = None,
+    judge_encoder: Annotated[Optional[Path], typer.Option(help="Folder from train-encoders: the verification judge's emotion reader.")] = None,
 ) -> None:
     """Speak TEXT in the voice of --voice with the chosen emotion and length."""
     with _errors_to_exit_codes():
@@ -141,10 +143,11 @@ def say(
             "emotion_control": control,
             "duration_control": {"mode": chosen_mode, "smoothness": smoothness, **lengths},
             "engine": {"name": engine, "base_voice": base_voice, "model_dir": None if model_dir is None else str(model_dir),
-                       "version": engine_version},
+                       "version": engine_version, "emotion_encoder": None if emotion_encoder is None else str(emotion_encoder)},
             "consent": consent,
             "language": language,
-            "verify": {"enabled": verify, "max_rounds": max_rounds},
+            "verify": {"enabled": verify, "max_rounds": max_rounds,
+                       "emotion_encoder": None if judge_encoder is None else str(judge_encoder)},
         }
         job = parse_job({k: v for k, v in data.items() if v is not None}, base_dir=Path.cwd())
         _run_job(job, output, report)
@@ -266,9 +269,11 @@ def train_encoders_command(
     corpus_dir: Annotated[Path, typer.Argument(help="CORPUS/<speaker>/<emotion>/*.wav, or RAVDESS / CREMA-D / ESD naming.")],
     out: Annotated[Path, typer.Option(help="Folder for the trained encoders (encoders.pt + encoders.json).")],
     report: Annotated[Optional[Path], typer.Option(help="Write the held-out report here (.json).")] = None,
-    epochs: Annotated[int, typer.Option(help="Training epochs (full batch).")] = 100,
+    epochs: Annotated[int, typer.Option(help="Training epochs (passes over the training clips, in batches of 32 one-second crops).")] = 150,
     grl_lambda: Annotated[float, typer.Option(help="Final strength λ of the gradient reversal (Ganin schedule from 0).")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed of the split and the weights.")] = 0,
+    hold_out_speaker: Annotated[Optional[list[str]], typer.Option(help="Leave this speaker out of training and score emotion on it "
+                                                                       "(repeatable).")] = None,
 ) -> None:
     """Train emotion and speaker encoders with gradient reversal; report accuracy and leakage with and without it."""
     from emodub.audio import atomic_output
@@ -286,12 +291,15 @@ def train_encoders_command(
             raise InputError(f"no clips with speaker and emotion labels under {str(corpus_dir)!r} "
                              "(expected <speaker>/<emotion>/*.wav, or RAVDESS / CREMA-D / ESD names)")
         with _progress_hook() as hook:
-            result = train_and_report(clips, out, epochs=epochs, grl_lambda=grl_lambda, seed=seed, progress=hook)
+            result = train_and_report(clips, out, epochs=epochs, grl_lambda=grl_lambda, seed=seed,
+                                      held_out_speakers=tuple(hold_out_speaker or ()), progress=hook)
         for key in ("without_grl", "with_grl"):
             r = result[key]
             typer.echo(f"{key}: emotion accuracy {r['emotion_accuracy']:.2f}, speaker accuracy {r['speaker_accuracy']:.2f}, "
                        f"emotion leakage {r['emotion_leakage']:.2f} (chance {r['emotion_chance']:.2f}), "
-                       f"speaker leakage {r['speaker_leakage']:.2f} (chance {r['speaker_chance']:.2f})")
+                       f"speaker leakage {r['speaker_leakage']:.2f} (chance {r['speaker_chance']:.2f})"
+                       + (f", emotion accuracy on unseen speakers {r['unseen_speaker_emotion_accuracy']:.2f}"
+                          if "unseen_speaker_emotion_accuracy" in r else ""))
         if report is not None:
             with atomic_output(report) as tmp:
                 tmp.write_text(json.dumps(result, indent=2))
@@ -364,6 +372,7 @@ def dub(
     force: Annotated[bool, typer.Option(help="Redo outputs that already exist.")] = False,
     separator: Annotated[Optional[str], typer.Option(help="Source separation you have installed (demucs): removes the old voice.")] = None,
     consent: Annotated[Optional[str], typer.Option(help="Consent statement of the voice owner, stored in the report.")] = None,
+    emotion_encoder: Annotated[Optional[Path], typer.Option(help="Folder from train-encoders: reads the original voice's emotion.")] = None,
 ) -> None:
     """Dub VIDEO: new lines from --script in the voice of --voice, with the emotion of the original performance."""
     from emodub.dubbing import DubOptions, default_workers
@@ -373,7 +382,7 @@ def dub(
         given = EmotionVector.parse_preset(emotion) if emotion else None
         options = DubOptions(emotion=given, emotion_text=emotion_text, emotion_weight=emotion_weight, original_prosody=original_prosody,
                              base_voice=base_voice, frame_rate_hz=fps, workers=workers or default_workers(), consent=consent,
-                             separator=separator)
+                             separator=separator, emotion_encoder=emotion_encoder)
         if video.is_dir():
             videos = sorted(p for p in video.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
             if not videos:

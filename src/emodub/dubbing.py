@@ -34,7 +34,7 @@ from emodub.audio import Audio, Provenance, atomic_output, check_reference, load
 from emodub.emotion.analysis import read_faces, read_segment
 from emodub.emotion.describe import describe_en, describe_zh
 from emodub.emotion.space import EmotionVector, VoiceQualities, fuse
-from emodub.emotion.speech import AcousticSER
+from emodub.emotion.speech import AcousticSER, SpeechEmotionModel
 from emodub.emotion.text import text_to_emotion
 from emodub.engines.base import SynthesisRequest, get_engine
 from emodub.engines.builtin import timbre
@@ -64,6 +64,7 @@ class DubOptions:
     separator: str | None = None  # e.g. "demucs": replace the old dialogue by the separated background
     consent: str | None = None
     seed: int = 0
+    emotion_encoder: Path | None = None  # a train-encoders folder reads the original voice instead of the acoustic SER
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.emotion_weight <= 1.0:
@@ -74,6 +75,10 @@ class DubOptions:
             raise InputError(f"frame rate {self.frame_rate_hz!r} is not allowed; it must be > 0 frames per second")
         if self.separator is not None:
             media.check_separator(self.separator)
+        if self.emotion_encoder is not None:
+            from emodub.train import load_encoders
+
+            load_encoders(self.emotion_encoder)  # a bad folder fails here, before any work
 
 
 @dataclass
@@ -187,7 +192,12 @@ def _detect(cues: list[Cue], info: media.MediaInfo, track16: Audio, options: Dub
             ) -> list[tuple[EmotionVector | None, float, dict[str, Any]]]:
     """Face + voice reading of the original performance over each cue (the same reading as ``analyze``)."""
     faces = read_faces(info, options.frame_rate_hz, hook)
-    ser = AcousticSER()
+    if options.emotion_encoder is not None:
+        from emodub.train import EncoderSER
+
+        ser: SpeechEmotionModel = EncoderSER(options.emotion_encoder)
+    else:
+        ser = AcousticSER()
     detected = []
     for number, cue in enumerate(cues):
         segment = read_segment(cue.start_s, cue.end_s, faces, track16, ser)

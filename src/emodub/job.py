@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from emodub.errors import InputError
 from emodub.timing import RATIO_MAX, RATIO_MIN, DurationPlan
@@ -102,6 +102,14 @@ class EngineConfig(_Strict):
     base_voice: str | None = None
     model_dir: Path | None = None
     version: Literal["2", "2.5"] = "2"
+    emotion_encoder: Path | None = None  # builtin: read the emotion reference with this train-encoders folder
+
+    @model_validator(mode="after")
+    def _encoder_is_builtin_only(self) -> EngineConfig:
+        if self.emotion_encoder is not None and self.name != "builtin":
+            raise ValueError(f"emotion_encoder is used by the builtin engine only; {self.name} reads the emotion reference "
+                             "with its own encoder (remove engine.emotion_encoder or use engine builtin)")
+        return self
 
 
 class VerifyConfig(_Strict):
@@ -113,6 +121,13 @@ class VerifyConfig(_Strict):
     min_speaker_similarity: float = Field(0.65, ge=0, le=1)
     max_word_error_rate: float = Field(0.35, ge=0, le=1)
     require_arousal_match: bool = True
+    emotion_encoder: Path | None = None  # judge the output's emotion with this train-encoders folder
+
+    @model_validator(mode="after")
+    def _judge_encoder_needs_the_judge(self) -> VerifyConfig:
+        if self.emotion_encoder is not None and not self.enabled:
+            raise ValueError("emotion_encoder is the judge's emotion reader, but verification is off (enabled: false)")
+        return self
 
 
 class Job(_Strict):
@@ -136,6 +151,15 @@ class Job(_Strict):
             raise ValueError(f"text {value!r} is empty; give the line to speak")
         return value
 
+    @model_validator(mode="after")
+    def _encoder_has_a_recording_to_read(self) -> Job:
+        control = self.emotion_control
+        sources = control.sources if isinstance(control, MixEmotion) else [control] if control else []
+        if self.engine.emotion_encoder is not None and not any(isinstance(s, (AudioEmotion, DualAudioEmotion)) for s in sources):
+            raise ValueError("emotion_encoder reads an emotion recording, but emotion_control has no audio or dual_audio source "
+                             "(add one, e.g. --emotion-audio, or remove engine.emotion_encoder)")
+        return self
+
     def referenced_files(self) -> list[tuple[str, Path]]:
         """(key, path) of every input file the job names."""
         files = [("speaker_reference", self.speaker_reference)]
@@ -146,8 +170,10 @@ class Job(_Strict):
             if audio is not None:
                 key = f"emotion_control.sources[{index}].audio" if isinstance(control, MixEmotion) else "emotion_control.audio"
                 files.append((key, audio))
-        if self.engine.model_dir is not None:
-            files.append(("engine.model_dir", self.engine.model_dir))
+        for key, path in (("engine.model_dir", self.engine.model_dir), ("engine.emotion_encoder", self.engine.emotion_encoder),
+                          ("verify.emotion_encoder", self.verify.emotion_encoder)):
+            if path is not None:
+                files.append((key, path))
         return files
 
 
@@ -195,12 +221,14 @@ def _with_resolved_paths(job: Job, base: Path) -> Job:
         control = control.model_copy(update={"sources": [fix(s) for s in control.sources]})
     elif control is not None:
         control = fix(control)
-    engine = job.engine.model_copy(update={"model_dir": _resolve(job.engine.model_dir, base)})
+    engine = job.engine.model_copy(update={"model_dir": _resolve(job.engine.model_dir, base),
+                                           "emotion_encoder": _resolve(job.engine.emotion_encoder, base)})
     return job.model_copy(update={
         "speaker_reference": _resolve(job.speaker_reference, base),
         "output": _resolve(job.output, base),
         "emotion_control": control,
         "engine": engine,
+        "verify": job.verify.model_copy(update={"emotion_encoder": _resolve(job.verify.emotion_encoder, base)}),
     })
 
 

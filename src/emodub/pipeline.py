@@ -161,6 +161,7 @@ def synthesize_job(job: Job, *, hook: Hook | None = None) -> tuple[Synthesis, Re
         duration=job.duration_control.plan(),
         seed=job.seed,
         base_voice=job.engine.base_voice,
+        emotion_encoder=job.engine.emotion_encoder,
     )
     t0 = time.perf_counter()
     notify("synthesize", 0, 1)
@@ -168,9 +169,14 @@ def synthesize_job(job: Job, *, hook: Hook | None = None) -> tuple[Synthesis, Re
     used_vector = None if emotion.vector is None else emotion.vector.to_dict()  # the kept round's, when verification changed it
     if job.verify.enabled:
         settings = job.verify.model_dump()
-        max_rounds, _ = settings.pop("max_rounds"), settings.pop("enabled")
+        max_rounds, _, judge_folder = settings.pop("max_rounds"), settings.pop("enabled"), settings.pop("emotion_encoder")
+        judge = None
+        if judge_folder is not None:
+            from emodub.train import EncoderSER
+
+            judge = EncoderSER(judge_folder)
         synthesis, checked, rounds = synthesize_verified(engine, request, thresholds=Thresholds(**settings),
-                                                         max_rounds=max_rounds, hook=notify)
+                                                         max_rounds=max_rounds, hook=notify, judge=judge)
         verification = {**checked.to_dict(), "rounds": rounds}
         kept = next(r for r in rounds if r["kept"])
         used_vector = kept["emotion"]

@@ -128,7 +128,13 @@ def make_demo_material(folder: str | Path) -> tuple[Path, Path]:
 
 
 CORPUS_LINES = ("Open the door now.", "Where were you last night?", "I told you already.", "Give it back to me.",
-                "We are leaving at noon.", "Nobody saw it coming.")
+                "We are leaving at noon.", "Nobody saw it coming.", "The train was late again.", "Put the box on the table.",
+                "She never called me back.", "It is raining in the city.", "Tell me what happened here.",
+                "We won the game last night.")
+
+
+GRL_CORPUS_VOICES = ("flite-slt", "flite-awb", "flite-rms", "flite-kal16")
+GRL_CORPUS_EMOTIONS = ("happy", "angry", "sad", "calm")
 
 
 def make_emotion_corpus(folder: str | Path, *, voices: tuple[str, ...] = ("flite-slt", "flite-awb", "flite-rms"),

@@ -8,13 +8,24 @@ it — so the emotion embedding carries little timbre and the speaker embedding 
 as IndexTTS2 does for its encoders.  λ ramps from 0 to ``grl_lambda`` with Ganin's schedule
 2/(1+e^(−10p)) − 1.
 
-Leakage is measured on a held-out split with fresh linear probes (scikit-learn) on the frozen
-embeddings: emotion accuracy from the speaker embedding and speaker accuracy from the emotion
-embedding, each against its chance level.
+Two details decide whether the reversal removes information or only hides it from one head:
+
+- the adversaries standardise the embedding first (batch norm without affine terms), as the
+  leakage probe does; an adversary on the raw embedding is beaten by shrinking the informative
+  directions, which a standardising probe undoes;
+- the adversaries are updated ``adversary_steps`` times per batch on the frozen embeddings, so
+  the encoders always face a trained adversary (Elazar & Goldberg 2018 show that a weak
+  adversary leaves the attribute readable by a fresh probe).
+
+Training uses mini-batches of random ``crop_frames`` crops (1 s by default); evaluation embeds
+whole utterances.  Leakage is measured on a held-out split with fresh linear probes
+(scikit-learn) on the frozen embeddings: emotion accuracy from the speaker embedding and
+speaker accuracy from the emotion embedding, each against its chance level.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -35,6 +46,7 @@ from emodub.errors import InputError
 FEATURE_RATE_HZ = 16000
 N_MELS = 40
 CHECKPOINT_FILE, CONFIG_FILE = "encoders.pt", "encoders.json"
+FORMAT = "emodub-encoders-2"
 
 
 # -- the gradient reversal layer ------------------------------------------------------------------
@@ -125,12 +137,19 @@ class EncoderConfig:
     emotions: list[str]
     speakers: list[str]
     dim: int = 32
-    epochs: int = 60
+    epochs: int = 150
+    batch_size: int = 32
+    crop_frames: int = 100  # 1 s of 10-ms frames per training crop
     learning_rate: float = 3e-3
     grl_lambda: float = 1.0
     use_grl: bool = True
-    adversary_steps: int = 5  # extra updates of the adversarial heads per epoch, so the encoders face a trained adversary
+    adversary_steps: int = 10  # updates of the adversarial heads per batch, on the frozen embeddings
     seed: int = 0
+
+
+def _adversary(dim: int, classes: int) -> nn.Module:
+    """Standardise, then a one-hidden-layer classifier (see the module docstring for why)."""
+    return nn.Sequential(nn.BatchNorm1d(dim, affine=False), nn.Linear(dim, 64), nn.ReLU(), nn.Linear(64, classes))
 
 
 class Encoders(nn.Module):
@@ -143,14 +162,8 @@ class Encoders(nn.Module):
         self.emotion_encoder, self.speaker_encoder = Encoder(config.dim), Encoder(config.dim)
         self.emotion_head, self.speaker_head = nn.Linear(config.dim, n_emotion), nn.Linear(config.dim, n_speaker)
         self.reverse = GradientReversal(0.0)
-        self.speaker_from_emotion = nn.Sequential(nn.Linear(config.dim, 32), nn.ReLU(), nn.Linear(32, n_speaker))
-        self.emotion_from_speaker = nn.Sequential(nn.Linear(config.dim, 32), nn.ReLU(), nn.Linear(32, n_emotion))
-
-    def forward(self, mel: torch.Tensor) -> dict[str, torch.Tensor]:
-        e, s = self.emotion_encoder(mel), self.speaker_encoder(mel)
-        return {"emotion_embedding": e, "speaker_embedding": s, "emotion": self.emotion_head(e), "speaker": self.speaker_head(s),
-                "speaker_from_emotion": self.speaker_from_emotion(self.reverse(e)),
-                "emotion_from_speaker": self.emotion_from_speaker(self.reverse(s))}
+        self.speaker_from_emotion = _adversary(config.dim, n_speaker)
+        self.emotion_from_speaker = _adversary(config.dim, n_emotion)
 
     def save(self, folder: str | Path) -> Path:
         folder = Path(folder)
@@ -158,7 +171,7 @@ class Encoders(nn.Module):
         tmp = folder / f".{CHECKPOINT_FILE}.tmp"
         torch.save(self.state_dict(), tmp)
         os.replace(tmp, folder / CHECKPOINT_FILE)
-        (folder / CONFIG_FILE).write_text(json.dumps({"format": "emodub-encoders-1", **asdict(self.config)}, indent=1))
+        (folder / CONFIG_FILE).write_text(json.dumps({"format": FORMAT, **asdict(self.config)}, indent=1))
         return folder
 
     @classmethod
@@ -168,24 +181,18 @@ class Encoders(nn.Module):
             raise InputError(f"{str(folder)!r} is not an emodub encoder folder (needs {CONFIG_FILE} and {CHECKPOINT_FILE}; "
                              "make one with 'emodub train-encoders')")
         data = json.loads((folder / CONFIG_FILE).read_text())
-        if data.pop("format", None) != "emodub-encoders-1":
-            raise InputError(f"{str(folder / CONFIG_FILE)!r} is not an emodub encoder config")
+        if data.pop("format", None) != FORMAT:
+            raise InputError(f"{str(folder / CONFIG_FILE)!r} is not an {FORMAT} config; retrain with 'emodub train-encoders'")
         model = cls(EncoderConfig(**data))
         model.load_state_dict(torch.load(folder / CHECKPOINT_FILE, weights_only=True))
         model.eval()
         return model
 
     @torch.no_grad()
-    def embed(self, audio: Audio) -> tuple[np.ndarray, np.ndarray]:
-        mel = torch.from_numpy(log_mel(audio))[None]
-        out = self(mel)
-        return out["emotion_embedding"][0].numpy(), out["speaker_embedding"][0].numpy()
-
-    @torch.no_grad()
     def emotion_vector(self, audio: Audio) -> tuple[EmotionVector, float]:
         """The emotion head's probabilities as an EmotionVector, and the top probability."""
         mel = torch.from_numpy(log_mel(audio))[None]
-        p = torch.softmax(self(mel)["emotion"][0], dim=0).numpy()
+        p = torch.softmax(self.emotion_head(self.emotion_encoder(mel))[0], dim=0).numpy()
         weights = dict.fromkeys(EMOTION_NAMES, 0.0)
         for name, prob in zip(self.config.emotions, p):
             weights[name] += float(prob)
@@ -193,46 +200,72 @@ class Encoders(nn.Module):
 
 
 # -- training and leakage ----------------------------------------------------------------------------
-def _batch(mels: list[np.ndarray]) -> torch.Tensor:
-    """Crop every utterance to the shortest one (centred), so a batch is one tensor."""
-    frames = min(m.shape[1] for m in mels)
-    return torch.from_numpy(np.stack([m[:, (m.shape[1] - frames) // 2:(m.shape[1] - frames) // 2 + frames] for m in mels]))
+def _random_crops(mels: list[np.ndarray], frames: int, rng: np.random.Generator) -> torch.Tensor:
+    """One random ``frames``-long crop of each utterance (all at least that long), stacked into a batch."""
+    starts = [int(rng.integers(0, m.shape[1] - frames + 1)) for m in mels]
+    return torch.from_numpy(np.stack([m[:, start:start + frames] for m, start in zip(mels, starts)]))
 
 
 def train_encoders(mels: list[np.ndarray], emotions: list[str], speakers: list[str], config: EncoderConfig,
                    progress: Callable[[int, int], None] | None = None) -> Encoders:
-    """Full-batch Adam over the utterances; the adversarial losses only when ``config.use_grl``."""
+    """Adam over mini-batches of random crops; the adversarial losses only when ``config.use_grl``.
+
+    Each batch: the adversaries take ``adversary_steps`` steps on the frozen embeddings, then
+    encoders and heads take one step on their own losses plus the adversaries' losses through the
+    GRL (so the encoders climb what the adversaries descend).
+    """
     torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
     model = Encoders(config)
-    x = _batch(mels)
     y_e = torch.tensor([config.emotions.index(e) for e in emotions])
     y_s = torch.tensor([config.speakers.index(s) for s in speakers])
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     adversaries = [*model.speaker_from_emotion.parameters(), *model.emotion_from_speaker.parameters()]
+    encoders_and_heads = [p for name, p in model.named_parameters() if not name.startswith(("speaker_from_", "emotion_from_"))]
+    optimiser = torch.optim.Adam(encoders_and_heads, lr=config.learning_rate)
     adversary_optimiser = torch.optim.Adam(adversaries, lr=config.learning_rate)
     loss = nn.CrossEntropyLoss()
+    batches_per_epoch = max(1, len(mels) // config.batch_size)
+    total_steps = config.epochs * batches_per_epoch
+    model.train()
     for epoch in range(config.epochs):
-        model.train()
-        if config.use_grl:
-            with torch.no_grad():
-                e, s = model.emotion_encoder(x), model.speaker_encoder(x)
-            for _ in range(config.adversary_steps):
-                adversary_loss = loss(model.speaker_from_emotion(e), y_s) + loss(model.emotion_from_speaker(s), y_e)
-                adversary_optimiser.zero_grad()
-                adversary_loss.backward()
-                adversary_optimiser.step()
-        model.reverse.strength = ganin_schedule(epoch / max(1, config.epochs - 1), config.grl_lambda)
-        out = model(x)
-        total = loss(out["emotion"], y_e) + loss(out["speaker"], y_s)
-        if config.use_grl:
-            total = total + loss(out["speaker_from_emotion"], y_s) + loss(out["emotion_from_speaker"], y_e)
-        optimiser.zero_grad()
-        total.backward()
-        optimiser.step()
+        order = rng.permutation(len(mels))
+        for number in range(batches_per_epoch):
+            index = order[number * config.batch_size:(number + 1) * config.batch_size]
+            frames = min(config.crop_frames, *(mels[i].shape[1] for i in index))
+            x = _random_crops([mels[i] for i in index], frames, rng)
+            e, s = model.emotion_encoder(x), model.speaker_encoder(x)
+            if config.use_grl:
+                frozen_e, frozen_s = e.detach(), s.detach()
+                for _ in range(config.adversary_steps):
+                    adversary_loss = (loss(model.speaker_from_emotion(frozen_e), y_s[index])
+                                      + loss(model.emotion_from_speaker(frozen_s), y_e[index]))
+                    adversary_optimiser.zero_grad()
+                    adversary_loss.backward()
+                    adversary_optimiser.step()
+            model.reverse.strength = ganin_schedule((epoch * batches_per_epoch + number) / max(1, total_steps - 1), config.grl_lambda)
+            total = loss(model.emotion_head(e), y_e[index]) + loss(model.speaker_head(s), y_s[index])
+            if config.use_grl:
+                total = (total + loss(model.speaker_from_emotion(model.reverse(e)), y_s[index])
+                         + loss(model.emotion_from_speaker(model.reverse(s)), y_e[index]))
+            optimiser.zero_grad()
+            total.backward()
+            optimiser.step()
         if progress is not None:
             progress(epoch + 1, config.epochs)
     model.eval()
     return model
+
+
+@torch.no_grad()
+def _embed_all(model: Encoders, mels: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Embeddings and head logits of whole utterances, one at a time (lengths differ)."""
+    rows = []
+    for mel in mels:
+        x = torch.from_numpy(mel)[None]
+        e, s = model.emotion_encoder(x), model.speaker_encoder(x)
+        rows.append({"emotion_embedding": e[0], "speaker_embedding": s[0], "emotion": model.emotion_head(e)[0],
+                     "speaker": model.speaker_head(s)[0]})
+    return {key: torch.stack([row[key] for row in rows]).numpy() for key in rows[0]}
 
 
 def _probe_accuracy(train_x: np.ndarray, train_y: list[str], test_x: np.ndarray, test_y: list[str]) -> float:
@@ -247,20 +280,17 @@ def _probe_accuracy(train_x: np.ndarray, train_y: list[str], test_x: np.ndarray,
     return float(np.mean(probe.predict(test_x) == np.asarray(test_y)))
 
 
+def _head_accuracy(logits: np.ndarray, names: list[str], truth: list[str]) -> float:
+    return round(float(np.mean(np.asarray(names)[logits.argmax(1)] == np.asarray(truth))), 4)
+
+
 def evaluate(model: Encoders, train: tuple[list[np.ndarray], list[str], list[str]], test: tuple[list[np.ndarray], list[str], list[str]]
              ) -> dict[str, float]:
     """Held-out accuracies of the heads and of fresh linear probes across the embeddings (leakage)."""
-    with torch.no_grad():
-        def run(mels: list[np.ndarray]) -> dict[str, np.ndarray]:
-            return {k: v.numpy() for k, v in model(_batch(mels)).items()}
-
-        tr, te = run(train[0]), run(test[0])
-    emotions, speakers = model.config.emotions, model.config.speakers
-    emotion_accuracy = float(np.mean([emotions[i] for i in te["emotion"].argmax(1)] == np.asarray(test[1])))
-    speaker_accuracy = float(np.mean([speakers[i] for i in te["speaker"].argmax(1)] == np.asarray(test[2])))
+    tr, te = _embed_all(model, train[0]), _embed_all(model, test[0])
     return {
-        "emotion_accuracy": round(emotion_accuracy, 4),
-        "speaker_accuracy": round(speaker_accuracy, 4),
+        "emotion_accuracy": _head_accuracy(te["emotion"], model.config.emotions, test[1]),
+        "speaker_accuracy": _head_accuracy(te["speaker"], model.config.speakers, test[2]),
         "emotion_leakage": round(_probe_accuracy(tr["speaker_embedding"], train[1], te["speaker_embedding"], test[1]), 4),
         "speaker_leakage": round(_probe_accuracy(tr["emotion_embedding"], train[2], te["emotion_embedding"], test[2]), 4),
         "emotion_chance": round(max(Counter(test[1]).values()) / len(test[1]), 4),
@@ -283,18 +313,30 @@ def split(clips: list[Clip], test_share: float = 0.3, seed: int = 0) -> tuple[li
     return sorted(train), sorted(test)
 
 
-def train_and_report(clips: list[Clip], out_dir: str | Path, *, epochs: int = 60, grl_lambda: float = 1.0, seed: int = 0,
-                     progress: Callable[[str, int, int], None] | None = None) -> dict:
-    """Train with and without the GRL on the same split; save the GRL model; return the report."""
+def train_and_report(clips: list[Clip], out_dir: str | Path, *, epochs: int = 150, grl_lambda: float = 1.0, seed: int = 0,
+                     held_out_speakers: tuple[str, ...] = (), progress: Callable[[str, int, int], None] | None = None) -> dict:
+    """Train with and without the GRL on the same split; save the GRL model; return the report.
+
+    ``held_out_speakers`` are left out of training entirely; each run's emotion head is then scored
+    on them (``unseen_speaker_emotion_accuracy``), the test that matters for a real corpus.
+    """
+    known_speakers = {c.speaker for c in clips}
+    if missing := sorted(set(held_out_speakers) - known_speakers):
+        raise InputError(f"held-out speaker(s) {', '.join(map(repr, missing))} are not in the corpus; "
+                         f"its speakers are: {', '.join(sorted(known_speakers))}")
+    unseen = [c for c in clips if c.speaker in held_out_speakers]
+    clips = [c for c in clips if c.speaker not in held_out_speakers]
     speakers, emotions = sorted({c.speaker for c in clips}), sorted({c.emotion for c in clips})
+    unseen = [c for c in unseen if c.emotion in emotions]  # the head can only name emotions it was trained on
     if len(speakers) < 2 or len(emotions) < 2:
         raise InputError(f"the corpus has {len(speakers)} speaker(s) and {len(emotions)} emotion(s) with labels; "
                          "training needs at least 2 of each")
     mels = []
-    for index, clip in enumerate(clips):
+    for index, clip in enumerate(clips + unseen):
         mels.append(log_mel(load_audio(clip.path)))
         if progress is not None:
-            progress("features", index + 1, len(clips))
+            progress("features", index + 1, len(clips) + len(unseen))
+    mels, unseen_mels = mels[:len(clips)], mels[len(clips):]
     train_idx, test_idx = split(clips, seed=seed)
     if not test_idx:
         raise InputError("the corpus is too small for a held-out split: give at least 2 clips per speaker and emotion")
@@ -303,25 +345,41 @@ def train_and_report(clips: list[Clip], out_dir: str | Path, *, epochs: int = 60
         return [mels[i] for i in indices], [clips[i].emotion for i in indices], [clips[i].speaker for i in indices]
 
     report: dict = {"clips": len(clips), "train": len(train_idx), "test": len(test_idx), "speakers": speakers, "emotions": emotions,
-                    "epochs": epochs, "grl_lambda": grl_lambda, "seed": seed}
+                    "epochs": epochs, "grl_lambda": grl_lambda, "seed": seed,
+                    "held_out_speakers": sorted(held_out_speakers), "unseen_speaker_clips": len(unseen)}
     saved = None
     for key, use_grl in (("without_grl", False), ("with_grl", True)):
         config = EncoderConfig(emotions, speakers, epochs=epochs, grl_lambda=grl_lambda, use_grl=use_grl, seed=seed)
         model = train_encoders(*part(train_idx), config, None if progress is None else lambda d, t, k=key: progress(k, d, t))
         report[key] = evaluate(model, part(train_idx), part(test_idx))
+        if unseen:
+            logits = _embed_all(model, unseen_mels)["emotion"]
+            report[key]["unseen_speaker_emotion_accuracy"] = _head_accuracy(logits, emotions, [c.emotion for c in unseen])
         if use_grl:
             saved = model.save(out_dir)
     report["saved"] = str(saved)
     return report
 
 
+@functools.lru_cache(maxsize=4)
+def _load_cached(folder: Path, modified_ns: int) -> Encoders:
+    return Encoders.load(folder)
+
+
+def load_encoders(folder: str | Path) -> Encoders:
+    """``Encoders.load``, kept for the next call on the same, unchanged folder (a job reads it once per round)."""
+    folder = Path(folder).resolve()
+    config = folder / CONFIG_FILE
+    return _load_cached(folder, config.stat().st_mtime_ns if config.is_file() else 0)
+
+
 class EncoderSER:
-    """SER through a trained emotion encoder's head (``analyze --emotion-encoder DIR``)."""
+    """SER through a trained emotion encoder's head (``--emotion-encoder`` / ``--judge-encoder``)."""
 
     name = "emotion-encoder"
 
     def __init__(self, folder: str | Path) -> None:
-        self.model = Encoders.load(folder)
+        self.model = load_encoders(folder)
 
     def predict(self, audio: Audio):
         from emodub.emotion.speech import SpeechEmotion

@@ -5,8 +5,9 @@ The judge does not read what the engine applied: it measures the output.
 - length: |measured − target| in ms (controlled mode only);
 - speaker similarity: GE2E cosine of output and reference (resemblyzer's shipped weights);
 - emotion: the output's emotion as the acoustic SER hears it against the speaker's own
-  reference as baseline, compared with the requested vector — arousal sign (pass/fail) and
-  the dominant emotion (reported);
+  reference as baseline — or, given ``judge``, as a trained emotion encoder hears it (its GRL
+  keeps the voice out of the reading) — compared with the requested vector: arousal sign
+  (pass/fail) and the dominant emotion (reported);
 - intelligibility: word error rate of pocketsphinx's shipped English model (English only;
   other languages are "not measured").
 
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from emodub.audio import Audio
-from emodub.emotion.speech import MIN_SPEECH_S, AcousticSER, Baseline
+from emodub.emotion.speech import MIN_SPEECH_S, AcousticSER, Baseline, SpeechEmotionModel
 from emodub.engines.base import Engine, Synthesis, SynthesisRequest
 from emodub.errors import InputError
 from emodub.voice import speaker_similarity
@@ -117,10 +118,11 @@ def words_of(text: str) -> list[str]:
 
 
 def verify(synthesis: Synthesis, request: SynthesisRequest, thresholds: Thresholds = Thresholds(),
-           baseline: Baseline | None = None) -> Verification:
+           baseline: Baseline | None = None, judge: SpeechEmotionModel | None = None) -> Verification:
     """Measure ``synthesis`` against ``request`` (see the module docstring).
 
     ``baseline``: the reference speaker's cues, when the caller already measured them.
+    ``judge``: the emotion reader to use instead of the acoustic SER (e.g. ``train.EncoderSER``).
     """
     audio, result = synthesis.audio, Verification()
     if request.duration.mode == "controlled":
@@ -139,7 +141,8 @@ def verify(synthesis: Synthesis, request: SynthesisRequest, thresholds: Threshol
         why = "no emotion vector was requested" if target is None or target.is_zero else "output too short to judge"
         result.checks.append(Check("emotion_arousal", None, None, None, why))
     else:
-        heard = AcousticSER(baseline or Baseline.from_speech(request.speaker_reference)).predict(audio)
+        judge = judge or AcousticSER(baseline or Baseline.from_speech(request.speaker_reference))
+        heard = judge.predict(audio)
         wanted_arousal = target.arousal_valence()[0]
         heard_arousal = heard.vector.arousal_valence()[0]
         agree = np.sign(wanted_arousal) == np.sign(heard_arousal) or abs(wanted_arousal) < 0.1
@@ -148,7 +151,8 @@ def verify(synthesis: Synthesis, request: SynthesisRequest, thresholds: Threshol
             bool(agree) if thresholds.require_arousal_match else None,
             f"heard {heard.vector.dominant()} (asked {target.dominant()}); {'; '.join(heard.evidence)}"))
         result.checks.append(Check("emotion_dominant", heard.vector.dominant(), target.dominant(), None,
-                                   "reported only: the acoustic judge's top-1 accuracy is ~0.5 (bench/recognition.py)"))
+                                   f"reported only (judge: {heard.model}); the acoustic judge's top-1 accuracy is ~0.5 "
+                                   "(bench/recognition.py)"))
 
     if request.resolved_language != "en":
         result.checks.append(Check("word_error_rate", None, None, None, f"not measured: no offline recogniser for {request.resolved_language!r}"))
@@ -182,7 +186,8 @@ def _adjusted(request: SynthesisRequest, failed: list[str]) -> tuple[SynthesisRe
 
 
 def synthesize_verified(engine: Engine, request: SynthesisRequest, *, thresholds: Thresholds = Thresholds(),
-                        max_rounds: int = 3, hook: Hook | None = None) -> tuple[Synthesis, Verification, list[dict]]:
+                        max_rounds: int = 3, hook: Hook | None = None, judge: SpeechEmotionModel | None = None
+                        ) -> tuple[Synthesis, Verification, list[dict]]:
     """Synthesise, verify, and retry missed checks up to ``max_rounds``; the best round wins."""
     if not isinstance(max_rounds, int) or max_rounds < 1:
         raise InputError(f"max_rounds {max_rounds!r} is not allowed; it must be an integer ≥ 1")
@@ -194,9 +199,9 @@ def synthesize_verified(engine: Engine, request: SynthesisRequest, *, thresholds
         if hook is not None:
             hook("verify", index, max_rounds)
         synthesis = engine.synthesize(current)
-        if baseline is None and current.emotion is not None and not current.emotion.is_zero:
+        if judge is None and baseline is None and current.emotion is not None and not current.emotion.is_zero:
             baseline = Baseline.from_speech(current.speaker_reference)  # the reference does not change between rounds
-        verification = verify(synthesis, current, thresholds, baseline)
+        verification = verify(synthesis, current, thresholds, baseline, judge)
         rounds.append({"round": index + 1, "change": note, "emotion": None if current.emotion is None else current.emotion.to_dict(),
                        "seed": current.seed, **verification.to_dict()})
         if best is None or _score(verification) > _score(best[1]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from emodub.audio import Audio
@@ -36,6 +37,7 @@ class SynthesisRequest:
     duration: DurationPlan = field(default_factory=DurationPlan)
     seed: int = 0
     base_voice: str | None = None
+    emotion_encoder: Path | None = None  # a train-encoders folder: the builtin engine reads the emotion reference with it
 
     def __post_init__(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():

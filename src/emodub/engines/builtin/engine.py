@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from emodub.audio import Audio
+from emodub.emotion.space import EmotionVector, VoiceQualities
 from emodub.engines.base import Synthesis, SynthesisRequest
 from emodub.engines.builtin import render, timbre, transfer, world
 from emodub.engines.builtin.base_voice import BASE_VOICES, DEFAULT_BASE_VOICE, synthesize_base_timed, voices_for
@@ -24,6 +26,19 @@ TARGET_LOUDNESS_LUFS = -23.0  # EBU R128; leaves headroom for loud emotions
 MAX_EMOTION_TOTAL = 1.0  # clamp: above this the rules start to break the voice
 
 Progress = Callable[[str, int, int], None]
+
+
+def _heard_emotion(reference: Audio, encoder_folder: Path) -> tuple[EmotionVector, float]:
+    """The emotion a trained (GRL) emotion encoder hears in the reference, and its confidence.
+
+    With an encoder, the reference's static prosody comes from the literature rules for the
+    emotion it hears, which does not depend on who speaks; without one, it is measured against
+    population register norms, which mixes that speaker's register into the emotion.  Contour
+    shapes are transferred either way (they are z-scored, so speaker-free).
+    """
+    from emodub.train import load_encoders
+
+    return load_encoders(encoder_folder).emotion_vector(reference)
 
 
 class BuiltinEngine:
@@ -63,11 +78,14 @@ class BuiltinEngine:
                             "(the engine's clamp for timbre stability)")
         question = request.text.rstrip().endswith(("?", "？", "吗"))
         shape = render.shape_for(emotion, request.qualities, question=question)
-        template = None
+        template, heard = None, None
         if request.emotion_reference is not None:
             template = transfer.measure(request.emotion_reference)
-            ref_shape = transfer.scaled_shape(template.shape, request.emotion_alpha)
-            shape = render.blend([(shape, 1.0), (ref_shape, 1.0)])
+            reference_shape = template.shape
+            if request.emotion_encoder is not None:
+                heard = _heard_emotion(request.emotion_reference, request.emotion_encoder)
+                reference_shape = render.shape_for(heard[0], VoiceQualities())
+            shape = render.blend([(shape, 1.0), (transfer.scaled_shape(reference_shape, request.emotion_alpha), 1.0)])
         features = render.apply_static(features, shape)
 
         frame_s = features.frame_period_ms / 1000
@@ -106,6 +124,8 @@ class BuiltinEngine:
                 "emotion_vector_rendered": None if emotion is None else emotion.to_dict(),
                 "prosody": shape.to_dict(),
                 "emotion_reference": None if template is None else template.measured,
+                "emotion_reference_heard": None if heard is None else {
+                    "by": str(request.emotion_encoder), "vector": heard[0].to_dict(), "confidence": round(heard[1], 3)},
                 "similarity_probe": {"adapted": choice.similarity, "best_base_voice": choice.base_similarity},
                 "seconds": round(time.perf_counter() - started, 3),
             },
