@@ -3,7 +3,8 @@ emotion rendering directions, prosody transfer, intelligibility (WER).
 
 Run: ``OMP_NUM_THREADS=1 taskset -c 0 .venv/bin/python bench/builtin_engine.py`` (one core).
 Every figure is measured here; nothing is hard-coded.  Inputs are made offline with flite and
-espeak-ng.
+espeak-ng, plus the human recordings of ``bench/human_references.py`` (fetched from the Debian and
+PyPI registries into ``EMODUB_BENCH_CACHE``, default ``~/.cache/emodub-bench``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from emodub.engines.builtin.base_voice import synthesize_base, voices_for  # noq
 from emodub.timing import DurationPlan  # noqa: E402
 from emodub.verify import transcribe_en, word_error_rate, words_of  # noqa: E402
 from emodub.voice import cosine, speaker_embedding  # noqa: E402
+from human_references import human_references  # noqa: E402  (bench/human_references.py)
 from tables import table  # noqa: E402  (bench/tables.py)
 
 REF_TEXT = ("Hello, I am reading a few sentences for this recording. It should be enough to learn "
@@ -41,6 +43,7 @@ LINES_EN = [
 ]
 LINE_ZH = "你怎么敢这样对我，我一直都相信你。"
 ENGINE = get_engine("builtin")
+HUMAN_CACHE = Path(os.environ.get("EMODUB_BENCH_CACHE", Path.home() / ".cache" / "emodub-bench"))
 
 
 def make_reference(kind: str, voice: str, tmp: Path) -> Audio:
@@ -95,6 +98,8 @@ def bench_similarity(tmp: Path) -> None:
         "espeak en-us+f3": (make_reference("espeak", "en-us+f3", tmp), {"espeak-en"}),
         "espeak en-gb+m4": (make_reference("espeak", "en-gb+m4", tmp), {"espeak-en"}),
     }
+    humans = human_references(HUMAN_CACHE)  # real people: no base voice is theirs
+    references.update({name: (audio, set()) for name, audio in humans.items()})
     rows, outputs = [], {}
     texts = LINES_EN[1:]  # new sentences, none of them a probe sentence
     for name, (reference, own_voices) in references.items():
@@ -117,7 +122,11 @@ def bench_similarity(tmp: Path) -> None:
     table("Speaker similarity (GE2E cosine), mean over three new sentences; the reference's own voice left out of the candidates",
           ["reference", "chosen base", "warp", "best stock voice", "adapted", "gain", "identified as"], rows)
     gains = [r[5] for r in rows]
-    print(f"\nmean gain {np.mean(gains):+.3f}; identification {correct}/{len(rows)}")
+    synthetic = [r[5] for r in rows if r[0] not in humans]
+    human = [r[5] for r in rows if r[0] in humans]
+    print(f"\nmean gain {np.mean(gains):+.3f} (synthetic references {np.mean(synthetic):+.3f}"
+          + (f", human references {np.mean(human):+.3f}" if human else ", no human reference could be fetched") + ")"
+          + f"; identification {correct}/{len(rows)}")
 
 
 def _prosody(audio: Audio) -> dict[str, float]:
