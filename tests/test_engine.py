@@ -148,3 +148,25 @@ def test_flite_phone_timings_drive_the_length_fit(engine, reference):
     assert result.applied["pauses_from"] == "phone timings"
     assert abs(result.audio.duration_s - 3.1) <= 0.001
     assert synthesize_base_timed("joe", TEXT_EN)[1] is None
+
+
+@pytest.mark.parametrize("final_vowel_start", [120, 150, 175])
+def test_anchored_contours_rise_over_the_last_vowel_and_drift_over_the_speech(final_vowel_start):
+    from emodub.engines.builtin.render import ContourAnchors, ProsodyShape, apply_contours
+
+    n = 200
+    f0 = np.where(np.arange(n) <= 180, 200.0, 0.0)  # voiced up to the end of the speech
+    flat = world.WorldFeatures(f0, np.ones((n, 9)), np.zeros((n, 9)), 16000)
+    shape = ProsodyShape(final_rise_st=4.0, declination_st=-2.0)
+    out = apply_contours(flat, shape, ContourAnchors(speech_start=20, speech_end=180, final_vowel_start=final_vowel_start))
+    semitones = 12 * np.log2(out.f0_hz[:181] / 200.0)
+    assert np.allclose(semitones[:21], 0.0)  # no drift before the speech starts
+    assert semitones[180] == pytest.approx(-2.0 + 4.0)  # full declination + full rise at the end of the voicing
+    rise = semitones + 2.0 * np.clip((np.arange(181) - 20) / 160, 0, 1)  # declination removed
+    assert np.allclose(rise[:final_vowel_start + 1], 0.0) and rise[final_vowel_start + 5] > 0.0
+
+
+def test_flite_phone_timings_anchor_the_contours(engine, reference):
+    question = say(engine, reference, text="Are you really coming with us tonight?", emotion=EmotionVector.preset("surprised"))
+    assert question.applied["contours_anchored_on"] == "phone timings"
+    assert say(engine, reference, base_voice="joe").applied["contours_anchored_on"] == "whole line"

@@ -28,6 +28,23 @@ MAX_EMOTION_TOTAL = 1.0  # clamp: above this the rules start to break the voice
 Progress = Callable[[str, int, int], None]
 
 
+VOWELS = frozenset("aa ae ah ao aw ax axr ay eh er ey ih ix iy ow oy uh uw".split())  # flite's CMU phone set
+
+
+def _contour_anchors(phones: list[tuple[str, float]], positions: np.ndarray, frame_s: float) -> render.ContourAnchors | None:
+    """Speech start/end and the last vowel's onset, moved through the time map onto the output frames."""
+    starts = [0.0] + [end for _, end in phones[:-1]]
+    spoken = [(label, start, end) for (label, end), start in zip(phones, starts) if label != "pau"]
+    vowels = [start for label, start, _ in spoken if label in VOWELS]
+    if not spoken or not vowels:
+        return None
+
+    def out_frame(seconds: float) -> int:  # positions: output frame ► input frame, monotone
+        return int(np.searchsorted(positions, seconds / frame_s))
+
+    return render.ContourAnchors(out_frame(spoken[0][1]), out_frame(spoken[-1][2]), out_frame(vowels[-1]))
+
+
 def _heard_emotion(reference: Audio, encoder_folder: Path) -> tuple[EmotionVector, float]:
     """The emotion a trained (GRL) emotion encoder hears in the reference, and its confidence.
 
@@ -97,7 +114,8 @@ class BuiltinEngine:
         positions = plan_time_map(spans, target_s / frame_s, smoothness=request.duration.smoothness,
                                   natural_lengths=natural)
         features = features.resampled_in_time(positions)
-        features = render.apply_contours(features, shape)
+        anchors = _contour_anchors(phones, positions, frame_s) if phones else None
+        features = render.apply_contours(features, shape, anchors)
         if template is not None:
             features = transfer.impose_contours(features, template, request.emotion_alpha)
 
@@ -121,6 +139,7 @@ class BuiltinEngine:
                 "base_voice": choice.base_voice,
                 "warp": choice.warp,
                 "pauses_from": "phone timings" if phones else "frame energy",
+                "contours_anchored_on": "phone timings" if anchors else "whole line",
                 "emotion_vector_rendered": None if emotion is None else emotion.to_dict(),
                 "prosody": shape.to_dict(),
                 "emotion_reference": None if template is None else template.measured,

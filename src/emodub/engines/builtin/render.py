@@ -37,7 +37,7 @@ class ProsodyShape:
     f0_shift_st: float = 0.0          # F0 level, semitones
     f0_range_factor: float = 1.0      # F0 excursions around the mean
     declination_st: float = 0.0       # F0 drift from start to end of the line (negative falls)
-    final_rise_st: float = 0.0        # rise on the last 300 ms (questions, surprise)
+    final_rise_st: float = 0.0        # rise over the last syllable, or the last 300 ms (questions, surprise)
     energy_db: float = 0.0            # loudness
     energy_slope_db: float = 0.0      # loudness drift from start to end
     rate_factor: float = 1.0          # speaking rate (>1 faster)
@@ -159,16 +159,40 @@ def apply_static(features: WorldFeatures, shape: ProsodyShape) -> WorldFeatures:
     return features.with_(f0_hz=f0, sp=sp, ap=ap)
 
 
-def apply_contours(features: WorldFeatures, shape: ProsodyShape) -> WorldFeatures:
-    """Declination, final rise, energy drift and tremor — applied on the final timeline."""
+@dataclass(frozen=True)
+class ContourAnchors:
+    """Where the line's contours hang, in output frames, from the base synthesiser's phone timings.
+
+    ``speech_start``/``speech_end``: first and last phone that is not a pause (declination and
+    energy drift run between them, not over the leading and trailing silence);
+    ``final_vowel_start``: onset of the last vowel (a final rise belongs to the last syllable).
+    """
+
+    speech_start: int
+    speech_end: int
+    final_vowel_start: int
+
+
+def apply_contours(features: WorldFeatures, shape: ProsodyShape, anchors: ContourAnchors | None = None) -> WorldFeatures:
+    """Declination, final rise, energy drift and tremor — applied on the final timeline.
+
+    Without ``anchors`` (base voices that give no phone timings) drift runs over the whole
+    line and a final rise over the last 300 ms of voicing.
+    """
     n = features.n_frames
     t = np.arange(n) * features.frame_period_ms / 1000.0
-    progress = np.linspace(0.0, 1.0, n) if n > 1 else np.zeros(n)
+    if anchors is not None and anchors.speech_end > anchors.speech_start:
+        progress = np.clip((np.arange(n) - anchors.speech_start) / (anchors.speech_end - anchors.speech_start), 0.0, 1.0)
+    else:
+        progress = np.linspace(0.0, 1.0, n) if n > 1 else np.zeros(n)
     semitones = shape.declination_st * progress
     last_voiced = np.flatnonzero(features.voiced)
     if shape.final_rise_st and len(last_voiced):
         end_t = t[last_voiced[-1]]
-        ramp = np.clip((t - (end_t - 0.3)) / 0.3, 0.0, 1.0)
+        start_t = end_t - 0.3
+        if anchors is not None and anchors.final_vowel_start < last_voiced[-1]:
+            start_t = t[anchors.final_vowel_start]
+        ramp = np.clip((t - start_t) / max(end_t - start_t, 1e-3), 0.0, 1.0)
         semitones = semitones + shape.final_rise_st * ramp
     semitones = semitones + shape.tremor_st * np.sin(2 * np.pi * shape.tremor_hz * t)
     f0 = np.where(features.voiced, features.f0_hz * 2 ** (semitones / 12), 0.0)
