@@ -16,7 +16,7 @@ from emodub.emotion.space import EmotionVector
 from emodub.engines.base import SynthesisRequest, get_engine
 from emodub.errors import InputError
 from emodub.synthetic import make_emotion_corpus
-from emodub.train import Encoders, GradientReversal, ganin_schedule, load_encoders, read_corpus
+from emodub.train import Encoders, GradientReversal, _warped, ganin_schedule, load_encoders, read_corpus
 from test_cli import emodub
 
 REPORT_KEYS = {"emotion_accuracy", "speaker_accuracy", "emotion_leakage", "speaker_leakage", "emotion_chance", "speaker_chance"}
@@ -37,6 +37,16 @@ def test_ganin_schedule_ramps_from_zero_to_the_final_strength():
     assert ganin_schedule(0.0, 2.0) == 0.0
     assert ganin_schedule(1.0, 2.0) == pytest.approx(2.0, rel=1e-4)
     assert ganin_schedule(0.3, 1.0) < ganin_schedule(0.6, 1.0)
+
+
+@pytest.mark.parametrize("factor,peak", [(1.0, 10), (1.2, 12), (0.8, 8)])
+def test_mel_warp_moves_a_band_by_the_factor(factor, peak):
+    mel = np.zeros((40, 3), np.float32)
+    mel[10] = 1.0
+    warped = _warped(mel, factor)
+    assert warped.shape == mel.shape and set(np.argmax(warped, axis=0)) == {peak}
+    if factor == 1.0:
+        assert np.array_equal(warped, mel)
 
 
 def test_grl_lowers_leakage_on_a_seed_fixed_run(trained_encoders):
@@ -63,10 +73,10 @@ def test_corpus_layouts(tmp_path, emotion_corpus):
 def test_train_encoders_cli_reports_both_runs_and_unseen_speakers_and_reloads(tmp_path, emotion_corpus):
     out, report = tmp_path / "enc", tmp_path / "report.json"
     proc = emodub("train-encoders", emotion_corpus, "--out", out, "--report", report, "--epochs", "20",
-                  "--hold-out-speaker", "flite-rms")
+                  "--hold-out-speaker", "flite-rms", "--mel-warp", "0.1")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(report.read_text())
-    assert data["held_out_speakers"] == ["flite-rms"] and data["unseen_speaker_clips"] == 48
+    assert data["held_out_speakers"] == ["flite-rms"] and data["unseen_speaker_clips"] == 48 and data["mel_warp"] == 0.1
     assert "flite-rms" not in data["speakers"]
     for key in ("with_grl", "without_grl"):
         assert REPORT_KEYS | {"unseen_speaker_emotion_accuracy"} <= set(data[key])
@@ -87,6 +97,8 @@ def test_train_encoders_bad_input(tmp_path, emotion_corpus):
     proc = emodub("train-encoders", tmp_path / "missing", "--out", tmp_path / "o")
     assert proc.returncode == 2 and "does not exist" in proc.stderr
     assert emodub("train-encoders", emotion_corpus, "--out", tmp_path / "o", "--epochs", "0").returncode == 2
+    proc = emodub("train-encoders", emotion_corpus, "--out", tmp_path / "o", "--mel-warp", "0.7")
+    assert proc.returncode == 2 and "--mel-warp 0.7 is not allowed" in proc.stderr
     proc = emodub("train-encoders", emotion_corpus, "--out", tmp_path / "o", "--hold-out-speaker", "nobody")
     assert proc.returncode == 2 and "'nobody' are not in the corpus" in proc.stderr
     with pytest.raises(InputError, match="not an emodub encoder folder"):

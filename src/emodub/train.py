@@ -145,6 +145,7 @@ class EncoderConfig:
     use_grl: bool = True
     adversary_steps: int = 10  # updates of the adversarial heads per batch, on the frozen embeddings
     seed: int = 0
+    mel_warp: float = 0.0  # vocal-tract length perturbation: each crop's mel axis stretched by up to ± this share
 
 
 def _adversary(dim: int, classes: int) -> nn.Module:
@@ -200,10 +201,21 @@ class Encoders(nn.Module):
 
 
 # -- training and leakage ----------------------------------------------------------------------------
-def _random_crops(mels: list[np.ndarray], frames: int, rng: np.random.Generator) -> torch.Tensor:
+def _warped(mel: np.ndarray, factor: float) -> np.ndarray:
+    """The mel axis stretched by ``factor`` (>1 moves energy up: a shorter vocal tract)."""
+    source = np.clip(np.arange(mel.shape[0]) / factor, 0, mel.shape[0] - 1)
+    low = np.minimum(np.floor(source).astype(int), mel.shape[0] - 2)
+    weight = (source - low)[:, None]
+    return ((1 - weight) * mel[low] + weight * mel[low + 1]).astype(np.float32)
+
+
+def _random_crops(mels: list[np.ndarray], frames: int, rng: np.random.Generator, mel_warp: float = 0.0) -> torch.Tensor:
     """One random ``frames``-long crop of each utterance (all at least that long), stacked into a batch."""
     starts = [int(rng.integers(0, m.shape[1] - frames + 1)) for m in mels]
-    return torch.from_numpy(np.stack([m[:, start:start + frames] for m, start in zip(mels, starts)]))
+    crops = [m[:, start:start + frames] for m, start in zip(mels, starts)]
+    if mel_warp > 0:
+        crops = [_warped(c, float(rng.uniform(1 - mel_warp, 1 + mel_warp))) for c in crops]
+    return torch.from_numpy(np.stack(crops))
 
 
 def train_encoders(mels: list[np.ndarray], emotions: list[str], speakers: list[str], config: EncoderConfig,
@@ -232,7 +244,7 @@ def train_encoders(mels: list[np.ndarray], emotions: list[str], speakers: list[s
         for number in range(batches_per_epoch):
             index = order[number * config.batch_size:(number + 1) * config.batch_size]
             frames = min(config.crop_frames, *(mels[i].shape[1] for i in index))
-            x = _random_crops([mels[i] for i in index], frames, rng)
+            x = _random_crops([mels[i] for i in index], frames, rng, config.mel_warp)
             e, s = model.emotion_encoder(x), model.speaker_encoder(x)
             if config.use_grl:
                 frozen_e, frozen_s = e.detach(), s.detach()
@@ -314,7 +326,7 @@ def split(clips: list[Clip], test_share: float = 0.3, seed: int = 0) -> tuple[li
 
 
 def train_and_report(clips: list[Clip], out_dir: str | Path, *, epochs: int = 150, grl_lambda: float = 1.0, seed: int = 0,
-                     held_out_speakers: tuple[str, ...] = (), progress: Callable[[str, int, int], None] | None = None) -> dict:
+                     held_out_speakers: tuple[str, ...] = (), mel_warp: float = 0.0, progress: Callable[[str, int, int], None] | None = None) -> dict:
     """Train with and without the GRL on the same split; save the GRL model; return the report.
 
     ``held_out_speakers`` are left out of training entirely; each run's emotion head is then scored
@@ -345,11 +357,12 @@ def train_and_report(clips: list[Clip], out_dir: str | Path, *, epochs: int = 15
         return [mels[i] for i in indices], [clips[i].emotion for i in indices], [clips[i].speaker for i in indices]
 
     report: dict = {"clips": len(clips), "train": len(train_idx), "test": len(test_idx), "speakers": speakers, "emotions": emotions,
-                    "epochs": epochs, "grl_lambda": grl_lambda, "seed": seed,
+                    "epochs": epochs, "grl_lambda": grl_lambda, "seed": seed, "mel_warp": mel_warp,
                     "held_out_speakers": sorted(held_out_speakers), "unseen_speaker_clips": len(unseen)}
     saved = None
     for key, use_grl in (("without_grl", False), ("with_grl", True)):
-        config = EncoderConfig(emotions, speakers, epochs=epochs, grl_lambda=grl_lambda, use_grl=use_grl, seed=seed)
+        config = EncoderConfig(emotions, speakers, epochs=epochs, grl_lambda=grl_lambda, use_grl=use_grl, seed=seed,
+                               mel_warp=mel_warp)
         model = train_encoders(*part(train_idx), config, None if progress is None else lambda d, t, k=key: progress(k, d, t))
         report[key] = evaluate(model, part(train_idx), part(test_idx))
         if unseen:

@@ -46,6 +46,8 @@ class SynthesisRequest:
             raise InputError(f"language {self.language!r} is not supported; allowed: {', '.join(LANGUAGES)}")
         if not 0.0 <= self.emotion_alpha <= 1.0:
             raise InputError(f"emotion_alpha {self.emotion_alpha!r} is outside the allowed range 0..1")
+        if self.emotion_encoder is not None and self.emotion_reference is None:
+            raise InputError("emotion_encoder reads the emotion reference, but the request has none (give emotion_reference)")
 
     @property
     def resolved_language(self) -> str:
