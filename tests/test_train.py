@@ -161,3 +161,9 @@ def test_encoder_options_bad_input_exit_2(tmp_path, trained_encoders, unseen_voi
 def test_loaded_encoders_are_reused_until_the_folder_changes(trained_encoders):
     _, folder = trained_encoders
     assert load_encoders(folder) is load_encoders(folder)
+
+
+def test_a_request_with_an_encoder_but_no_emotion_reference_is_refused(tmp_path):
+    voice = Audio(np.zeros(16000, np.float32), 16000)
+    with pytest.raises(InputError, match="the request has none"):
+        SynthesisRequest(text="Hello.", speaker_reference=voice, emotion_encoder=tmp_path)
