@@ -40,6 +40,10 @@ def _job(**changes):
     (_job(emotion_control={"method": "telepathy"}), "emotion_control"),
     ({"speaker_reference": "voice_samples/character_A.wav"}, "required key 'text' is missing"),
     (_job(emotion_control={"method": "preset", "preset": "sad", "intensity": 3}), "intensity"),
+    (_job(engine={"emotion_encoder": "voice_samples"}), "no audio or dual_audio source"),
+    (_job(engine={"name": "indextts2", "emotion_encoder": "voice_samples"}), "used by the builtin engine only"),
+    (_job(verify={"enabled": False, "emotion_encoder": "voice_samples"}), "verification is off"),
+    (_job(emotion_control={"method": "audio"}, engine={"emotion_encoder": "no_such_folder"}), "engine.emotion_encoder file"),
 ])
 def test_bad_jobs_name_the_problem(data, match):
     with pytest.raises(InputError, match=match):
@@ -51,3 +55,9 @@ def test_not_a_mapping(tmp_path):
     path.write_text("- just\n- a list\n")
     with pytest.raises(InputError, match="mapping"):
         load_job(path)
+
+
+def test_encoder_folders_resolve_against_the_job_folder():
+    job = parse_job(_job(emotion_control={"method": "audio"}, engine={"emotion_encoder": "voice_samples"},
+                         verify={"emotion_encoder": "voice_samples"}), base_dir=EXAMPLES)
+    assert job.engine.emotion_encoder == job.verify.emotion_encoder == EXAMPLES / "voice_samples"

@@ -151,11 +151,16 @@ class Job(_Strict):
             raise ValueError(f"text {value!r} is empty; give the line to speak")
         return value
 
+    @property
+    def emotion_sources(self) -> list:
+        """The single sources of ``emotion_control`` (a mix's list, or the one source)."""
+        control = self.emotion_control
+        return control.sources if isinstance(control, MixEmotion) else [control] if control else []
+
     @model_validator(mode="after")
     def _encoder_has_a_recording_to_read(self) -> Job:
-        control = self.emotion_control
-        sources = control.sources if isinstance(control, MixEmotion) else [control] if control else []
-        if self.engine.emotion_encoder is not None and not any(isinstance(s, (AudioEmotion, DualAudioEmotion)) for s in sources):
+        if self.engine.emotion_encoder is not None and not any(isinstance(s, (AudioEmotion, DualAudioEmotion))
+                                                               for s in self.emotion_sources):
             raise ValueError("emotion_encoder reads an emotion recording, but emotion_control has no audio or dual_audio source "
                              "(add one, e.g. --emotion-audio, or remove engine.emotion_encoder)")
         return self
@@ -163,12 +168,10 @@ class Job(_Strict):
     def referenced_files(self) -> list[tuple[str, Path]]:
         """(key, path) of every input file the job names."""
         files = [("speaker_reference", self.speaker_reference)]
-        control = self.emotion_control
-        sources = control.sources if isinstance(control, MixEmotion) else [control] if control else []
-        for index, source in enumerate(sources):
+        for index, source in enumerate(self.emotion_sources):
             audio = getattr(source, "audio", None)
             if audio is not None:
-                key = f"emotion_control.sources[{index}].audio" if isinstance(control, MixEmotion) else "emotion_control.audio"
+                key = f"emotion_control.sources[{index}].audio" if isinstance(self.emotion_control, MixEmotion) else "emotion_control.audio"
                 files.append((key, audio))
         for key, path in (("engine.model_dir", self.engine.model_dir), ("engine.emotion_encoder", self.engine.emotion_encoder),
                           ("verify.emotion_encoder", self.verify.emotion_encoder)):
