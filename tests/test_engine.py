@@ -170,3 +170,15 @@ def test_flite_phone_timings_anchor_the_contours(engine, reference):
     question = say(engine, reference, text="Are you really coming with us tonight?", emotion=EmotionVector.preset("surprised"))
     assert question.applied["contours_anchored_on"] == "phone timings"
     assert say(engine, reference, base_voice="joe").applied["contours_anchored_on"] == "whole line"
+
+
+@pytest.mark.parametrize("k", [1, 4])
+def test_frame_matching_takes_the_mean_of_the_nearest_reference_frames(k):
+    from emodub.engines.builtin.timbre import nearest_frames_mean
+
+    frames = np.random.default_rng(0).normal(size=(60, 8))
+    queries = frames[[5, 17, 40]] + 1e-4  # each query sits on one reference frame
+    matched = nearest_frames_mean(queries, frames, k)
+    for query, row in zip(queries, matched):
+        distances = np.sum((frames[:, 1:] - query[1:]) ** 2, axis=1)
+        assert np.allclose(row, frames[np.argsort(distances)[:k]].mean(axis=0))
