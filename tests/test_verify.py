@@ -43,7 +43,7 @@ def test_chinese_intelligibility_is_not_measured(reference):
 
 
 def test_a_missed_check_is_retried_and_the_best_round_kept(reference):
-    req = request(reference, emotion=EmotionVector.preset("happy", 0.6), seed=5)
+    req = request(reference, emotion=EmotionVector.preset("angry", 0.6), seed=5)
     _, verification, rounds = synthesize_verified(get_engine("builtin"), req, thresholds=Thresholds(min_speaker_similarity=0.999),
                                                   max_rounds=3)
     assert len(rounds) == 3 and not verification.passed and verification.failed == ["speaker_similarity"]

@@ -18,6 +18,7 @@ several probe sentences, so the choice generalises to new text; the result is a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -77,6 +78,10 @@ class VoiceProfile:
     voiced_frames: list[list[float]]  # coded envelopes of the reference's voiced frames, for frame matching
     choices: dict[str, VoiceChoice] = field(default_factory=dict)
     version: int = PROFILE_VERSION
+
+    @functools.cached_property
+    def voiced_frames_array(self) -> np.ndarray:
+        return np.asarray(self.voiced_frames, dtype=float)
 
     def save(self, path: str | os.PathLike) -> None:
         data = asdict(self)
@@ -200,7 +205,7 @@ def match_cepstrum(features: world.WorldFeatures, profile: VoiceProfile, choice:
     mapped[v] = np.asarray(profile.cepstrum_mean) + (coded[v] - np.asarray(choice.cepstrum_mean)) * scale
     if FRAME_MATCH_SHARE > 0 and profile.voiced_frames and v.any():
         mapped[v] = ((1 - FRAME_MATCH_SHARE) * mapped[v]
-                     + FRAME_MATCH_SHARE * nearest_frames_mean(mapped[v], np.asarray(profile.voiced_frames)))
+                     + FRAME_MATCH_SHARE * nearest_frames_mean(mapped[v], profile.voiced_frames_array))
     mapped[:, 0] = coded[:, 0]
     matched = world.decode_envelope(features, mapped)
     edge = int(np.searchsorted(features.frequencies_hz, band_cutoff_hz(profile.nyquist_hz)))
@@ -274,6 +279,12 @@ def search_size(language: str, candidates: list[str] | None = None) -> int:
     return len(candidates or voices_for(language)) * len(WARP_GRID)
 
 
+@functools.lru_cache(maxsize=8)
+def _load_cached(path: Path, modified_ns: int) -> VoiceProfile:
+    """A profile read once per file version (a dub or a job reads it for every line and round)."""
+    return VoiceProfile.load(path)
+
+
 def load_or_build_profile(reference: Audio, language: str, *, base_voice: str | None = None,
                           progress=None) -> VoiceProfile:
     """The cached profile for this reference, with a choice for ``language`` (searched if missing)."""
@@ -282,7 +293,7 @@ def load_or_build_profile(reference: Audio, language: str, *, base_voice: str | 
     profile = None
     if path.exists():
         try:
-            profile = VoiceProfile.load(path)
+            profile = _load_cached(path, path.stat().st_mtime_ns)
         except (ValueError, TypeError, KeyError):
             profile = None  # an old or damaged cache entry is rebuilt
         if profile is not None and profile.version != PROFILE_VERSION:
