@@ -192,25 +192,48 @@ def bench_transfer(reference: Audio, tmp: Path) -> None:
           ["reference emotion", "alpha", "correlation"], rows)
 
 
-def bench_wer(reference: Audio, tmp: Path) -> None:
+def _heard(reference: Audio, base_voice: str, **kwargs) -> tuple[int, float, float] | None:
+    """Words, WER and mean GE2E similarity to the reference over the new sentences; None without pocketsphinx."""
+    words = errors = 0.0
+    similarities = []
+    ref_embedding = speaker_embedding(reference)
+    for text in LINES_EN[1:]:
+        audio = synth(reference, text, base_voice=base_voice, **kwargs)[0].audio
+        heard = transcribe_en(audio)
+        if heard is None:
+            print("\npocketsphinx not installed: WER not measured")
+            return None
+        truth = words_of(text)
+        errors += word_error_rate(truth, heard) * len(truth)
+        words += len(truth)
+        similarities.append(cosine(speaker_embedding(audio), ref_embedding))
+    return int(words), errors / words, float(np.mean(similarities))
+
+
+def bench_wer(reference: Audio) -> None:
     rows = []
     for base_voice in ("joe", "flite-slt"):
-        words = errors = 0.0
-        for text in LINES_EN[1:]:
-            heard = transcribe_en(synth(reference, text, base_voice=base_voice)[0].audio)
-            if heard is None:
-                print("\npocketsphinx not installed: WER not measured")
-                return
-            truth = words_of(text)
-            errors += word_error_rate(truth, heard) * len(truth)
-            words += len(truth)
-        rows.append([base_voice, int(words), errors / words])
+        if (heard := _heard(reference, base_voice)) is None:
+            return
+        rows.append([base_voice, heard[0], heard[1]])
     table("Intelligibility: pocketsphinx (en-us model shipped in the package) word error rate",
           ["base voice", "words", "WER"], rows)
 
 
+def bench_frame_match(reference: Audio) -> None:
+    """The trade-off ``frame_match`` sets: similarity to the reference against intelligibility."""
+    rows = []
+    for base_voice in ("joe", "flite-slt"):
+        for share in (0.0, 0.25, 0.5, 0.75, 1.0):
+            if (heard := _heard(reference, base_voice, frame_match=share)) is None:
+                return
+            rows.append([base_voice, share, heard[2], heard[1]])
+    table("frame_match: GE2E similarity to the reference and WER (same 57 words)",
+          ["base voice", "frame_match", "similarity", "WER"], rows)
+
+
 def main() -> None:
-    parts = set(sys.argv[1:]) or {"duration", "speed", "similarity", "emotion", "transfer", "wer"}
+    parts = set(sys.argv[1:]) or {"duration", "speed", "similarity", "emotion", "transfer", "wer", "frame_match"}
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         reference = make_reference("flite", "kal16", tmp)
@@ -227,7 +250,9 @@ def main() -> None:
         if "transfer" in parts:
             bench_transfer(reference, tmp)
         if "wer" in parts:
-            bench_wer(reference, tmp)
+            bench_wer(reference)
+        if "frame_match" in parts:
+            bench_frame_match(reference)
 
 
 if __name__ == "__main__":

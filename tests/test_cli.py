@@ -79,6 +79,7 @@ def _bad_reference(write_wav, kind):
     (["--emotion-vector", "1,2,3"], "8 are needed"),
     (["--mode", "fast"], "--mode 'fast'"),
     (["--emotion-audio", "nope.wav"], "nope.wav' does not exist"),
+    (["--frame-match", "1.5"], "engine.frame_match"),
 ])
 def test_say_bad_input_exits_2_with_one_line(tmp_path, reference_path, args, match):
     out = tmp_path / "bad.wav"

@@ -222,6 +222,8 @@ def test_cli_writes_a_template_then_skips_and_forces(tmp_path, shots, reference_
     ("weight", "emotion weight"),
     ("suffix", "must end in"),
     ("separator", "separator"),
+    ("frame-match", "frame match 1.2 is outside the allowed range 0..1"),
+    ("encoder", "is not an emodub encoder folder"),
 ])
 def test_cli_bad_input_exits_2_and_leaves_nothing(tmp_path, shots, reference_path, case, match):
     video, script, _ = shots
@@ -249,6 +251,10 @@ def test_cli_bad_input_exits_2_and_leaves_nothing(tmp_path, shots, reference_pat
         args[-1] = tmp_path / "out.avi.txt"
     elif case == "separator":
         args += ["--separator", "spleeter"]
+    elif case == "frame-match":
+        args += ["--frame-match", "1.2"]
+    elif case == "encoder":
+        args += ["--emotion-encoder", tmp_path]
     proc = emodub(*args)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().startswith("error:") and match in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -182,3 +182,16 @@ def test_frame_matching_takes_the_mean_of_the_nearest_reference_frames(k):
     for query, row in zip(queries, matched):
         distances = np.sum((frames[:, 1:] - query[1:]) ** 2, axis=1)
         assert np.allclose(row, frames[np.argsort(distances)[:k]].mean(axis=0))
+
+
+def test_more_frame_matching_is_closer_to_the_reference(engine, reference):
+    outputs = {share: say(engine, reference, frame_match=share) for share in (0.0, 1.0)}
+    assert {share: out.applied["frame_match"] for share, out in outputs.items()} == {0.0: 0.0, 1.0: 1.0}
+    similarity = {share: speaker_similarity(out.audio, reference) for share, out in outputs.items()}
+    assert similarity[1.0] > similarity[0.0]
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.5, float("nan")])
+def test_frame_match_outside_0_to_1_is_refused(reference, share):
+    with pytest.raises(InputError, match="frame_match .* outside the allowed range 0..1"):
+        SynthesisRequest(text=TEXT_EN, speaker_reference=reference, frame_match=share)

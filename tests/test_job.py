@@ -43,6 +43,8 @@ def _job(**changes):
     (_job(engine={"emotion_encoder": "voice_samples"}), "no audio or dual_audio source"),
     (_job(engine={"name": "indextts2", "emotion_encoder": "voice_samples"}), "used by the builtin engine only"),
     (_job(verify={"enabled": False, "emotion_encoder": "voice_samples"}), "verification is off"),
+    (_job(engine={"name": "indextts2", "frame_match": 0.3}), "frame_match is a setting of the builtin engine"),
+    (_job(engine={"frame_match": 1.5}), "engine.frame_match"),
     (_job(emotion_control={"method": "audio"}, engine={"emotion_encoder": "no_such_folder"}), "engine.emotion_encoder file"),
 ])
 def test_bad_jobs_name_the_problem(data, match):

@@ -117,6 +117,7 @@ def say(
     max_rounds: Annotated[int, typer.Option(help="Most synthesis rounds when a check misses (1 = no retry).")] = 3,
     emotion_encoder: Annotated[Optional[Path], typer.Option(help="train-encoders folder: reads the emotion of --emotion-audio (builtin).")] = None,
     judge_encoder: Annotated[Optional[Path], typer.Option(help="Folder from train-encoders: the verification judge's emotion reader.")] = None,
+    frame_match: Annotated[Optional[float], typer.Option(help="Builtin: 0 = clearest … 1 = closest to the voice (default 0.5).")] = None,
 ) -> None:
     """Speak TEXT in the voice of --voice with the chosen emotion and length."""
     with _errors_to_exit_codes():
@@ -143,7 +144,8 @@ def say(
             "emotion_control": control,
             "duration_control": {"mode": chosen_mode, "smoothness": smoothness, **lengths},
             "engine": {"name": engine, "base_voice": base_voice, "model_dir": None if model_dir is None else str(model_dir),
-                       "version": engine_version, "emotion_encoder": None if emotion_encoder is None else str(emotion_encoder)},
+                       "version": engine_version, "emotion_encoder": None if emotion_encoder is None else str(emotion_encoder),
+                       "frame_match": frame_match},
             "consent": consent,
             "language": language,
             "verify": {"enabled": verify, "max_rounds": max_rounds,
@@ -377,6 +379,7 @@ def dub(
     separator: Annotated[Optional[str], typer.Option(help="Source separation you have installed (demucs): removes the old voice.")] = None,
     consent: Annotated[Optional[str], typer.Option(help="Consent statement of the voice owner, stored in the report.")] = None,
     emotion_encoder: Annotated[Optional[Path], typer.Option(help="Folder from train-encoders: reads the original voice's emotion.")] = None,
+    frame_match: Annotated[float, typer.Option(help="0 = clearest … 1 = closest to the new voice (share of the envelope from its frames).")] = 0.5,
 ) -> None:
     """Dub VIDEO: new lines from --script in the voice of --voice, with the emotion of the original performance."""
     from emodub.dubbing import DubOptions, default_workers
@@ -386,7 +389,7 @@ def dub(
         given = EmotionVector.parse_preset(emotion) if emotion else None
         options = DubOptions(emotion=given, emotion_text=emotion_text, emotion_weight=emotion_weight, original_prosody=original_prosody,
                              base_voice=base_voice, frame_rate_hz=fps, workers=workers or default_workers(), consent=consent,
-                             separator=separator, emotion_encoder=emotion_encoder)
+                             separator=separator, emotion_encoder=emotion_encoder, frame_match=frame_match)
         if video.is_dir():
             videos = sorted(p for p in video.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
             if not videos:

@@ -65,10 +65,14 @@ class DubOptions:
     consent: str | None = None
     seed: int = 0
     emotion_encoder: Path | None = None  # a train-encoders folder reads the original voice instead of the acoustic SER
+    frame_match: float = timbre.DEFAULT_FRAME_MATCH  # share of the envelope from the voice reference's own frames
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.emotion_weight <= 1.0:
             raise InputError(f"emotion weight {self.emotion_weight!r} is outside the allowed range 0..1")
+        if not 0.0 <= self.frame_match <= 1.0:
+            raise InputError(f"frame match {self.frame_match!r} is outside the allowed range 0..1 "
+                             "(0 = clearest, 1 = closest to the reference voice)")
         if self.workers < 1:
             raise InputError(f"workers {self.workers!r} is not allowed; it must be ≥ 1")
         if not self.frame_rate_hz > 0:
@@ -140,6 +144,7 @@ class _Job:
     room_s: float
     base_voice: str | None
     seed: int
+    frame_match: float
 
 
 @dataclass
@@ -163,7 +168,7 @@ def synthesize_cue(job: _Job) -> _Synth:
     def request(plan: DurationPlan) -> SynthesisRequest:
         return SynthesisRequest(text=job.text, speaker_reference=voice, emotion=job.vector, qualities=job.qualities,
                                 emotion_reference=reference, emotion_alpha=job.alpha if reference is not None else 1.0,
-                                duration=plan, seed=job.seed, base_voice=job.base_voice)
+                                duration=plan, seed=job.seed, base_voice=job.base_voice, frame_match=job.frame_match)
 
     free = engine.synthesize(request(DurationPlan("free")))
     needed = job.span_s / free.free_duration_s
@@ -297,7 +302,7 @@ def dub_video(video: str | Path, script: str | Path, voice: str | Path, output: 
 
     t0 = time.perf_counter()
     for language in sorted({SynthesisRequest(text=c.text, speaker_reference=reference).resolved_language for c in cues}):
-        timbre.load_or_build_profile(reference, language, base_voice=options.base_voice,
+        timbre.load_or_build_profile(reference, language, base_voice=options.base_voice, frame_match=options.frame_match,
                                      progress=lambda: notify("voice profile", 0, 1))
     jobs, plans = [], []
     for number, (cue, (vector, _, _)) in enumerate(zip(cues, detected)):
@@ -308,7 +313,7 @@ def dub_video(video: str | Path, script: str | Path, voice: str | Path, output: 
         next_start = cues[number + 1].start_s if number + 1 < len(cues) else info.duration_s
         jobs.append(_Job(number, cue.text, reference.samples, reference.sample_rate_hz, chosen, qualities,
                          original.samples if use_reference else None, ANALYSIS_RATE_HZ, DEFAULT_PROSODY_ALPHA,
-                         cue.span_s, next_start - cue.start_s, options.base_voice, options.seed))
+                         cue.span_s, next_start - cue.start_s, options.base_voice, options.seed, options.frame_match))
     timings["voice profile"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

@@ -103,12 +103,16 @@ class EngineConfig(_Strict):
     model_dir: Path | None = None
     version: Literal["2", "2.5"] = "2"
     emotion_encoder: Path | None = None  # builtin: read the emotion reference with this train-encoders folder
+    frame_match: float | None = Field(None, ge=0, le=1)  # builtin: 0 = clearest … 1 = closest to the voice (default 0.5)
 
     @model_validator(mode="after")
-    def _encoder_is_builtin_only(self) -> EngineConfig:
+    def _builtin_only_keys(self) -> EngineConfig:
         if self.emotion_encoder is not None and self.name != "builtin":
             raise ValueError(f"emotion_encoder is used by the builtin engine only; {self.name} reads the emotion reference "
                              "with its own encoder (remove engine.emotion_encoder or use engine builtin)")
+        if self.frame_match is not None and self.name != "builtin":
+            raise ValueError(f"frame_match is a setting of the builtin engine's timbre adaptation; {self.name} has no such "
+                             "setting (remove engine.frame_match or use engine builtin)")
         return self
 
 

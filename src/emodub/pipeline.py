@@ -162,6 +162,7 @@ def synthesize_job(job: Job, *, hook: Hook | None = None) -> tuple[Synthesis, Re
         seed=job.seed,
         base_voice=job.engine.base_voice,
         emotion_encoder=job.engine.emotion_encoder,
+        frame_match=job.engine.frame_match,
     )
     t0 = time.perf_counter()
     notify("synthesize", 0, 1)

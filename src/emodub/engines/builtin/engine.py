@@ -80,8 +80,9 @@ class BuiltinEngine:
         if not voices_for(language):
             raise EngineError(f"no base voice for language {language!r} is installed (need espeak-ng / flite)")
 
-        profile = self._profile(request.speaker_reference, language, base_voice)
-        choice = profile.choices[f"{language}:{base_voice or 'auto'}"]
+        frame_match = timbre.DEFAULT_FRAME_MATCH if request.frame_match is None else request.frame_match
+        profile = self._profile(request.speaker_reference, language, base_voice, frame_match)
+        choice = profile.choices[timbre.choice_key(language, base_voice, frame_match)]
 
         base, phones = synthesize_base_timed(choice.base_voice, request.text, seed=request.seed)
         features = world.analyze(base)
@@ -138,6 +139,7 @@ class BuiltinEngine:
                 "language": language,
                 "base_voice": choice.base_voice,
                 "warp": choice.warp,
+                "frame_match": choice.frame_match,
                 "pauses_from": "phone timings" if phones else "frame energy",
                 "contours_anchored_on": "phone timings" if anchors else "whole line",
                 "emotion_vector_rendered": None if emotion is None else emotion.to_dict(),
@@ -151,7 +153,7 @@ class BuiltinEngine:
             warnings=warnings,
         )
 
-    def _profile(self, reference: Audio, language: str, base_voice: str | None) -> timbre.VoiceProfile:
+    def _profile(self, reference: Audio, language: str, base_voice: str | None, frame_match: float) -> timbre.VoiceProfile:
         total = timbre.search_size(language, [base_voice] if base_voice else None)
         done = [0]
 
@@ -160,7 +162,7 @@ class BuiltinEngine:
             if self._progress is not None:
                 self._progress("voice profile", done[0], total)
 
-        return timbre.load_or_build_profile(reference, language, base_voice=base_voice, progress=tick)
+        return timbre.load_or_build_profile(reference, language, base_voice=base_voice, frame_match=frame_match, progress=tick)
 
 
 __all__ = ["BuiltinEngine", "DEFAULT_BASE_VOICE"]

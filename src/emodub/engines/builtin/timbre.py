@@ -10,7 +10,8 @@ Conversion Challenges), and aperiodicity moved toward the reference's.  Finally 
 by the mean of its ``FRAME_MATCH_NEIGHBOURS`` nearest frames of the reference itself (in the
 mean-variance-matched cepstral space: frame selection, the idea of kNN-VC, Baas et al. 2023, on
 WORLD cepstra), which brings the speaker's own spectral detail that global statistics cannot
-carry; ``FRAME_MATCH_SHARE`` blends it with the matched envelope.  The base voice and
+carry; the choice's ``frame_match`` share (default 0.5; a request may set 0–1) blends it with
+the matched envelope: more is closer to the speaker, less is clearer.  The base voice and
 warp are chosen by a grid search maximising GE2E similarity (``emodub.voice``) averaged over
 several probe sentences, so the choice generalises to new text; the result is a
 :class:`VoiceProfile`, cached on disk under the reference's content hash.
@@ -39,7 +40,7 @@ CEPSTRUM_DIMS = 40
 BAND_EDGE = 0.9
 AP_BANDS_HZ = ((0, 1000), (1000, 4000), (4000, 11025))
 FRAME_MATCH_NEIGHBOURS = 4
-FRAME_MATCH_SHARE = 0.5  # 0 = statistics only; 1 = wholly from the reference frames (README: +0.06 GE2E, WER several times higher)
+DEFAULT_FRAME_MATCH = 0.5  # 0 = statistics only; 1 = wholly from the reference frames (README: +0.06 GE2E, WER several times higher)
 FRAME_STRIDE = 2  # reference frames kept for matching: every 2nd 5-ms frame (neighbours are alike)
 PROBE_TEXTS = {
     "en": ("The quick brown fox jumps over the lazy dog, and then it runs away into the quiet forest.",
@@ -62,6 +63,7 @@ class VoiceChoice:
     ap_shift: list[float]
     similarity: float
     base_similarity: float
+    frame_match: float = DEFAULT_FRAME_MATCH
 
 
 @dataclass
@@ -203,9 +205,9 @@ def match_cepstrum(features: world.WorldFeatures, profile: VoiceProfile, choice:
     mapped = coded.copy()  # unvoiced frames (fricatives, silence) keep their envelope: the statistics are of voiced speech
     v = features.voiced
     mapped[v] = np.asarray(profile.cepstrum_mean) + (coded[v] - np.asarray(choice.cepstrum_mean)) * scale
-    if FRAME_MATCH_SHARE > 0 and profile.voiced_frames and v.any():
-        mapped[v] = ((1 - FRAME_MATCH_SHARE) * mapped[v]
-                     + FRAME_MATCH_SHARE * nearest_frames_mean(mapped[v], profile.voiced_frames_array))
+    share = choice.frame_match
+    if share > 0 and profile.voiced_frames and v.any():
+        mapped[v] = (1 - share) * mapped[v] + share * nearest_frames_mean(mapped[v], profile.voiced_frames_array)
     mapped[:, 0] = coded[:, 0]
     matched = world.decode_envelope(features, mapped)
     edge = int(np.searchsorted(features.frequencies_hz, band_cutoff_hz(profile.nyquist_hz)))
@@ -238,15 +240,17 @@ def adapt(features: world.WorldFeatures, profile: VoiceProfile, choice: VoiceCho
     return features.with_(ap=ap)
 
 
-def _choice_for(probes: list[world.WorldFeatures], profile: VoiceProfile, base_voice: str, warp: float) -> VoiceChoice:
+def _choice_for(probes: list[world.WorldFeatures], profile: VoiceProfile, base_voice: str, warp: float,
+                frame_match: float) -> VoiceChoice:
     warped = [band_limited(f.with_(sp=warp_envelope(f.sp, warp)), profile.nyquist_hz) for f in probes]
     mean, std = cepstrum_stats(warped)
     ap_shift = 0.5 * (np.asarray(profile.ap_bands) - np.mean([_ap_bands(f) for f in probes], axis=0))
-    return VoiceChoice(base_voice, warp, mean.round(5).tolist(), std.round(5).tolist(), ap_shift.round(4).tolist(), 0.0, 0.0)
+    return VoiceChoice(base_voice, warp, mean.round(5).tolist(), std.round(5).tolist(), ap_shift.round(4).tolist(), 0.0, 0.0,
+                       frame_match)
 
 
 def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, candidates: list[str] | None = None,
-                 progress=None) -> VoiceChoice:
+                 frame_match: float = DEFAULT_FRAME_MATCH, progress=None) -> VoiceChoice:
     """Grid search over base voices × warps; keep the one most similar to the reference.
 
     Similarity is averaged over the probe sentences: on a single sentence the GE2E score
@@ -263,7 +267,7 @@ def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, cand
         base_similarity = max(base_similarity, float(np.mean([cosine(speaker_embedding(b), ref_embedding) for b in bases])))
         probes = [world.analyze(b) for b in bases]
         for warp in WARP_GRID:
-            choice = _choice_for(probes, profile, voice, warp)
+            choice = _choice_for(probes, profile, voice, warp, frame_match)
             rendered = [world.synthesize(adapt(f, profile, choice)) for f in probes]
             choice.similarity = round(float(np.mean([cosine(speaker_embedding(r), ref_embedding) for r in rendered])), 4)
             if best is None or choice.similarity > best.similarity:
@@ -285,8 +289,13 @@ def _load_cached(path: Path, modified_ns: int) -> VoiceProfile:
     return VoiceProfile.load(path)
 
 
+def choice_key(language: str, base_voice: str | None, frame_match: float) -> str:
+    """Where a profile keeps the choice for this language, base voice (or auto) and frame-match share."""
+    return f"{language}:{base_voice or 'auto'}:{frame_match:g}"
+
+
 def load_or_build_profile(reference: Audio, language: str, *, base_voice: str | None = None,
-                          progress=None) -> VoiceProfile:
+                          frame_match: float = DEFAULT_FRAME_MATCH, progress=None) -> VoiceProfile:
     """The cached profile for this reference, with a choice for ``language`` (searched if missing)."""
     key = reference_hash(reference)
     path = cache_dir() / f"{key}.json"
@@ -300,10 +309,11 @@ def load_or_build_profile(reference: Audio, language: str, *, base_voice: str | 
             profile = None
     if profile is None:
         profile = describe_reference(reference)
-    choice_key = f"{language}:{base_voice or 'auto'}"
-    if choice_key not in profile.choices:
+    wanted = choice_key(language, base_voice, frame_match)
+    if wanted not in profile.choices:
         candidates = [base_voice] if base_voice else None
-        profile.choices[choice_key] = choose_voice(reference, profile, language, candidates=candidates, progress=progress)
+        profile.choices[wanted] = choose_voice(reference, profile, language, candidates=candidates, frame_match=frame_match,
+                                               progress=progress)
         profile.save(path)
     return profile
 
