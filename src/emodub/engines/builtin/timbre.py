@@ -6,12 +6,12 @@ aperiodicity.  Applied to the base voice: F0 mapped onto the reference's log-F0 
 the spectral envelope warped in frequency by ``warp`` (vocal-tract length: >1 shortens the
 tract and raises formants), then cepstral mean-variance matching (the mean carries the
 long-term envelope and tilt, the spread its dynamics; cf. the "MVN" baseline of the Voice
-Conversion Challenges), and aperiodicity moved toward the reference's.  Finally each voiced frame's envelope is replaced
-by the mean of its ``FRAME_MATCH_NEIGHBOURS`` nearest frames of the reference itself (in the
-mean-variance-matched cepstral space: frame selection, the idea of kNN-VC, Baas et al. 2023, on
-WORLD cepstra), which brings the speaker's own spectral detail that global statistics cannot
-carry; the choice's ``frame_match`` share (default 0.5; a request may set 0–1) blends it with
-the matched envelope: more is closer to the speaker, less is clearer.  The base voice and
+Conversion Challenges), and aperiodicity moved toward the reference's.  Each voiced frame's
+envelope is then blended with the mean of its ``FRAME_MATCH_NEIGHBOURS`` nearest frames of the
+reference itself, in the matched cepstral space (frame selection: the idea of kNN-VC, Baas et
+al. 2023, on WORLD cepstra).  That brings the speaker's own spectral detail, which global
+statistics cannot carry; the choice's ``frame_match`` share (default 0.5; a request may set
+0–1) says how much: more is closer to the speaker, less is clearer.  The base voice and
 warp are chosen by a grid search maximising GE2E similarity (``emodub.voice``) averaged over
 several probe sentences, so the choice generalises to new text; the result is a
 :class:`VoiceProfile`, cached on disk under the reference's content hash.
