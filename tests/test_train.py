@@ -16,7 +16,7 @@ from emodub.emotion.space import EmotionVector
 from emodub.engines.base import SynthesisRequest, get_engine
 from emodub.errors import InputError
 from emodub.synthetic import make_emotion_corpus
-from emodub.train import Encoders, GradientReversal, _warped, ganin_schedule, load_encoders, read_corpus
+from emodub.train import Encoders, GradientReversal, _warped, ganin_schedule, load_encoders, read_corpus, train_and_report
 from test_cli import emodub
 
 REPORT_KEYS = {"emotion_accuracy", "speaker_accuracy", "emotion_leakage", "speaker_leakage", "emotion_chance", "speaker_chance"}
@@ -49,15 +49,19 @@ def test_mel_warp_moves_a_band_by_the_factor(factor, peak):
         assert np.array_equal(warped, mel)
 
 
-def test_grl_lowers_leakage_on_a_seed_fixed_run(trained_encoders):
-    """The bench's seed 0 (every one of its 4 seeds goes the same way; README 'GRL encoders')."""
-    report, _ = trained_encoders
-    without, with_grl = report["without_grl"], report["with_grl"]
-    print(json.dumps({"without_grl": without, "with_grl": with_grl}))
+def test_grl_lowers_leakage_on_seed_fixed_runs(trained_encoders, emotion_corpus, tmp_path):
+    """The bench's seeds 0–2, averaged: one seed alone moves by up to ±0.2 between machines and thread counts."""
+    clips = read_corpus(emotion_corpus)
+    reports = [trained_encoders[0]] + [train_and_report(clips, tmp_path / str(seed), seed=seed) for seed in (1, 2)]
     leakage = ("emotion_leakage", "speaker_leakage")
-    assert sum(with_grl[k] for k in leakage) <= sum(without[k] for k in leakage) - 0.1
-    for run in (without, with_grl):  # and the heads still do their jobs
-        assert run["emotion_accuracy"] >= 0.75 and run["speaker_accuracy"] >= 0.9
+
+    def mean(run: str, keys: tuple[str, ...]) -> float:
+        return float(np.mean([sum(r[run][k] for k in keys) for r in reports]))
+
+    print(json.dumps([{run: r[run] for run in ("without_grl", "with_grl")} for r in reports]))
+    assert mean("with_grl", leakage) <= mean("without_grl", leakage) - 0.1
+    for run in ("without_grl", "with_grl"):  # and the heads still do their jobs
+        assert mean(run, ("emotion_accuracy",)) >= 0.75 and mean(run, ("speaker_accuracy",)) >= 0.9
 
 
 def test_corpus_layouts(tmp_path, emotion_corpus):
