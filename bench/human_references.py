@@ -50,8 +50,8 @@ def alsa_speaker(cache: Path) -> Audio:
 
 def _solo_turns(rttm: str) -> dict[str, list[tuple[float, float]]]:
     """Each speaker's stretches where nobody else speaks."""
-    turns = [(line.split()[7], float(line.split()[3]), float(line.split()[3]) + float(line.split()[4]))
-             for line in rttm.splitlines() if line.startswith("SPEAKER")]
+    fields = [line.split() for line in rttm.splitlines() if line.startswith("SPEAKER")]
+    turns = [(f[7], float(f[3]), float(f[3]) + float(f[4])) for f in fields]  # RTTM: onset field 4, duration 5, name 8
     solo: dict[str, list[tuple[float, float]]] = {}
     for speaker, start, end in turns:
         pieces = [(start, end)]

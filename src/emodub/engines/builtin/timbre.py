@@ -116,9 +116,13 @@ def _voiced(features: world.WorldFeatures, values: np.ndarray) -> np.ndarray:
     return values[features.voiced] if features.voiced.sum() > 10 else values
 
 
-def cepstrum_stats(features: list[world.WorldFeatures]) -> tuple[np.ndarray, np.ndarray]:
-    """Per-coefficient mean and standard deviation of the coded envelope over voiced frames."""
-    coded = np.concatenate([_voiced(f, world.encode_envelope(f, CEPSTRUM_DIMS)) for f in features])
+def voiced_coded(features: world.WorldFeatures) -> np.ndarray:
+    """The coded envelope of the voiced frames: what the statistics and the frame matching use."""
+    return _voiced(features, world.encode_envelope(features, CEPSTRUM_DIMS))
+
+
+def cepstrum_stats(coded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-coefficient mean and standard deviation of coded envelope rows."""
     return coded.mean(axis=0), coded.std(axis=0)
 
 
@@ -154,9 +158,9 @@ def describe_reference(reference: Audio) -> VoiceProfile:
     """Measure the reference: F0 statistics, cepstral statistics, band aperiodicity."""
     features = world.analyze(reference)
     mean, std = world.log_f0_stats(features)
-    limited = band_limited(features, reference.sample_rate_hz / 2)
-    cep_mean, cep_std = cepstrum_stats([limited])
-    frames = _voiced(features, world.encode_envelope(limited, CEPSTRUM_DIMS))[::FRAME_STRIDE]
+    coded = voiced_coded(band_limited(features, reference.sample_rate_hz / 2))  # encoded once: statistics and frames
+    cep_mean, cep_std = cepstrum_stats(coded)
+    frames = coded[::FRAME_STRIDE]
     return VoiceProfile(
         reference_hash=reference_hash(reference),
         log_f0_mean=mean,
@@ -243,7 +247,7 @@ def adapt(features: world.WorldFeatures, profile: VoiceProfile, choice: VoiceCho
 def _choice_for(probes: list[world.WorldFeatures], profile: VoiceProfile, base_voice: str, warp: float,
                 frame_match: float) -> VoiceChoice:
     warped = [band_limited(f.with_(sp=warp_envelope(f.sp, warp)), profile.nyquist_hz) for f in probes]
-    mean, std = cepstrum_stats(warped)
+    mean, std = cepstrum_stats(np.concatenate([voiced_coded(f) for f in warped]))
     ap_shift = 0.5 * (np.asarray(profile.ap_bands) - np.mean([_ap_bands(f) for f in probes], axis=0))
     return VoiceChoice(base_voice, warp, mean.round(5).tolist(), std.round(5).tolist(), ap_shift.round(4).tolist(), 0.0, 0.0,
                        frame_match)
