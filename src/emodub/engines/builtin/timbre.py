@@ -11,31 +11,45 @@ envelope is then blended with the mean of its ``FRAME_MATCH_NEIGHBOURS`` nearest
 reference itself, in the matched cepstral space (frame selection: the idea of kNN-VC, Baas et
 al. 2023, on WORLD cepstra).  That brings the speaker's own spectral detail, which global
 statistics cannot carry; the choice's ``frame_match`` share (default 0.5; a request may set
-0–1) says how much: more is closer to the speaker, less is clearer.  The base voice and
-warp are chosen by a grid search maximising GE2E similarity (``emodub.voice``) averaged over
-several probe sentences, so the choice generalises to new text; the result is a
-:class:`VoiceProfile`, cached on disk under the reference's content hash.
+0–1) says how much: more is closer to the speaker, less is clearer.
+
+The base voice, warp and share are chosen by a search that never trades words for likeness:
+first GE2E similarity (``emodub.voice``, averaged over three probe sentences so the choice
+generalises to new text) for every candidate — coarse warps for every base voice, the fine
+grid for the leading two — then the ear (:mod:`emodub.ear`) on the most similar few.  The
+winner is the most similar candidate whose probe error stays within ``EAR_MARGIN`` of the
+clearest base voice's own error; when none does at the default share, clearer shares are
+tried.  The result is a :class:`VoiceProfile`, cached on disk under the reference's hash.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from emodub.audio import Audio
+from emodub.ear import Ear, can_hear, default_ear, edit_distance, tokens_for
 from emodub.engines.builtin import world
 from emodub.engines.builtin.base_voice import synthesize_base, voices_for
 from emodub.errors import EngineError
+from emodub.model_files import models_dir
 from emodub.voice import cosine, speaker_embedding
 
-PROFILE_VERSION = 4
+PROFILE_VERSION = 5
 WARP_GRID = (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25)
+COARSE_WARPS = (0.9, 1.05, 1.2)  # every base voice; the fine grid only for the leading voices
+FINE_VOICES = 2
+EAR_SHORTLIST = 3  # most similar candidates the ear hears
+EAR_MARGIN = 0.05  # probe error a candidate may add over the clearest base voice's own (pooled WER/CER)
+CLEARER_SHARES = (0.0,)  # tried, in order, when no candidate keeps the words at the default share
 CEPSTRUM_DIMS = 40
 BAND_EDGE = 0.9
 AP_BANDS_HZ = ((0, 1000), (1000, 4000), (4000, 11025))
@@ -64,6 +78,10 @@ class VoiceChoice:
     similarity: float
     base_similarity: float
     frame_match: float = DEFAULT_FRAME_MATCH
+    probe_error: float | None = None  # the ear's pooled WER/CER on the adapted probes (None: no ear for the language)
+    base_probe_error: float | None = None  # the clearest candidate base voice's own probe error
+    error_limit: float | None = None
+    ear: str | None = None
 
 
 @dataclass
@@ -253,38 +271,124 @@ def _choice_for(probes: list[world.WorldFeatures], profile: VoiceProfile, base_v
                        frame_match)
 
 
-def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, candidates: list[str] | None = None,
-                 frame_match: float = DEFAULT_FRAME_MATCH, progress=None) -> VoiceChoice:
-    """Grid search over base voices × warps; keep the one most similar to the reference.
+SearchProgress = Callable[[int, int], None]
 
-    Similarity is averaged over the probe sentences: on a single sentence the GE2E score
-    varies enough that the winner often does not generalise to new text.
+
+def _probe_similarity(probes: list[world.WorldFeatures], profile: VoiceProfile, choice: VoiceChoice,
+                      ref_embedding: np.ndarray) -> tuple[float, list[Audio]]:
+    rendered = [world.synthesize(adapt(f, profile, choice)) for f in probes]
+    return round(float(np.mean([cosine(speaker_embedding(r), ref_embedding) for r in rendered])), 4), rendered
+
+
+def probe_error(rendered: list[Audio], language: str, ear: Ear) -> float:
+    """The ear's error rate over the probe sentences, heard as one recording.
+
+    Whisper reads a 30-s window whatever the clip's length, so the probes are joined with
+    0.5-s pauses and heard once (≈ 2 s on one core instead of ≈ 6 s); edits over the joined
+    text pooled this way equal the per-sentence sum up to the joins, and are capped at 1.0.
+    """
+    rate = rendered[0].sample_rate_hz
+    gap = np.zeros(int(0.5 * rate), np.float32)
+    joined = Audio(np.concatenate([piece for r in rendered for piece in (r.resampled(rate).samples, gap)]), rate)
+    truth = tokens_for(" ".join(PROBE_TEXTS[language][:len(rendered)]), language)
+    heard = tokens_for(ear.transcribe(joined, language), language)
+    return round(min(1.0, edit_distance(truth, heard) / len(truth)), 4)
+
+
+def base_probe_error(voice: str, language: str, bases: list[Audio], ear: Ear) -> float:
+    """A base voice's own probe error; it does not depend on the reference, so it is measured once per machine."""
+    path = models_dir() / "base_voice_probe_errors.json"
+    key = f"{ear.name}|{voice}|{hashlib.sha1('|'.join(PROBE_TEXTS[language]).encode()).hexdigest()[:12]}"
+    known = json.loads(path.read_text()) if path.exists() else {}
+    if key not in known:
+        known[key] = probe_error(bases, language, ear)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(known, indent=1))
+        os.replace(tmp, path)
+    return float(known[key])
+
+
+def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, candidates: list[str] | None = None,
+                 frame_match: float | None = None, progress: SearchProgress | None = None, ear: Ear | None = None) -> VoiceChoice:
+    """Search base voices × warps (× shares when ``frame_match`` is None) for the most similar voice that keeps the words.
+
+    See the module docstring.  ``ear`` defaults to :func:`emodub.ear.default_ear`; without an
+    ear for ``language`` the most similar candidate wins and ``probe_error`` stays None.
     """
     ref_embedding = speaker_embedding(reference)
     candidates = candidates or voices_for(language)
     if not candidates:
         raise EngineError(f"no base voice for language {language!r} is installed (need espeak-ng / flite)")
-    best: VoiceChoice | None = None
+    shares = (frame_match,) if frame_match is not None else (DEFAULT_FRAME_MATCH, *CLEARER_SHARES)
+    fine_warps = [w for w in WARP_GRID if w not in COARSE_WARPS]
+    ear = ear if ear is not None else default_ear()
+    hears = ear is not None and can_hear(ear, language)
+    total = len(candidates) * len(COARSE_WARPS) + min(FINE_VOICES, len(candidates)) * len(fine_warps) + (EAR_SHORTLIST if hears else 0)
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    bases: dict[str, list[Audio]] = {}
+    probes: dict[str, list[world.WorldFeatures]] = {}
     base_similarity = -1.0
+    scored: list[VoiceChoice] = []
+
+    def score(voice: str, warp: float) -> None:
+        choice = _choice_for(probes[voice], profile, voice, warp, shares[0])
+        choice.similarity, _ = _probe_similarity(probes[voice], profile, choice, ref_embedding)
+        scored.append(choice)
+        tick()
+
     for voice in candidates:
-        bases = [synthesize_base(voice, text) for text in PROBE_TEXTS[language]]
-        base_similarity = max(base_similarity, float(np.mean([cosine(speaker_embedding(b), ref_embedding) for b in bases])))
-        probes = [world.analyze(b) for b in bases]
-        for warp in WARP_GRID:
-            choice = _choice_for(probes, profile, voice, warp, frame_match)
-            rendered = [world.synthesize(adapt(f, profile, choice)) for f in probes]
-            choice.similarity = round(float(np.mean([cosine(speaker_embedding(r), ref_embedding) for r in rendered])), 4)
-            if best is None or choice.similarity > best.similarity:
-                best = choice
-            if progress is not None:
-                progress()
-    assert best is not None  # candidates is never empty: voices_for() raises before
+        bases[voice] = [synthesize_base(voice, text) for text in PROBE_TEXTS[language]]
+        base_similarity = max(base_similarity, float(np.mean([cosine(speaker_embedding(b), ref_embedding) for b in bases[voice]])))
+        probes[voice] = [world.analyze(b) for b in bases[voice]]
+        for warp in COARSE_WARPS:
+            score(voice, warp)
+    leaders = sorted(candidates, key=lambda v: -max(c.similarity for c in scored if c.base_voice == v))[:FINE_VOICES]
+    for voice in leaders:
+        for warp in fine_warps:
+            score(voice, warp)
+    ranked = sorted(scored, key=lambda c: -c.similarity)
+    if not hears:
+        best = ranked[0]
+    else:
+        assert ear is not None
+        floor = min(base_probe_error(voice, language, bases[voice], ear) for voice in candidates)
+        limit = round(floor + EAR_MARGIN, 4)
+        heard: list[VoiceChoice] = []
+        best = None
+        for share in shares:
+            for candidate in ranked[:EAR_SHORTLIST]:
+                choice = dataclasses.replace(candidate, frame_match=share)
+                if share != candidate.frame_match:
+                    choice.similarity, rendered = _probe_similarity(probes[choice.base_voice], profile, choice, ref_embedding)
+                else:
+                    rendered = [world.synthesize(adapt(f, profile, choice)) for f in probes[choice.base_voice]]
+                choice.probe_error, choice.base_probe_error, choice.error_limit, choice.ear = (
+                    probe_error(rendered, language, ear), floor, limit, ear.name)
+                heard.append(choice)
+                if share == shares[0]:
+                    tick()
+            keeping = [c for c in heard if c.probe_error is not None and c.probe_error <= limit]
+            if keeping:
+                best = max(keeping, key=lambda c: c.similarity)
+                break
+        if best is None:  # nothing kept the words: the clearest candidate heard
+            best = min(heard, key=lambda c: (c.probe_error, -c.similarity))
     best.base_similarity = round(base_similarity, 4)
     return best
 
 
 def search_size(language: str, candidates: list[str] | None = None) -> int:
-    return len(candidates or voices_for(language)) * len(WARP_GRID)
+    """Candidates the similarity stage renders (for progress estimates)."""
+    n = len(candidates or voices_for(language))
+    return n * len(COARSE_WARPS) + min(FINE_VOICES, n) * (len(WARP_GRID) - len(COARSE_WARPS))
 
 
 @functools.lru_cache(maxsize=8)
@@ -293,13 +397,13 @@ def _load_cached(path: Path, modified_ns: int) -> VoiceProfile:
     return VoiceProfile.load(path)
 
 
-def choice_key(language: str, base_voice: str | None, frame_match: float) -> str:
-    """Where a profile keeps the choice for this language, base voice (or auto) and frame-match share."""
-    return f"{language}:{base_voice or 'auto'}:{frame_match:g}"
+def choice_key(language: str, base_voice: str | None, frame_match: float | None) -> str:
+    """Where a profile keeps the choice for this language, base voice (or auto) and frame-match share (or auto)."""
+    return f"{language}:{base_voice or 'auto'}:{'auto' if frame_match is None else f'{frame_match:g}'}"
 
 
 def load_or_build_profile(reference: Audio, language: str, *, base_voice: str | None = None,
-                          frame_match: float = DEFAULT_FRAME_MATCH, progress=None) -> VoiceProfile:
+                          frame_match: float | None = None, progress: SearchProgress | None = None) -> VoiceProfile:
     """The cached profile for this reference, with a choice for ``language`` (searched if missing)."""
     key = reference_hash(reference)
     path = cache_dir() / f"{key}.json"
