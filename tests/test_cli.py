@@ -64,6 +64,31 @@ def test_say_with_consent_and_exact_duration(tmp_path, reference_path):
     assert abs(data["duration_s"] - 2.2) * 1000 <= 1.0
     assert [s["method"] for s in data["emotion_sources"]] == ["preset", "text"]
     assert not any("consent" in w for w in data["warnings"])
+    # the delivery-only description adds its tremble and leaves the asked anger whole (it was halved to 0.40)
+    assert data["emotion_sources"][1]["weight"] == 0.0 and data["qualities"]["tremble"] > 0
+    first = data["verification"]["rounds"][0]
+    assert first["emotion"]["angry"] == pytest.approx(0.8)
+    kept = next(r for r in data["verification"]["rounds"] if r["kept"])
+    assert kept["round"] == 1 or f"kept round {kept['round']}" in result.stdout  # a weakened request is never silent
+    assert os.stat(out).st_mode & 0o777 == 0o666 & ~_umask()  # usual permissions, not mkstemp's 0600
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_strict_exits_3_when_verification_misses_and_keeps_the_best_round(tmp_path, reference_path):
+    job = tmp_path / "job.yaml"
+    job.write_text(f"text: Hello there, how are you.\nspeaker_reference: {reference_path}\n"
+                   "engine: {base_voice: flite-slt}\nverify: {max_rounds: 1, min_speaker_similarity: 0.999}\n")
+    out = tmp_path / "o.wav"
+    strict = emodub("run", job, "-o", out, "--strict")
+    assert strict.returncode == 3, strict.stderr
+    assert "verification missed (speaker_similarity)" in strict.stderr and out.exists()
+    out.unlink()
+    assert emodub("run", job, "-o", out).returncode == 0  # without --strict a miss is a warning
 
 
 def _bad_reference(write_wav, kind):
@@ -92,9 +117,14 @@ def test_say_bad_input_exits_2_with_one_line(tmp_path, reference_path, args, mat
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("kind,match", [("short", "0.50 s long; at least 1 s"), ("silent", "is silent")])
+@pytest.mark.parametrize("kind,match", [("short", "0.50 s long; at least 1 s"), ("silent", "is silent"),
+                                        ("text", "is not readable audio"), ("empty", "is not readable audio")])
 def test_bad_reference_exits_2(tmp_path, write_wav, kind, match):
-    reference = _bad_reference(write_wav, kind)
+    if kind in ("text", "empty"):
+        reference = tmp_path / "voice.wav"
+        reference.write_text("this is not audio" if kind == "text" else "")
+    else:
+        reference = _bad_reference(write_wav, kind)
     out = tmp_path / "out.wav"
     result = emodub("say", "hello there", "--voice", reference, "-o", out)
     assert result.returncode == 2
@@ -117,6 +147,24 @@ def test_run_bad_job_exits_2(tmp_path, reference_path, yaml_text, match):
     assert result.returncode == 2, result.stderr
     assert match in result.stderr
     assert not (tmp_path / "out.wav").exists()
+
+
+def test_a_job_reports_every_invalid_value_at_once(tmp_path, reference_path):
+    job = tmp_path / "job.yaml"
+    job.write_text(f"text: hi\nspeaker_reference: {reference_path}\nseed: x\nlanguage: fr\n"
+                   "duration_control: {mode: controlled, ratio: 2}\n")
+    result = emodub("run", job, "-o", tmp_path / "out.wav")
+    assert result.returncode == 2
+    line = result.stderr.strip()
+    assert line.count("\n") == 0 and line.startswith("error: 3 problems")
+    for name in ("seed", "language", "ratio 2"):
+        assert name in line
+
+
+def test_a_missing_output_folder_is_refused_before_any_work(tmp_path, reference_path):
+    result = emodub("say", "hello there", "--voice", reference_path, "-o", tmp_path / "nowhere" / "out.wav")
+    assert result.returncode == 2 and "folder" in result.stderr and "nowhere" in result.stderr
+    assert "voice profile" not in result.stderr
 
 
 def test_output_never_overwrites_an_input(tmp_path, reference_path):

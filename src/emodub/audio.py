@@ -86,21 +86,25 @@ def load_audio(path: str | os.PathLike, *, what: str = "audio file") -> Audio:
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except sf.LibsndfileError:
-        return _decode_with_ffmpeg(path)
+        return _decode_with_ffmpeg(path, what)
     if len(data) == 0:
         raise InputError(f"{what} {str(path)!r} holds no samples")
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     return Audio(mono, int(rate))
 
 
-def _decode_with_ffmpeg(path: Path) -> Audio:
-    """Decode any container ffmpeg knows to mono float32 at the stream's own rate."""
+def _decode_with_ffmpeg(path: Path, what: str = "audio file") -> Audio:
+    """Decode any container ffmpeg knows to mono float32 at the stream's own rate.
+
+    A file that holds no decodable audio is bad input (the user named it), not a tool failure.
+    """
     probe = subprocess.run(
         ["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=sample_rate",
          "-of", "csv=p=0", str(path)], capture_output=True, text=True,
     )
     if probe.returncode != 0 or not probe.stdout.strip():
-        raise MediaError(f"cannot read audio from {str(path)!r}: {probe.stderr.strip() or 'no audio stream'}")
+        raise InputError(f"{what} {str(path)!r} is not readable audio (WAV, FLAC, OGG, MP3 or anything ffmpeg decodes): "
+                         f"{probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else 'no audio stream'}")
     rate = int(probe.stdout.strip().splitlines()[0])
     proc = subprocess.run(
         ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1", "-f", "f32le", "-"],
@@ -122,10 +126,17 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; an output gets the usual permissions
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @dataclass(frozen=True)

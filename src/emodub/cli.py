@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from emodub import __version__
 from emodub.emotion.space import EmotionVector
@@ -43,16 +43,28 @@ def _errors_to_exit_codes():
         _fail(str(error), 1)
 
 
+STRICT_EXIT = 3  # --strict: verification missed after the last round
+PROFILE_NOTE = ("voice profile: first line in this voice — searching base voices × warps for the closest voice that keeps "
+                "the words (about 40–60 s on one free core, several minutes on a busy machine; cached for later lines)")
+
+
 @contextmanager
 def _progress_hook():
-    """A rich progress bar fed by ``hook(step, completed, total)``; silent when stderr is no terminal."""
+    """A rich progress bar (with an estimate of the time left) fed by ``hook(step, completed, total)``.
+
+    When stderr is no terminal the bar is off, but the one long first-use step (the voice
+    profile search) is still announced, so a first line never looks hung.
+    """
     with Progress(TextColumn("{task.description:<16}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal) as progress:
+                  TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=err, transient=True,
+                  disable=not err.is_terminal) as progress:
         tasks: dict[str, int] = {}
 
         def hook(step: str, completed: int, total: int) -> None:
             if step not in tasks:
                 tasks[step] = progress.add_task(step, total=total)
+                if step == "voice profile":
+                    err.print(PROFILE_NOTE, markup=False, highlight=False, soft_wrap=True)
             progress.update(tasks[step], completed=completed, total=total)
 
         yield hook
@@ -69,27 +81,42 @@ def _check_output(path: Path, inputs: list[Path], what: str = "output", suffixes
             raise InputError(f"{what} {str(path)!r} is an input file; emodub never overwrites its inputs")
 
 
-def _run_job(job: Job, output: Path, report_path: Optional[Path]) -> None:
+def _run_job(job: Job, output: Path, report_path: Optional[Path], strict: bool = False) -> None:
+    inputs = [p for _, p in job.referenced_files()]
+    _check_output(output, inputs)  # before any model loads
+    if report_path is not None:
+        _check_output(report_path, inputs, "report", (".json",))
     from emodub.pipeline import synthesize_job, write_outputs
 
-    inputs = [p for _, p in job.referenced_files()]
-    _check_output(output, inputs)
-    if report_path is not None and report_path.suffix.lower() != ".json":
-        raise InputError(f"report {str(report_path)!r} must end in .json")
     with _progress_hook() as hook:
         synthesis, report = synthesize_job(job, hook=hook)
     write_outputs(synthesis, report, output, report_path)
     for warning in report.warnings:
         err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     vector = EmotionVector.from_dict(report.emotion_vector).describe_short() if report.emotion_vector else "reference's own"
+    heard = report.intelligibility
+    words = "" if heard is None else f", {'wer' if 'wer' in heard else 'cer'} {heard.get('wer', heard.get('cer')):.2f}"
     typer.echo(f"wrote {output} ({report.duration_s:.3f} s, target {report.target_duration_s:.3f} s, "
                f"error {report.duration_error_ms:+.3f} ms, emotion: {vector}, "
-               f"speaker similarity {report.speaker_similarity}"
-               + ("" if report.verification is None else
-                  f", verification {'passed' if report.verification['passed'] else 'missed'} in {len(report.verification['rounds'])} round(s)")
-               + ")")
+               f"speaker similarity {report.speaker_similarity}{words}" + _verification_summary(report.verification) + ")")
     if report_path is not None:
         typer.echo(f"report {report_path}")
+    if strict and report.verification is not None and not report.verification["passed"]:
+        failed = [c["name"] for c in report.verification["checks"] if c["passed"] is False]
+        _fail(f"verification missed ({', '.join(failed)}) after {len(report.verification['rounds'])} round(s) and --strict "
+              f"was given; the best round was still written to {output}", STRICT_EXIT)
+
+
+def _verification_summary(verification: dict | None) -> str:
+    """', verification passed in 2 round(s), kept round 2: emotion intensity × 0.80 (words missed)'."""
+    if verification is None:
+        return ", not verified"
+    rounds = verification["rounds"]
+    summary = f", verification {'passed' if verification['passed'] else 'missed'} in {len(rounds)} round(s)"
+    kept = next(r for r in rounds if r["kept"])
+    if kept["round"] > 1 and kept["change"] != "as requested":
+        summary += f", kept round {kept['round']}: {kept['change']}"  # a weakened request is never silent
+    return summary
 
 
 @app.command()
@@ -117,9 +144,16 @@ def say(
     max_rounds: Annotated[int, typer.Option(help="Most synthesis rounds when a check misses (1 = no retry).")] = 3,
     emotion_encoder: Annotated[Optional[Path], typer.Option(help="train-encoders folder: reads the emotion of --emotion-audio (builtin).")] = None,
     judge_encoder: Annotated[Optional[Path], typer.Option(help="Folder from train-encoders: the verification judge's emotion reader.")] = None,
-    frame_match: Annotated[Optional[float], typer.Option(help="Builtin: 0 = clearest … 1 = closest to the voice (default 0.5).")] = None,
+    frame_match: Annotated[Optional[float], typer.Option(help="Builtin: 0 = clearest … 1 = closest to the voice "
+                                                              "(default: searched, the closest that keeps the words).")] = None,
+    strict: Annotated[bool, typer.Option(help="Exit 3 when verification still misses after the last round.")] = False,
 ) -> None:
-    """Speak TEXT in the voice of --voice with the chosen emotion and length."""
+    """Speak TEXT in the voice of --voice with the chosen emotion and length.
+
+    Base voices: joe (Piper, English), flite-slt/awb/rms/kal16 (English), espeak-en, zh-baker (Mandarin;
+    weights trained on the Databaker corpus: non-commercial use only) and espeak-cmn (Mandarin, licence-clean
+    fallback, hard to understand).
+    """
     with _errors_to_exit_codes():
         sources = []
         if emotion:
@@ -152,7 +186,7 @@ def say(
                        "emotion_encoder": None if judge_encoder is None else str(judge_encoder)},
         }
         job = parse_job({k: v for k, v in data.items() if v is not None}, base_dir=Path.cwd())
-        _run_job(job, output, report)
+        _run_job(job, output, report, strict)
 
 
 @app.command()
@@ -160,12 +194,13 @@ def run(
     job_file: Annotated[Path, typer.Argument(help="YAML job file (see README 'Job file').")],
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Output audio (default: the job's 'output', else JOB.wav here).")] = None,
     report: Annotated[Optional[Path], typer.Option(help="Write a JSON report here.")] = None,
+    strict: Annotated[bool, typer.Option(help="Exit 3 when verification still misses after the last round.")] = False,
 ) -> None:
     """Run a YAML job file."""
     with _errors_to_exit_codes():
         job = load_job(job_file)
         target = output if output is not None else job.output if job.output is not None else Path(f"{job_file.stem}.wav")
-        _run_job(job, target, report)
+        _run_job(job, target, report, strict)
 
 
 @app.command()
@@ -379,7 +414,9 @@ def dub(
     separator: Annotated[Optional[str], typer.Option(help="Source separation you have installed (demucs): removes the old voice.")] = None,
     consent: Annotated[Optional[str], typer.Option(help="Consent statement of the voice owner, stored in the report.")] = None,
     emotion_encoder: Annotated[Optional[Path], typer.Option(help="Folder from train-encoders: reads the original voice's emotion.")] = None,
-    frame_match: Annotated[float, typer.Option(help="0 = clearest … 1 = closest to the new voice (share of the envelope from its frames).")] = 0.5,
+    frame_match: Annotated[Optional[float], typer.Option(help="0 = clearest … 1 = closest to the new voice (share of the envelope "
+                                                              "from its frames; default: searched, the closest that keeps the words).")] = None,
+    max_rounds: Annotated[int, typer.Option(help="Verification rounds per cue (the ear, length, similarity; 1 = no retry).")] = 3,
 ) -> None:
     """Dub VIDEO: new lines from --script in the voice of --voice, with the emotion of the original performance."""
     from emodub.dubbing import DubOptions, default_workers
@@ -389,7 +426,7 @@ def dub(
         given = EmotionVector.parse_preset(emotion) if emotion else None
         options = DubOptions(emotion=given, emotion_text=emotion_text, emotion_weight=emotion_weight, original_prosody=original_prosody,
                              base_voice=base_voice, frame_rate_hz=fps, workers=workers or default_workers(), consent=consent,
-                             separator=separator, emotion_encoder=emotion_encoder, frame_match=frame_match)
+                             separator=separator, emotion_encoder=emotion_encoder, frame_match=frame_match, max_rounds=max_rounds)
         if video.is_dir():
             videos = sorted(p for p in video.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
             if not videos:
@@ -469,6 +506,13 @@ def main(
 
 
 def entry() -> None:
-    """Console-script entry: typer usage errors exit 2 as well."""
+    """Console-script entry: thread pools sized for small models first; typer usage errors exit 2 as well."""
+    from emodub.threads import limit_threads
+
+    try:
+        limit_threads()
+    except InputError as error:
+        err.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
     sys.exit(app())
 

@@ -40,7 +40,9 @@ from emodub.engines.base import SynthesisRequest, get_engine
 from emodub.engines.builtin import timbre
 from emodub.errors import EmodubError, InputError
 from emodub.script import Cue, read_script, write_srt
+from emodub.threads import limit_threads
 from emodub.timing import RATIO_MAX, RATIO_MIN, DurationPlan
+from emodub.verify import Thresholds, synthesize_verified
 from emodub.voice import speaker_similarity
 
 Hook = Callable[[str, int, int], None]
@@ -65,12 +67,15 @@ class DubOptions:
     consent: str | None = None
     seed: int = 0
     emotion_encoder: Path | None = None  # a train-encoders folder reads the original voice instead of the acoustic SER
-    frame_match: float = timbre.DEFAULT_FRAME_MATCH  # share of the envelope from the voice reference's own frames
+    frame_match: float | None = None  # share of the envelope from the voice reference's own frames (None: searched)
+    max_rounds: int = 3  # verification rounds per cue (the ear, length, similarity; 1 = no retry)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.emotion_weight <= 1.0:
             raise InputError(f"emotion weight {self.emotion_weight!r} is outside the allowed range 0..1")
-        if not 0.0 <= self.frame_match <= 1.0:
+        if not isinstance(self.max_rounds, int) or self.max_rounds < 1:
+            raise InputError(f"max rounds {self.max_rounds!r} is not allowed; it must be an integer ≥ 1")
+        if self.frame_match is not None and not 0.0 <= self.frame_match <= 1.0:
             raise InputError(f"frame match {self.frame_match!r} is outside the allowed range 0..1 "
                              "(0 = clearest, 1 = closest to the reference voice)")
         if self.workers < 1:
@@ -107,6 +112,8 @@ class CueResult:
     start_error_ms: float | None = None
     gain_db: float | None = None
     speaker_similarity: float | None = None
+    intelligibility: dict[str, Any] | None = None  # the ear on the line as placed: recogniser, heard, wer | cer, threshold, passed
+    verification_rounds: int | None = None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -144,7 +151,8 @@ class _Job:
     room_s: float
     base_voice: str | None
     seed: int
-    frame_match: float
+    frame_match: float | None
+    max_rounds: int = 3
 
 
 @dataclass
@@ -157,6 +165,11 @@ class _Synth:
     ratio_used: float | None
     target_s: float | None
     warnings: list[str]
+    intelligibility: dict[str, Any] | None = None
+    rounds: int | None = None
+
+
+DUB_THRESHOLDS = Thresholds(require_arousal_match=False)  # a cue's emotion comes from the original performance; words and length decide
 
 
 def synthesize_cue(job: _Job) -> _Synth:
@@ -170,24 +183,33 @@ def synthesize_cue(job: _Job) -> _Synth:
                                 emotion_reference=reference, emotion_alpha=job.alpha if reference is not None else 1.0,
                                 duration=plan, seed=job.seed, base_voice=job.base_voice, frame_match=job.frame_match)
 
+    def verified(plan: DurationPlan, status: str, ratio: float, note: str | None = None) -> _Synth:
+        """The controlled pass, heard by the ear and retried on a miss (see :mod:`emodub.verify`)."""
+        result, checked, rounds = synthesize_verified(engine, request(plan), thresholds=DUB_THRESHOLDS, max_rounds=job.max_rounds)
+        warnings = list(result.warnings)
+        kept = next(r for r in rounds if r["kept"])
+        if kept["round"] > 1:
+            warnings.append(f"verification kept round {kept['round']} of {len(rounds)}: {kept['change']}")
+        if not checked.passed:
+            warnings.append(f"verification: {', '.join(checked.failed)} missed after {len(rounds)} round(s); the best round is kept")
+        warnings += [note] if note else []
+        return _Synth(job.index, result.audio, status, free.free_duration_s, needed, ratio, result.target_duration_s, warnings,
+                      checked.intelligibility, len(rounds))
+
     free = engine.synthesize(request(DurationPlan("free")))
     needed = job.span_s / free.free_duration_s
     if RATIO_MIN <= needed <= RATIO_MAX:
-        result = engine.synthesize(request(DurationPlan("controlled", target_duration_s=job.span_s)))
-        return _Synth(job.index, result.audio, "dubbed", free.free_duration_s, needed, needed, job.span_s, result.warnings)
+        return verified(DurationPlan("controlled", target_duration_s=job.span_s), "dubbed", needed)
     if needed > RATIO_MAX:
-        result = engine.synthesize(request(DurationPlan("controlled", ratio=RATIO_MAX)))
-        quiet = job.span_s - result.audio.duration_s
-        return _Synth(job.index, result.audio, "short-of-shot", free.free_duration_s, needed, RATIO_MAX, result.target_duration_s,
-                      [*result.warnings, f"the line is short for its shot: needs ratio {needed:.2f} (allowed {RATIO_MIN}–{RATIO_MAX}); "
-                       f"spoken at {RATIO_MAX} and the last {quiet:.2f} s of the shot stay quiet"])
+        quiet = job.span_s - RATIO_MAX * free.free_duration_s
+        return verified(DurationPlan("controlled", ratio=RATIO_MAX), "short-of-shot", RATIO_MAX,
+                        f"the line is short for its shot: needs ratio {needed:.2f} (allowed {RATIO_MIN}–{RATIO_MAX}); "
+                        f"spoken at {RATIO_MAX} and the last {quiet:.2f} s of the shot stay quiet")
     longest = RATIO_MIN * free.free_duration_s
     if longest <= job.room_s:
-        result = engine.synthesize(request(DurationPlan("controlled", ratio=RATIO_MIN)))
-        over = result.audio.duration_s - job.span_s
-        return _Synth(job.index, result.audio, "ran-into-silence", free.free_duration_s, needed, RATIO_MIN, result.target_duration_s,
-                      [*result.warnings, f"the line is long for its shot: needs ratio {needed:.2f} (allowed {RATIO_MIN}–{RATIO_MAX}); "
-                       f"spoken at {RATIO_MIN}, it runs {over:.2f} s into the following silence"])
+        return verified(DurationPlan("controlled", ratio=RATIO_MIN), "ran-into-silence", RATIO_MIN,
+                        f"the line is long for its shot: needs ratio {needed:.2f} (allowed {RATIO_MIN}–{RATIO_MAX}); "
+                        f"spoken at {RATIO_MIN}, it runs {longest - job.span_s:.2f} s into the following silence")
     return _Synth(job.index, None, "not-dubbed", free.free_duration_s, needed, None, None,
                   [f"not dubbed, rewrite the line: it needs ratio {needed:.2f} to fit {job.span_s:.2f} s (allowed {RATIO_MIN}–{RATIO_MAX}) "
                    f"and even at {RATIO_MIN} it takes {longest:.2f} s, more than the {job.room_s:.2f} s before the next cue"])
@@ -219,7 +241,8 @@ def _given_emotion(options: DubOptions) -> tuple[EmotionVector | None, VoiceQual
     if options.emotion_text is None:
         return options.emotion, VoiceQualities(), []
     parsed = text_to_emotion(options.emotion_text)
-    vectors = [(v, 1.0) for v in (options.emotion, parsed.vector) if v is not None]
+    described = parsed.vector if parsed.names_emotion else None  # a delivery-only description adds qualities only
+    vectors = [(v, 1.0) for v in (options.emotion, described) if v is not None]
     return (fuse(vectors) if vectors else None), parsed.qualities, list(parsed.warnings)
 
 
@@ -263,10 +286,11 @@ def _run_jobs(jobs: list[_Job], workers: int, notify: Hook) -> tuple[list[_Synth
         for done, job in enumerate(jobs, 1):
             collect(job.index, lambda job=job: synthesize_cue(job), done)
         return results, failures
-    # fork keeps start-up cheap; it is safe because the workers never touch torch (the voice profile is
-    # built and cached by the parent first, and similarity is measured in the parent): a forked child
-    # that runs the GE2E encoder after the parent has can deadlock in the OpenMP pool.
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("fork")) as pool:
+    # spawn, not fork: the workers' verification runs the GE2E encoder and the ear, and a forked child
+    # that runs torch after its parent has can deadlock in the OpenMP pool.  Each worker sizes its
+    # pools to one thread (emodub.threads); the parallelism is the processes.
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"),
+                             initializer=limit_threads) as pool:
         futures = [(job.index, pool.submit(synthesize_cue, job)) for job in jobs]
         for done, (index, future) in enumerate(futures, 1):
             collect(index, future.result, done)
@@ -303,7 +327,7 @@ def dub_video(video: str | Path, script: str | Path, voice: str | Path, output: 
     t0 = time.perf_counter()
     for language in sorted({SynthesisRequest(text=c.text, speaker_reference=reference).resolved_language for c in cues}):
         timbre.load_or_build_profile(reference, language, base_voice=options.base_voice, frame_match=options.frame_match,
-                                     progress=lambda: notify("voice profile", 0, 1))
+                                     progress=lambda done, total: notify("voice profile", done, total))
     jobs, plans = [], []
     for number, (cue, (vector, _, _)) in enumerate(zip(cues, detected)):
         chosen, qualities, source = _choose_emotion(cue, vector, given, given_qualities, options.emotion_weight)
@@ -313,7 +337,8 @@ def dub_video(video: str | Path, script: str | Path, voice: str | Path, output: 
         next_start = cues[number + 1].start_s if number + 1 < len(cues) else info.duration_s
         jobs.append(_Job(number, cue.text, reference.samples, reference.sample_rate_hz, chosen, qualities,
                          original.samples if use_reference else None, ANALYSIS_RATE_HZ, DEFAULT_PROSODY_ALPHA,
-                         cue.span_s, next_start - cue.start_s, options.base_voice, options.seed, options.frame_match))
+                         cue.span_s, next_start - cue.start_s, options.base_voice, options.seed, options.frame_match,
+                         options.max_rounds))
     timings["voice profile"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -336,6 +361,7 @@ def dub_video(video: str | Path, script: str | Path, voice: str | Path, output: 
             record.ratio_needed = round(synth.ratio_needed, 4)
             record.ratio_used = None if synth.ratio_used is None else round(synth.ratio_used, 4)
             record.warnings += synth.warnings
+            record.intelligibility, record.verification_rounds = synth.intelligibility, synth.rounds
         if synth is not None and synth.audio is not None:
             original = Audio(track.samples[int(cue.start_s * track.sample_rate_hz):int(cue.end_s * track.sample_rate_hz)],
                              track.sample_rate_hz)

@@ -56,25 +56,31 @@ def resolve_emotion(control, speaker_reference: Audio) -> EmotionPlan:
     if control is None:
         return plan
     sources = control.sources if isinstance(control, MixEmotion) else [control]
-    total_weight = sum(s.weight for s in sources)
-    if total_weight <= 0:
+    read = {id(s): text_to_emotion(s.description) for s in sources if isinstance(s, TextEmotion)}
+    # Only sources that carry an emotion share the vector's weight: a delivery-only description
+    # ("voice shaking") adds its qualities and leaves the asked emotion at full strength.
+    carrying = [s for s in sources if not isinstance(s, TextEmotion) or read[id(s)].names_emotion]
+    if sum(s.weight for s in sources) <= 0:
         raise InputError("emotion_control weights are all 0; at least one must be > 0")
+    total_weight = sum(s.weight for s in carrying)
     weighted_vectors: list[tuple[EmotionVector, float]] = []
     audio_sources = [s for s in sources if isinstance(s, (AudioEmotion, DualAudioEmotion))]
     if len(audio_sources) > 1:
         raise InputError(f"emotion_control has {len(audio_sources)} audio sources; at most one is allowed")
     for source in sources:
-        share = source.weight / total_weight
+        share = source.weight / total_weight if source in carrying and total_weight > 0 else 0.0
         record: dict[str, Any] = {"method": source.method, "weight": round(share, 4)}
         vector: EmotionVector | None = None
         if isinstance(source, TextEmotion):
-            result = text_to_emotion(source.description)
-            vector = result.vector
+            result = read[id(source)]
+            vector = result.vector if result.names_emotion else None
             plan.description = source.description if plan.description is None else f"{plan.description}; {source.description}"
             plan.qualities = plan.qualities.merged(result.qualities)
             plan.warnings.extend(result.warnings)
             record.update(description=source.description, qualities=result.qualities.to_dict(),
                           evidence=[e.text for e in result.evidence])
+            if not result.names_emotion:
+                record["note"] = "delivery only: adds its voice qualities, does not share the emotion's weight"
         elif isinstance(source, PresetEmotion):
             vector = EmotionVector.preset(source.preset, source.intensity)
             record.update(preset=source.preset, intensity=source.intensity)
@@ -121,6 +127,7 @@ class Report:
     inputs: dict[str, Any]
     provenance: dict[str, str]
     verification: dict[str, Any] | None = None
+    intelligibility: dict[str, Any] | None = None  # the ear on the kept round: recogniser, heard, wer | cer, threshold, passed
     emodub_version: str = __version__
 
     def to_json(self) -> str:
@@ -225,6 +232,7 @@ def synthesize_job(job: Job, *, hook: Hook | None = None) -> tuple[Synthesis, Re
         },
         provenance=provenance_for(synthesis.engine).tags(),
         verification=verification,
+        intelligibility=None if verification is None else verification.get("intelligibility"),
     )
     notify("done", 1, 1)
     return synthesis, report

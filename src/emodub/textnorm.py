@@ -129,9 +129,18 @@ def _t2s():
 
 
 def chinese_tokens(text: str) -> list[str]:
-    """Scoring units of a Chinese line: each Hanzi, and each Latin word (lower case); punctuation dropped."""
-    text = simplified(normalize_zh(text))
-    return [t.lower() for t in re.findall(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[A-Za-z']+", text)]
+    """Scoring units of a Chinese line: each Hanzi as its toned syllable, and each Latin word (lower case).
+
+    Characters are compared by how they sound (toned pinyin in context, ``pypinyin``), so a
+    homophone the ear picked (她/他, 坐/做) is not counted as a word the voice got wrong, while a
+    wrong syllable or tone (信 xin4 / 现 xian4) is.  Punctuation is dropped.
+    """
+    from pypinyin import Style, lazy_pinyin
+
+    tokens = re.findall(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[A-Za-z']+", simplified(normalize_zh(text)))
+    hanzi = [t for t in tokens if _CJK_CHAR.fullmatch(t)]
+    readings = iter(lazy_pinyin("".join(hanzi), style=Style.TONE3, neutral_tone_with_five=True)) if hanzi else iter(())
+    return [next(readings) if _CJK_CHAR.fullmatch(t) else t.lower() for t in tokens]
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 
 from emodub.errors import InputError
 
@@ -28,7 +29,7 @@ def thread_count() -> int:
 
 @functools.lru_cache(maxsize=1)
 def limit_threads() -> int:
-    """Size torch's and BLAS's pools once per process (called by the CLI, workers and model loaders)."""
+    """Size the BLAS/OpenMP pools once per process (CLI, workers, benches); torch's when torch is loaded."""
     count = thread_count()
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(name, str(count))  # for child processes and libraries not loaded yet
@@ -38,14 +39,15 @@ def limit_threads() -> int:
         threadpool_limits(count)
     except ImportError:  # scikit-learn brings threadpoolctl; without it BLAS keeps its own size
         pass
-    try:
-        import torch
-    except ImportError:
-        return count
-    torch.set_num_threads(count)
-    if torch.get_num_interop_threads() != count:
-        try:
-            torch.set_num_interop_threads(count)
-        except RuntimeError:  # only settable before the first parallel work; the intra-op size is what matters
-            pass
+    if "torch" in sys.modules:
+        size_torch()
     return count
+
+
+def size_torch() -> None:
+    """torch's intra-op pool to :func:`thread_count` (called by every module that runs a torch model)."""
+    import torch
+
+    count = thread_count()
+    if torch.get_num_threads() != count:
+        torch.set_num_threads(count)

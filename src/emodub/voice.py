@@ -24,6 +24,9 @@ def _encoder():
         warnings.simplefilter("ignore")
         from resemblyzer import VoiceEncoder
 
+        from emodub.threads import size_torch
+
+        size_torch()  # one thread: 46× faster than two on a busy 2-core machine (bench/intelligibility.py threads)
         return VoiceEncoder("cpu", verbose=False)
 
 

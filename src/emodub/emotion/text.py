@@ -45,6 +45,9 @@ def _cue(emotions: str = "", qualities: str = "") -> Cue:
     return Cue(parse(emotions), parse(qualities))
 
 
+DELIVERY_EMOTION_MAX = 0.5  # a cue with voice qualities and emotion weights below this is a delivery, not an emotion
+
+
 # English lexicon: word forms ► cue.  Phrases (two words) are matched before single words.
 LEXICON_EN: dict[str, Cue] = {}
 for _forms, _c in [
@@ -168,6 +171,7 @@ class TextEmotion:
     qualities: VoiceQualities
     evidence: tuple[Evidence, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    names_emotion: bool = True  # False when every cue was a delivery ("voice shaking"): its slight emotion is only implied
 
     def to_json_dict(self) -> dict:
         return {
@@ -176,6 +180,7 @@ class TextEmotion:
             "dominant": None if self.vector is None else self.vector.dominant(),
             "qualities": self.qualities.to_dict(),
             "evidence": [e.__dict__ for e in self.evidence],
+            "names_emotion": self.names_emotion,
             "warnings": list(self.warnings),
         }
 
@@ -193,9 +198,12 @@ def text_to_emotion(description: str, *, use_embeddings: bool = True) -> TextEmo
     qualities: dict[str, float] = {}
     evidence: list[Evidence] = []
     unknown_words: list[str] = []
+    named = [False]
 
     def apply(cue: Cue, factor: float, negated: bool, text: str, via: str = "lexicon") -> None:
         evidence.append(Evidence(text, round(factor, 3), negated, via))
+        if cue.emotions and (not cue.qualities or max(w for _, w in cue.emotions) >= DELIVERY_EMOTION_MAX):
+            named[0] = True
         for name, weight in cue.emotions:
             target, scale = (NEGATED_TO[name] if negated else (name, 1.0))
             emotions[target] = emotions.get(target, 0.0) + CUE_WEIGHT * weight * factor * scale
@@ -226,6 +234,7 @@ def text_to_emotion(description: str, *, use_embeddings: bool = True) -> TextEmo
         qualities=VoiceQualities(**{k: qualities.get(k, 0.0) for k in VOICE_QUALITY_NAMES}),
         evidence=tuple(evidence),
         warnings=tuple(warnings),
+        names_emotion=named[0],
     )
 
 
