@@ -22,12 +22,12 @@ import numpy as np
 os.environ.setdefault("EMODUB_CACHE_DIR", tempfile.mkdtemp(prefix="emodub-bench-"))
 
 from emodub.audio import Audio, load_audio  # noqa: E402
+from emodub.ear import default_ear, edit_distance, tokens_for  # noqa: E402
 from emodub.emotion.space import EMOTION_NAMES, EmotionVector  # noqa: E402
 from emodub.engines.base import SynthesisRequest, get_engine  # noqa: E402
 from emodub.engines.builtin import timbre, transfer, world  # noqa: E402
 from emodub.engines.builtin.base_voice import synthesize_base, voices_for  # noqa: E402
 from emodub.timing import DurationPlan  # noqa: E402
-from emodub.verify import transcribe_en, word_error_rate, words_of  # noqa: E402
 from emodub.voice import cosine, speaker_embedding  # noqa: E402
 from human_references import human_references  # noqa: E402  (bench/human_references.py)
 from tables import table  # noqa: E402  (bench/tables.py)
@@ -193,18 +193,18 @@ def bench_transfer(reference: Audio, tmp: Path) -> None:
 
 
 def _heard(reference: Audio, base_voice: str, **kwargs) -> tuple[int, float, float] | None:
-    """Words, WER and mean GE2E similarity to the reference over the new sentences; None without pocketsphinx."""
+    """Words, WER (by the ear, Whisper base) and mean GE2E similarity to the reference over the new sentences; None without an ear."""
     words = errors = 0.0
     similarities = []
     ref_embedding = speaker_embedding(reference)
+    ear = default_ear()
+    if ear is None:
+        print("\nno ear installed (faster-whisper): WER not measured")
+        return None
     for text in LINES_EN[1:]:
         audio = synth(reference, text, base_voice=base_voice, **kwargs)[0].audio
-        heard = transcribe_en(audio)
-        if heard is None:
-            print("\npocketsphinx not installed: WER not measured")
-            return None
-        truth = words_of(text)
-        errors += word_error_rate(truth, heard) * len(truth)
+        truth = tokens_for(text, "en")
+        errors += min(len(truth), edit_distance(truth, tokens_for(ear.transcribe(audio, "en"), "en")))
         words += len(truth)
         similarities.append(cosine(speaker_embedding(audio), ref_embedding))
     return int(words), errors / words, float(np.mean(similarities))
@@ -216,7 +216,7 @@ def bench_wer(reference: Audio) -> None:
         if (heard := _heard(reference, base_voice)) is None:
             return
         rows.append([base_voice, heard[0], heard[1]])
-    table("Intelligibility: pocketsphinx (en-us model shipped in the package) word error rate",
+    table("Intelligibility: word error rate by the ear (Whisper base)",
           ["base voice", "words", "WER"], rows)
 
 

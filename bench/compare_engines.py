@@ -74,8 +74,8 @@ def main() -> None:
             similarities.append(checks["speaker_similarity"].value)
             arousal.append(bool(checks["emotion_arousal"].passed))
             dominant.append(checks["emotion_dominant"].value == emotion)
-            if isinstance(checks["word_error_rate"].value, float):
-                wers.append(checks["word_error_rate"].value)
+            if isinstance(checks["intelligibility"].value, float):
+                wers.append(checks["intelligibility"].value)
         print(f"| {name} | {len(LINES)} | {np.mean(errors):.3f} | {np.mean(similarities):.3f} | {sum(arousal)}/{len(arousal)} | "
               f"{sum(dominant)}/{len(dominant)} | {np.mean(wers):.3f} | {np.mean(rtfs):.3f} |")
 

@@ -97,6 +97,14 @@ def verify(synthesis: Synthesis, request: SynthesisRequest, thresholds: Threshol
     ``ear``: the recogniser (default: :func:`emodub.ear.default_ear`).
     """
     audio, result = synthesis.audio, Verification()
+    language = request.resolved_language
+    hearing = judge_intelligibility(audio, request.text, language, threshold=thresholds.max_error_rate(language), ear=ear)
+    if hearing is None:
+        result.checks.append(Check("intelligibility", None, None, None, f"not measured: no installed recogniser hears {language!r}"))
+    else:
+        result.intelligibility = hearing.to_dict()
+        result.checks.append(Check("intelligibility", hearing.error, hearing.threshold, hearing.passed,
+                                   f"{hearing.metric} by {hearing.recogniser}; heard: {hearing.heard!r}"))
     if request.duration.mode == "controlled":
         error_ms = abs(audio.duration_s - synthesis.target_duration_s) * 1000
         result.checks.append(Check("length_error_ms", round(error_ms, 4), thresholds.max_duration_error_ms,
@@ -126,14 +134,6 @@ def verify(synthesis: Synthesis, request: SynthesisRequest, thresholds: Threshol
                                    f"reported only (judge: {heard.model}); the acoustic judge's top-1 accuracy is ~0.5 "
                                    "(bench/recognition.py)"))
 
-    language = request.resolved_language
-    heard = judge_intelligibility(audio, request.text, language, threshold=thresholds.max_error_rate(language), ear=ear)
-    if heard is None:
-        result.checks.append(Check("intelligibility", None, None, None, f"not measured: no installed recogniser hears {language!r}"))
-    else:
-        result.intelligibility = heard.to_dict()
-        result.checks.append(Check("intelligibility", heard.error, heard.threshold, heard.passed,
-                                   f"{heard.metric} by {heard.recogniser}; heard: {heard.heard!r}"))
     return result
 
 

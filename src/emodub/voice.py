@@ -53,10 +53,27 @@ def _embed(audio: Audio) -> np.ndarray:
         warnings.simplefilter("ignore")
         from resemblyzer import preprocess_wav
 
-    wav = preprocess_wav(audio.resampled(ENCODER_RATE_HZ).samples.astype(np.float32), source_sr=ENCODER_RATE_HZ)
+    samples = _at_level(audio.resampled(ENCODER_RATE_HZ).samples.astype(np.float32))
+    wav = preprocess_wav(samples, source_sr=ENCODER_RATE_HZ)
     if len(wav) < ENCODER_RATE_HZ // 4:  # VAD trimmed almost everything: embed the raw signal
-        wav = audio.resampled(ENCODER_RATE_HZ).samples
+        wav = samples
     return _encoder().embed_utterance(wav)
+
+
+EMBEDDING_LEVEL_DBFS = -30.0  # resemblyzer's own normalisation target
+
+
+def _at_level(samples: np.ndarray) -> np.ndarray:
+    """The clip at a fixed RMS level, so similarity does not depend on loudness.
+
+    resemblyzer only ever raises the level (``increase_only``), and GE2E's log-mel input is not
+    level-invariant: the same line 8 dB quieter scored 0.05 lower against its reference.
+    """
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
+    if rms < 1e-6:
+        return samples
+    scaled = samples * (10 ** (EMBEDDING_LEVEL_DBFS / 20) / rms)
+    return np.clip(scaled, -1.0, 1.0).astype(np.float32)
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

@@ -43,7 +43,7 @@ from emodub.errors import EngineError
 from emodub.model_files import models_dir
 from emodub.voice import cosine, speaker_embedding
 
-PROFILE_VERSION = 7
+PROFILE_VERSION = 8
 WARP_GRID = (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25)
 COARSE_WARPS = (0.9, 1.05, 1.2)  # every base voice; the fine grid only for the leading voices
 FINE_VOICES = 2
