@@ -109,7 +109,7 @@ def test_parallel_synthesis_gives_the_same_track(tmp_path, shots, dubbed, refere
     assert np.array_equal(load_audio(parallel.with_suffix(".wav")).samples, load_audio(output.with_suffix(".wav")).samples)
 
 
-def test_an_emotion_encoder_reads_the_original_voice_and_the_forked_workers_still_run(tmp_path, shots, trained_encoders,
+def test_an_emotion_encoder_reads_the_original_voice_and_the_workers_still_run(tmp_path, shots, trained_encoders,
                                                                                        reference_path):
     video, script, _ = shots
     options = DubOptions(base_voice="flite-slt", workers=2, emotion_encoder=trained_encoders[1])

@@ -94,8 +94,7 @@ def _run_job(job: Job, output: Path, report_path: Optional[Path], strict: bool =
     for warning in report.warnings:
         err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     vector = EmotionVector.from_dict(report.emotion_vector).describe_short() if report.emotion_vector else "reference's own"
-    heard = report.intelligibility
-    words = "" if heard is None else f", {'wer' if 'wer' in heard else 'cer'} {heard.get('wer', heard.get('cer')):.2f}"
+    words = _heard_summary(report.intelligibility)
     typer.echo(f"wrote {output} ({report.duration_s:.3f} s, target {report.target_duration_s:.3f} s, "
                f"error {report.duration_error_ms:+.3f} ms, emotion: {vector}, "
                f"speaker similarity {report.speaker_similarity}{words}" + _verification_summary(report.verification) + ")")
@@ -105,6 +104,14 @@ def _run_job(job: Job, output: Path, report_path: Optional[Path], strict: bool =
         failed = [c["name"] for c in report.verification["checks"] if c["passed"] is False]
         _fail(f"verification missed ({', '.join(failed)}) after {len(report.verification['rounds'])} round(s) and --strict "
               f"was given; the best round was still written to {output}", STRICT_EXIT)
+
+
+def _heard_summary(heard: dict | None) -> str:
+    """', wer 0.00' (or cer): what the ear made of the line."""
+    if heard is None:
+        return ""
+    metric = "wer" if "wer" in heard else "cer"
+    return f", {metric} {heard[metric]:.2f}"
 
 
 def _verification_summary(verification: dict | None) -> str:
@@ -144,8 +151,8 @@ def say(
     max_rounds: Annotated[int, typer.Option(help="Most synthesis rounds when a check misses (1 = no retry).")] = 3,
     emotion_encoder: Annotated[Optional[Path], typer.Option(help="train-encoders folder: reads the emotion of --emotion-audio (builtin).")] = None,
     judge_encoder: Annotated[Optional[Path], typer.Option(help="Folder from train-encoders: the verification judge's emotion reader.")] = None,
-    frame_match: Annotated[Optional[float], typer.Option(help="Builtin: 0 = clearest … 1 = closest to the voice "
-                                                              "(default: searched, the closest that keeps the words).")] = None,
+    frame_match: Annotated[Optional[float], typer.Option(help="Builtin: 0 = clearest (default: on real voices any more "
+                                                              "cost words) … 1 = closest to the voice.")] = None,
     strict: Annotated[bool, typer.Option(help="Exit 3 when verification still misses after the last round.")] = False,
 ) -> None:
     """Speak TEXT in the voice of --voice with the chosen emotion and length.
@@ -390,9 +397,8 @@ def _dub_one(video: Path, script: Path, voice: Path, output: Path, report: Optio
         detected = (cue.detected or {}).get("description") or {"en": "unknown"}
         note = f" — {cue.warnings[-1]}" if cue.status != "dubbed" and cue.warnings else ""
         error = f"{cue.duration_error_ms:+.3f} ms" if cue.duration_error_ms is not None else "n/a"
-        heard = cue.intelligibility
-        words = "" if heard is None else f", {'wer' if 'wer' in heard else 'cer'} {heard.get('wer', heard.get('cer')):.2f}"
-        typer.echo(f"cue {cue.index}: {cue.status}, detected {detected['en']}, used {cue.emotion_source}, length error {error}{words}{note}")
+        typer.echo(f"cue {cue.index}: {cue.status}, detected {detected['en']}, used {cue.emotion_source}, length error {error}"
+                   f"{_heard_summary(cue.intelligibility)}{note}")
     typer.echo(f"wrote {output}, {output.with_suffix('.wav')}, {output.with_suffix('.srt')}, "
                f"report {report or output.with_suffix('.json')} in {result.timings_s['total']:.1f} s")
     return True
@@ -416,8 +422,8 @@ def dub(
     separator: Annotated[Optional[str], typer.Option(help="Source separation you have installed (demucs): removes the old voice.")] = None,
     consent: Annotated[Optional[str], typer.Option(help="Consent statement of the voice owner, stored in the report.")] = None,
     emotion_encoder: Annotated[Optional[Path], typer.Option(help="Folder from train-encoders: reads the original voice's emotion.")] = None,
-    frame_match: Annotated[Optional[float], typer.Option(help="0 = clearest … 1 = closest to the new voice (share of the envelope "
-                                                              "from its frames; default: searched, the closest that keeps the words).")] = None,
+    frame_match: Annotated[Optional[float], typer.Option(help="0 = clearest (default) … 1 = closest to the new voice (share of "
+                                                              "the envelope from its frames).")] = None,
     max_rounds: Annotated[int, typer.Option(help="Verification rounds per cue (the ear, length, similarity; 1 = no retry).")] = 3,
 ) -> None:
     """Dub VIDEO: new lines from --script in the voice of --voice, with the emotion of the original performance."""

