@@ -170,7 +170,3 @@ def zh_runs(text: str) -> list[Run]:
             pieces[-1] = Run(pieces[-1].language, pieces[-1].text, pause)
             runs.extend(pieces)
     return runs
-
-
-def has_cjk(text: str) -> bool:
-    return _CJK_CHAR.search(text) is not None

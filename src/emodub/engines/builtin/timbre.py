@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from emodub.audio import Audio
-from emodub.ear import Ear, can_hear, default_ear, edit_distance, tokens_for
+from emodub.ear import Ear, can_hear, default_ear, error_rate
 from emodub.engines.builtin import world
 from emodub.engines.builtin.base_voice import synthesize_base, voices_for
 from emodub.errors import EngineError
@@ -305,9 +305,7 @@ def probe_error(rendered: list[Audio], language: str, ear: Ear) -> float:
     rate = rendered[0].sample_rate_hz
     gap = np.zeros(int(0.5 * rate), np.float32)
     joined = Audio(np.concatenate([piece for r in rendered for piece in (r.resampled(rate).samples, gap)]), rate)
-    truth = tokens_for(" ".join(ear_texts(language)[:len(rendered)]), language)
-    heard = tokens_for(ear.transcribe(joined, language), language)
-    return round(min(1.0, edit_distance(truth, heard) / len(truth)), 4)
+    return round(error_rate(" ".join(ear_texts(language)[:len(rendered)]), ear.transcribe(joined, language), language), 4)
 
 
 def base_probe_error(voice: str, language: str, ear: Ear) -> float:
@@ -348,7 +346,6 @@ def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, cand
         if progress is not None:
             progress(done, max(total, done))
 
-    bases: dict[str, list[Audio]] = {}
     probes: dict[str, list[world.WorldFeatures]] = {}
     base_similarity = -1.0
     scored: list[VoiceChoice] = []
@@ -360,9 +357,9 @@ def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, cand
         tick()
 
     for voice in candidates:
-        bases[voice] = [synthesize_base(voice, text) for text in PROBE_TEXTS[language]]
-        base_similarity = max(base_similarity, float(np.mean([cosine(speaker_embedding(b), ref_embedding) for b in bases[voice]])))
-        probes[voice] = [world.analyze(b) for b in bases[voice]]
+        bases = [synthesize_base(voice, text) for text in PROBE_TEXTS[language]]
+        base_similarity = max(base_similarity, float(np.mean([cosine(speaker_embedding(b), ref_embedding) for b in bases])))
+        probes[voice] = [world.analyze(b) for b in bases]
         for warp in COARSE_WARPS:
             score(voice, warp)
     leaders = sorted(candidates, key=lambda v: -max(c.similarity for c in scored if c.base_voice == v))[:FINE_VOICES]
@@ -379,10 +376,12 @@ def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, cand
         limit = round(floor + EAR_MARGIN, 4)
         clear_voices = {v for v, e in base_errors.items() if e <= limit}  # a voice unclear on its own cannot become clear
         heard: list[VoiceChoice] = []
+        extra: dict[str, list[world.WorldFeatures]] = {}  # the ear-only probes, analysed once per base voice
         for choice in _hearing_order(ranked, clear_voices):
             voice = choice.base_voice
-            extra = [world.analyze(synthesize_base(voice, t)) for t in EAR_EXTRA_TEXTS[language]]
-            rendered = [world.synthesize(adapt(f, profile, choice)) for f in (*probes[voice], *extra)]
+            if voice not in extra:
+                extra[voice] = [world.analyze(synthesize_base(voice, t)) for t in EAR_EXTRA_TEXTS[language]]
+            rendered = [world.synthesize(adapt(f, profile, choice)) for f in (*probes[voice], *extra[voice])]
             choice.probe_error, choice.base_probe_error, choice.error_limit, choice.ear = (
                 probe_error(rendered, language, ear), floor, limit, ear.name)
             heard.append(choice)
