@@ -25,7 +25,7 @@ from emodub.audio import Audio, load_audio  # noqa: E402
 from emodub.dubbing import DubOptions, dub_video  # noqa: E402
 from emodub.emotion.space import EmotionVector  # noqa: E402
 from emodub.engines.base import SynthesisRequest, get_engine  # noqa: E402
-from emodub.script import write_srt  # noqa: E402
+from emodub.subtitles import write_srt  # noqa: E402
 from emodub.synthetic import expression_face, write_clip  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ from emodub.dubbing import DubOptions, dub_video
 from emodub.emotion.space import EmotionVector
 from emodub.engines.base import SynthesisRequest, get_engine
 from emodub.errors import InputError
-from emodub.script import parse_cue_text, read_script, template_cues, write_srt
+from emodub.subtitles import read_script, template_cues, write_srt
 from emodub.synthetic import expression_face, write_clip
 from test_cli import emodub
 
@@ -167,32 +167,6 @@ def test_a_line_outside_the_track_is_refused():
 
 
 # -- script ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("content, text, dominant, description", [
-    ("[angry:0.8] Get out!", "Get out!", "angry", None),
-    ("[悲伤] 你走吧", "你走吧", "sad", None),
-    ("{emotion: whispering, scared} Be quiet.", "Be quiet.", None, "whispering, scared"),
-    ("Plain line.", "Plain line.", None, None),
-])
-def test_cue_tags(content, text, dominant, description):
-    spoken, preset, parsed_description = parse_cue_text(content, 1)
-    assert spoken == text and parsed_description == description
-    assert (preset.dominant() if preset else None) == dominant
-
-
-@pytest.mark.parametrize("srt_text, match", [
-    ("1\n00:00:01,000 --> 00:00:02,000\n[angry:3] Hi\n", "intensity"),
-    ("1\n00:00:01,000 --> 00:00:02,000\n[angry]\n", "no words"),
-    ("1\n00:00:01,000 --> 00:01:30,000\nHi\n", "after the video ends"),
-    ("1\n00:00:01,000 --> 00:00:03,000\nHi\n\n2\n00:00:02,000 --> 00:00:04,000\nThere\n", "before cue 1 ends"),
-    ("not an srt at all", "no cues|not a valid SRT"),
-])
-def test_bad_scripts_are_refused(tmp_path, srt_text, match):
-    path = tmp_path / "bad.srt"
-    path.write_text(srt_text)
-    with pytest.raises(InputError, match=match):
-        read_script(path, media_duration_s=10.0)
-
-
 def test_template_cues_never_straddle_a_cut():
     spans = template_cues([(0.5, 3.0), (4.0, 6.0)], cuts_s=[2.0, 5.9])
     assert spans == [(0.5, 2.0), (2.0, 3.0), (4.0, 5.9)]

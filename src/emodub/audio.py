@@ -170,14 +170,19 @@ def utc_now() -> str:
 
 def save_audio(audio: Audio, path: str | os.PathLike, *, provenance: Provenance | None = None) -> Path:
     """Write 16-bit PCM WAV (or any soundfile format by suffix) atomically, with provenance tags."""
+    return save_channels(audio.samples[:, None], audio.sample_rate_hz, path, provenance=provenance)
+
+
+def save_channels(samples: np.ndarray, sample_rate_hz: int, path: str | os.PathLike, *, provenance: Provenance | None = None,
+                  bits: int = 16) -> Path:
+    """Write (n, channels) samples as ``bits``-bit PCM WAV/FLAC (OGG: Vorbis) atomically, with provenance tags."""
     path = Path(path)
-    fmt_ok = path.suffix.lower() in {".wav", ".flac", ".ogg"}
-    if not fmt_ok:
+    if path.suffix.lower() not in {".wav", ".flac", ".ogg"}:
         raise InputError(f"output {str(path)!r} must end in .wav, .flac or .ogg")
-    samples = np.clip(audio.samples, -1.0, 1.0)
+    samples = np.clip(samples, -1.0, 1.0)
     with atomic_output(path) as tmp:
-        subtype = "PCM_16" if path.suffix.lower() in {".wav", ".flac"} else None
-        with sf.SoundFile(str(tmp), "w", samplerate=audio.sample_rate_hz, channels=1, subtype=subtype,
+        subtype = f"PCM_{bits}" if path.suffix.lower() in {".wav", ".flac"} else None
+        with sf.SoundFile(str(tmp), "w", samplerate=sample_rate_hz, channels=samples.shape[1], subtype=subtype,
                           format=path.suffix.lstrip(".").upper()) as handle:
             if provenance is not None:
                 for key, value in provenance.tags().items():

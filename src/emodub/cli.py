@@ -361,7 +361,7 @@ def _write_template(video: Path, template: Path, force: bool) -> None:
     from emodub import media
     from emodub.audio import atomic_output
     from emodub.emotion.speech import speech_segments
-    from emodub.script import placeholder, template_cues, write_srt
+    from emodub.subtitles import placeholder, template_cues, write_srt
 
     if template.exists() and not force:
         raise InputError(f"template {str(template)!r} already exists; fill it in and pass it with --script, or use --force")

@@ -6,6 +6,14 @@ new line is synthesised in the cloned voice at the cue's length, then laid into 
 track at the cue's start, to the sample, with the old dialogue ducked under it, and muxed back
 without re-encoding the video.
 
+Scripts are read as people write them (:mod:`emodub.subtitles`): a cue is one or more *parts*
+(inline directions, several speakers); the parts are rendered one after another and together fill
+the cue's span exactly.  Each part's speaker has one voice: given with ``voices`` (``NAME ► file``;
+``*`` for everyone else), or else cloned from that speaker's own speech in the video
+(:mod:`emodub.cast`), one fixed reference per speaker.  The track keeps its channel layout
+(:mod:`emodub.layout`): the new dialogue goes in the dialogue channels, every other channel is
+untouched.
+
 Sync policy when the line cannot fill its shot within the allowed ratio 0.75–1.25 of its
 natural length (never a silent clip):
 
@@ -29,8 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from emodub import __version__, media
-from emodub.audio import Audio, Provenance, atomic_output, check_reference, load_audio, save_audio, utc_now
+from emodub import __version__, layout, media
+from emodub.audio import Audio, Provenance, atomic_output, check_reference, load_audio, save_channels, utc_now
+from emodub.cast import Cast, diarize, save_cast
 from emodub.emotion.analysis import read_faces, read_segment
 from emodub.emotion.describe import describe_en, describe_zh
 from emodub.emotion.space import EmotionVector, VoiceQualities, fuse
@@ -39,7 +48,7 @@ from emodub.emotion.text import text_to_emotion
 from emodub.engines.base import SynthesisRequest, get_engine
 from emodub.engines.builtin import timbre
 from emodub.errors import EmodubError, InputError
-from emodub.script import Cue, read_script, write_srt
+from emodub.subtitles import Cue, Part, read_script, write_srt
 from emodub.threads import limit_threads
 from emodub.timing import RATIO_MAX, RATIO_MIN, DurationPlan
 from emodub.verify import Thresholds, synthesize_verified
@@ -49,11 +58,21 @@ Hook = Callable[[str, int, int], None]
 ANALYSIS_RATE_HZ = 16000
 DEFAULT_PROSODY_ALPHA = 0.7  # how much of the original delivery's contour the new line takes
 MIN_LOUDNESS_S = 0.45  # BS.1770 gating needs at least one 400-ms block
+EVERYONE = "*"  # the voices key for every speaker without a voice of their own
+SYNC_POLICIES = ("fit", "strict")
+
+
+@dataclass(frozen=True)
+class DirectedEmotion:
+    """An emotion given for a speaker or a cue in a dub job: a preset and/or a description."""
+
+    emotion: EmotionVector | None = None
+    emotion_text: str | None = None
 
 
 @dataclass(frozen=True)
 class DubOptions:
-    """What the user asked for beyond the script and the voice."""
+    """What the user asked for beyond the script and the voices."""
 
     emotion: EmotionVector | None = None  # --emotion / --emotion-vector
     emotion_text: str | None = None  # --emotion-text
@@ -69,6 +88,11 @@ class DubOptions:
     emotion_encoder: Path | None = None  # a train-encoders folder reads the original voice instead of the acoustic SER
     frame_match: float | None = None  # share of the envelope from the voice reference's own frames (None: searched)
     max_rounds: int = 3  # verification rounds per cue (the ear, length, similarity; 1 = no retry)
+    speakers: int | None = None  # how many people speak in the video (None: found by the cast step)
+    audio_codec: str | None = None  # None: follow the source where the container allows
+    sync: str = "fit"  # fit: lines out of ratio range are spoken at the limit when they fit | strict: not dubbed
+    speaker_emotions: dict[str, DirectedEmotion] = field(default_factory=dict)  # dub job: per speaker
+    cue_emotions: dict[int, DirectedEmotion] = field(default_factory=dict)  # dub job: per cue index
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.emotion_weight <= 1.0:
@@ -82,12 +106,32 @@ class DubOptions:
             raise InputError(f"workers {self.workers!r} is not allowed; it must be ≥ 1")
         if not self.frame_rate_hz > 0:
             raise InputError(f"frame rate {self.frame_rate_hz!r} is not allowed; it must be > 0 frames per second")
+        if self.speakers is not None and (not isinstance(self.speakers, int) or self.speakers < 1):
+            raise InputError(f"number of speakers {self.speakers!r} is not allowed; it must be an integer ≥ 1")
+        if self.sync not in SYNC_POLICIES:
+            raise InputError(f"sync policy {self.sync!r} is not known; allowed: {', '.join(SYNC_POLICIES)}")
         if self.separator is not None:
             media.check_separator(self.separator)
         if self.emotion_encoder is not None:
             from emodub.train import load_encoders
 
             load_encoders(self.emotion_encoder)  # a bad folder fails here, before any work
+
+
+@dataclass
+class PartResult:
+    """One part of a cue: who said it, in which voice and delivery, and how it landed."""
+
+    text: str
+    speaker: str | None
+    voice: str  # the file, or "cloned from the video: SPEAKER_n"
+    emotion_source: str
+    emotion_vector: dict[str, float] | None = None
+    qualities: dict[str, float] | None = None
+    offset_s: float | None = None  # start within the cue
+    duration_s: float | None = None
+    speaker_similarity: float | None = None
+    intelligibility: dict[str, Any] | None = None
 
 
 @dataclass
@@ -98,7 +142,7 @@ class CueResult:
     text: str
     start_s: float
     end_s: float
-    status: str  # dubbed | short-of-shot | ran-into-silence | not-dubbed
+    status: str  # dubbed | short-of-shot | ran-into-silence | not-dubbed | kept-original
     detected: dict[str, Any] | None = None
     emotion_vector: dict[str, float] | None = None
     emotion_source: str = "detected"
@@ -114,6 +158,9 @@ class CueResult:
     speaker_similarity: float | None = None
     intelligibility: dict[str, Any] | None = None  # the ear on the line as placed: recogniser, heard, wer | cer, threshold, passed
     verification_rounds: int | None = None
+    speakers: list[str | None] = field(default_factory=list)
+    parts: list[PartResult] = field(default_factory=list)
+    not_spoken: list[str] = field(default_factory=list)  # sound annotations and lyrics of the script
     warnings: list[str] = field(default_factory=list)
 
 
@@ -121,13 +168,17 @@ class CueResult:
 class DubReport:
     video: str
     script: str
-    voice: str
+    voices: dict[str, str]  # speaker ► reference file ("*": everyone else)
     output: str
     cues: list[CueResult]
     timings_s: dict[str, float]
     consent: str | None
     warnings: list[str]
     provenance: dict[str, str]
+    script_format: str = "SRT"
+    script_encoding: str = "utf-8"
+    audio_layout: dict[str, Any] = field(default_factory=dict)  # layout, channels, dialogue channels, codec
+    cast: dict[str, Any] | None = None  # speakers found in the video, when some voice was cloned from it
     emodub_version: str = __version__
 
     def to_dict(self) -> dict:
@@ -135,24 +186,31 @@ class DubReport:
 
 
 @dataclass(frozen=True)
-class _Job:
-    """Everything a worker process needs to synthesise one cue (plain data, picklable)."""
+class _PartJob:
+    """One part of a cue for a worker process (plain data, picklable)."""
 
-    index: int
     text: str
     voice_samples: np.ndarray
     voice_rate_hz: int
     vector: EmotionVector | None
     qualities: VoiceQualities
-    reference_samples: np.ndarray | None
-    reference_rate_hz: int
-    alpha: float
+    reference_samples: np.ndarray | None  # the original performance under the part (the emotion reference)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """Everything a worker process needs to synthesise one cue."""
+
+    index: int
+    parts: tuple[_PartJob, ...]
     span_s: float
     room_s: float
+    rate_hz: int  # the parts are joined at this rate (the track's)
     base_voice: str | None
     seed: int
     frame_match: float | None
     max_rounds: int = 3
+    sync: str = "fit"
 
 
 @dataclass
@@ -165,54 +223,74 @@ class _Synth:
     ratio_used: float | None
     target_s: float | None
     warnings: list[str]
-    intelligibility: dict[str, Any] | None = None
+    part_audio: list[Audio] = field(default_factory=list)
+    intelligibility: list[dict[str, Any] | None] = field(default_factory=list)
     rounds: int | None = None
 
 
 DUB_THRESHOLDS = Thresholds(require_arousal_match=False)  # a cue's emotion comes from the original performance; words and length decide
 
 
-def synthesize_cue(job: _Job) -> _Synth:
-    """Free-length pass to learn the natural length, then the controlled pass the policy picks."""
-    engine = get_engine("builtin")
-    voice = Audio(job.voice_samples, job.voice_rate_hz)
-    reference = None if job.reference_samples is None else Audio(job.reference_samples, job.reference_rate_hz)
+def _part_targets(free_s: list[float], total_s: float, rate_hz: int) -> list[float]:
+    """``total_s`` shared in proportion to the parts' free lengths, on whole samples that add up exactly."""
+    edges = np.round(np.cumsum([0.0, *free_s]) / sum(free_s) * total_s * rate_hz).astype(int)
+    return [float(b - a) / rate_hz for a, b in zip(edges, edges[1:])]
 
-    def request(plan: DurationPlan) -> SynthesisRequest:
-        return SynthesisRequest(text=job.text, speaker_reference=voice, emotion=job.vector, qualities=job.qualities,
-                                emotion_reference=reference, emotion_alpha=job.alpha if reference is not None else 1.0,
+
+def synthesize_cue(job: _Job) -> _Synth:
+    """Free-length pass of every part to learn the natural length, then the controlled passes the policy picks."""
+    engine = get_engine("builtin")
+
+    def request(part: _PartJob, plan: DurationPlan) -> SynthesisRequest:
+        reference = None if part.reference_samples is None else Audio(part.reference_samples, ANALYSIS_RATE_HZ)
+        return SynthesisRequest(text=part.text, speaker_reference=Audio(part.voice_samples, part.voice_rate_hz), emotion=part.vector,
+                                qualities=part.qualities, emotion_reference=reference,
+                                emotion_alpha=DEFAULT_PROSODY_ALPHA if reference is not None else 1.0,
                                 duration=plan, seed=job.seed, base_voice=job.base_voice, frame_match=job.frame_match)
 
-    def verified(plan: DurationPlan, status: str, ratio: float, note: str | None = None) -> _Synth:
-        """The controlled pass, heard by the ear and retried on a miss (see :mod:`emodub.verify`)."""
-        result, checked, rounds = synthesize_verified(engine, request(plan), thresholds=DUB_THRESHOLDS, max_rounds=job.max_rounds)
-        warnings = list(result.warnings)
-        kept = next(r for r in rounds if r["kept"])
-        if kept["round"] > 1:
-            warnings.append(f"verification kept round {kept['round']} of {len(rounds)}: {kept['change']}")
-        if not checked.passed:
-            warnings.append(f"verification: {', '.join(checked.failed)} missed after {len(rounds)} round(s); the best round is kept")
-        warnings += [note] if note else []
-        return _Synth(job.index, result.audio, status, free.free_duration_s, needed, ratio, result.target_duration_s, warnings,
-                      checked.intelligibility, len(rounds))
+    free = [engine.synthesize(request(part, DurationPlan("free"))).free_duration_s for part in job.parts]
+    free_total = sum(free)
 
-    free = engine.synthesize(request(DurationPlan("free")))
-    needed = job.span_s / free.free_duration_s
+    def verified(plans: list[DurationPlan], status: str, ratio: float, note: str | None = None) -> _Synth:
+        """The controlled passes, each heard by the ear and retried on a miss (see :mod:`emodub.verify`), joined."""
+        audios, heard, warnings, rounds_used, target_total = [], [], [], 0, 0.0
+        for number, (part, plan) in enumerate(zip(job.parts, plans), 1):
+            result, checked, rounds = synthesize_verified(engine, request(part, plan), thresholds=DUB_THRESHOLDS, max_rounds=job.max_rounds)
+            where = f"part {number}: " if len(job.parts) > 1 else ""
+            warnings += [where + w for w in result.warnings]
+            kept = next(r for r in rounds if r["kept"])
+            if kept["round"] > 1:
+                warnings.append(f"{where}verification kept round {kept['round']} of {len(rounds)}: {kept['change']}")
+            if not checked.passed:
+                warnings.append(f"{where}verification: {', '.join(checked.failed)} missed after {len(rounds)} round(s); the best round is kept")
+            audios.append(result.audio.resampled(job.rate_hz))
+            heard.append(checked.intelligibility)
+            rounds_used = max(rounds_used, len(rounds))
+            target_total += result.target_duration_s or 0.0
+        warnings += [note] if note else []
+        joined = Audio(np.concatenate([a.samples for a in audios]), job.rate_hz)
+        return _Synth(job.index, joined, status, free_total, needed, ratio, target_total, warnings, audios, heard, rounds_used)
+
+    needed = job.span_s / free_total
     if RATIO_MIN <= needed <= RATIO_MAX:
-        return verified(DurationPlan("controlled", target_duration_s=job.span_s), "dubbed", needed)
+        targets = _part_targets(free, job.span_s, job.rate_hz)
+        return verified([DurationPlan("controlled", target_duration_s=t) for t in targets], "dubbed", needed)
+    out_of_range = f"needs ratio {needed:.2f} to fit {job.span_s:.2f} s (allowed {RATIO_MIN}–{RATIO_MAX})"
+    if job.sync == "strict":
+        return _Synth(job.index, None, "not-dubbed", free_total, needed, None, None,
+                      [f"not dubbed (sync policy strict), rewrite the line: it {out_of_range}"])
     if needed > RATIO_MAX:
-        quiet = job.span_s - RATIO_MAX * free.free_duration_s
-        return verified(DurationPlan("controlled", ratio=RATIO_MAX), "short-of-shot", RATIO_MAX,
-                        f"the line is short for its shot: needs ratio {needed:.2f} (allowed {RATIO_MIN}–{RATIO_MAX}); "
-                        f"spoken at {RATIO_MAX} and the last {quiet:.2f} s of the shot stay quiet")
-    longest = RATIO_MIN * free.free_duration_s
+        quiet = job.span_s - RATIO_MAX * free_total
+        return verified([DurationPlan("controlled", ratio=RATIO_MAX)] * len(job.parts), "short-of-shot", RATIO_MAX,
+                        f"the line is short for its shot: {out_of_range}; spoken at {RATIO_MAX} and the last {quiet:.2f} s of the shot stay quiet")
+    longest = RATIO_MIN * free_total
     if longest <= job.room_s:
-        return verified(DurationPlan("controlled", ratio=RATIO_MIN), "ran-into-silence", RATIO_MIN,
-                        f"the line is long for its shot: needs ratio {needed:.2f} (allowed {RATIO_MIN}–{RATIO_MAX}); "
-                        f"spoken at {RATIO_MIN}, it runs {longest - job.span_s:.2f} s into the following silence")
-    return _Synth(job.index, None, "not-dubbed", free.free_duration_s, needed, None, None,
-                  [f"not dubbed, rewrite the line: it needs ratio {needed:.2f} to fit {job.span_s:.2f} s (allowed {RATIO_MIN}–{RATIO_MAX}) "
-                   f"and even at {RATIO_MIN} it takes {longest:.2f} s, more than the {job.room_s:.2f} s before the next cue"])
+        return verified([DurationPlan("controlled", ratio=RATIO_MIN)] * len(job.parts), "ran-into-silence", RATIO_MIN,
+                        f"the line is long for its shot: {out_of_range}; spoken at {RATIO_MIN}, it runs {longest - job.span_s:.2f} s "
+                        "into the following silence")
+    return _Synth(job.index, None, "not-dubbed", free_total, needed, None, None,
+                  [f"not dubbed, rewrite the line: it {out_of_range} and even at {RATIO_MIN} it takes {longest:.2f} s, "
+                   f"more than the {job.room_s:.2f} s before the next cue"])
 
 
 def _detect(cues: list[Cue], info: media.MediaInfo, track16: Audio, options: DubOptions, hook: Hook
@@ -237,30 +315,37 @@ def _detect(cues: list[Cue], info: media.MediaInfo, track16: Audio, options: Dub
     return detected
 
 
-def _given_emotion(options: DubOptions) -> tuple[EmotionVector | None, VoiceQualities, list[str]]:
-    if options.emotion_text is None:
-        return options.emotion, VoiceQualities(), []
-    parsed = text_to_emotion(options.emotion_text)
-    described = parsed.vector if parsed.names_emotion else None  # a delivery-only description adds qualities only
-    vectors = [(v, 1.0) for v in (options.emotion, described) if v is not None]
+def _directed(emotion: EmotionVector | None, description: str | None) -> tuple[EmotionVector | None, VoiceQualities, list[str]]:
+    """A preset and/or a description as one vector (a delivery-only description adds qualities only)."""
+    if description is None:
+        return emotion, VoiceQualities(), []
+    parsed = text_to_emotion(description)
+    described = parsed.vector if parsed.names_emotion or emotion is None else None
+    vectors = [(v, 1.0) for v in (emotion, described) if v is not None]
     return (fuse(vectors) if vectors else None), parsed.qualities, list(parsed.warnings)
 
 
-def _choose_emotion(cue: Cue, detected: EmotionVector | None, given: EmotionVector | None, qualities: VoiceQualities,
-                    weight: float) -> tuple[EmotionVector | None, VoiceQualities, str]:
-    """Cue tags win; then the given emotion fused with the detected one by ``weight``."""
-    if cue.preset is not None or cue.description is not None:
-        vector, tag_qualities = cue.preset, VoiceQualities()
-        if cue.description is not None:
-            parsed = text_to_emotion(cue.description)
-            tag_qualities = parsed.qualities
-            vector = parsed.vector if vector is None else fuse([(vector, 1.0), *([(parsed.vector, 1.0)] if parsed.vector else [])])
-        return vector, tag_qualities, "cue tag"
-    if given is None:
+def _choose_emotion(part: Part, cue_index: int, detected: EmotionVector | None, options: DubOptions
+                    ) -> tuple[EmotionVector | None, VoiceQualities, str]:
+    """A part's direction in the script wins; then the job's cue, then its speaker; then the given emotion fused with the detected."""
+    if part.directed:
+        vector, qualities, _ = _directed(part.preset, part.description)
+        return vector, qualities, "script direction"
+    if cue_index in options.cue_emotions:
+        given = options.cue_emotions[cue_index]
+        vector, qualities, _ = _directed(given.emotion, given.emotion_text)
+        return vector, qualities, "job: cue"
+    if part.speaker is not None and part.speaker in options.speaker_emotions:
+        given = options.speaker_emotions[part.speaker]
+        vector, qualities, _ = _directed(given.emotion, given.emotion_text)
+        return vector, qualities, f"job: speaker {part.speaker}"
+    given_vector, qualities, _ = _directed(options.emotion, options.emotion_text)
+    if given_vector is None:
         return detected, qualities, "detected"
-    if detected is None or weight == 1.0:
-        return given, qualities, "given"
-    return fuse([(given, weight), (detected, 1 - weight)]), qualities, f"given {weight:.2f} + detected {1 - weight:.2f}"
+    if detected is None or options.emotion_weight == 1.0:
+        return given_vector, qualities, "given"
+    weight = options.emotion_weight
+    return fuse([(given_vector, weight), (detected, 1 - weight)]), qualities, f"given {weight:.2f} + detected {1 - weight:.2f}"
 
 
 def _loudness(audio: Audio) -> float | None:
@@ -270,9 +355,9 @@ def _loudness(audio: Audio) -> float | None:
     return value if np.isfinite(value) else None
 
 
-def _run_jobs(jobs: list[_Job], workers: int, notify: Hook) -> tuple[list[_Synth | None], dict[int, str]]:
-    """Synthesise every cue, in a process pool when ``workers`` > 1; results in cue order, failures by index."""
-    results: list[_Synth | None] = [None] * len(jobs)
+def _run_jobs(jobs: list[_Job], workers: int, notify: Hook) -> tuple[dict[int, _Synth], dict[int, str]]:
+    """Synthesise every cue, in a process pool when ``workers`` > 1; results and failures by cue number."""
+    results: dict[int, _Synth] = {}
     failures: dict[int, str] = {}
 
     def collect(index: int, run: Callable[[], _Synth], done: int) -> None:
@@ -282,7 +367,7 @@ def _run_jobs(jobs: list[_Job], workers: int, notify: Hook) -> tuple[list[_Synth
             failures[index] = str(error)
         notify("synthesise", done, len(jobs))
 
-    if workers == 1:
+    if workers == 1 or len(jobs) <= 1:
         for done, job in enumerate(jobs, 1):
             collect(job.index, lambda job=job: synthesize_cue(job), done)
         return results, failures
@@ -297,9 +382,123 @@ def _run_jobs(jobs: list[_Job], workers: int, notify: Hook) -> tuple[list[_Synth
     return results, failures
 
 
-def dub_video(video: str | Path, script: str | Path, voice: str | Path, output: str | Path, *,
+# -- voices ------------------------------------------------------------------------------------------
+def voice_map(voices: str | Path | dict[str, str | Path] | list[str]) -> dict[str, Path]:
+    """``voices`` as speaker ► file: a single file is everyone's; ``NAME=FILE`` strings name a speaker's."""
+    if isinstance(voices, (str, Path)) and not (isinstance(voices, str) and "=" in voices and not Path(voices).exists()):
+        return {EVERYONE: Path(voices)}
+    if isinstance(voices, dict):
+        return {str(name): Path(path) for name, path in voices.items()}
+    mapping: dict[str, Path] = {}
+    for item in [voices] if isinstance(voices, str) else voices:
+        name, sep, path = str(item).partition("=")
+        if not sep or Path(str(item)).exists():
+            name, path = EVERYONE, str(item)
+        name = name.strip()
+        if not name or not path:
+            raise InputError(f"voice {item!r} is not NAME=FILE or FILE")
+        if name in mapping:
+            raise InputError(f"voice for {'everyone' if name == EVERYONE else repr(name)} is given twice ({str(mapping[name])!r} "
+                             f"and {path!r}); give each speaker one voice")
+        mapping[name] = Path(path)
+    return mapping
+
+
+def _named(mapping: dict[str, Any], name: str | None) -> str | None:
+    """The key of ``mapping`` that is ``name`` (exact, else ignoring case)."""
+    if name is None:
+        return None
+    if name in mapping:
+        return name
+    return next((key for key in mapping if key.casefold() == name.casefold()), None)
+
+
+def _part_spans(cue: Cue) -> list[tuple[float, float]]:
+    """Where each part of a cue is likely said in the original: the span shared by the parts' lengths in characters."""
+    lengths = [max(1, len(part.text)) for part in cue.parts]
+    edges = np.cumsum([0, *lengths]) / sum(lengths) * cue.span_s + cue.start_s
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def _assign_speakers(cues: list[Cue], voices: dict[str, Path], cast: Cast | None) -> list[list[tuple[str | None, str]]]:
+    """(speaker, voice key) of every part: a named voice; else everyone's voice; else the cast's speaker from the video.
+
+    A script name the cast does not know (``ALICE:``) is the cast speaker who talks most under
+    that name's lines; a part without a name is the speaker who talks most under it.
+    """
+    spans = [_part_spans(cue) for cue in cues]
+    by_name: dict[str, str] = {}
+    if cast is not None and cast.speakers:
+        talk: dict[str, dict[str, float]] = {}
+        for cue, cue_spans in zip(cues, spans):
+            for part, (start, end) in zip(cue.parts, cue_spans):
+                if part.speaker is None or _named(voices, part.speaker) or cast.speaker(part.speaker):
+                    continue
+                for speaker in cast.speakers:
+                    said = sum(max(0.0, min(end, b) - max(start, a)) for a, b in speaker.turns)
+                    talk.setdefault(part.speaker, {}).setdefault(speaker.label, 0.0)
+                    talk[part.speaker][speaker.label] += said
+        by_name = {name: max(counts, key=counts.__getitem__) for name, counts in talk.items() if max(counts.values()) > 0}
+    assigned = []
+    for cue, cue_spans in zip(cues, spans):
+        row = []
+        for part, (start, end) in zip(cue.parts, cue_spans):
+            key = _named(voices, part.speaker) or (EVERYONE if EVERYONE in voices else None)
+            if key is not None:
+                row.append((part.speaker, key))
+                continue
+            assert cast is not None  # built whenever a part has no given voice
+            found = (cast.speaker(part.speaker) if part.speaker else None) or cast.speaker(by_name.get(part.speaker or "", "")) \
+                or cast.dominant(start, end) or cast.dominant(cue.start_s, cue.end_s) \
+                or max(cast.speakers, key=lambda s: s.speaking_time_s)
+            row.append((part.speaker or found.label, f"cast:{found.label}"))
+        assigned.append(row)
+    return assigned
+
+
+def _needs_cast(cues: list[Cue], voices: dict[str, Path]) -> bool:
+    return EVERYONE not in voices and any(_named(voices, part.speaker) is None for cue in cues for part in cue.parts)
+
+
+# -- mixing ------------------------------------------------------------------------------------------
+def _channel_balance(tracks: layout.Tracks, start_s: float, end_s: float) -> dict[int, float]:
+    """Each dialogue channel's level under the cue relative to the dialogue channels' mean (1.0 each when silent)."""
+    rate = tracks.sample_rate_hz
+    piece = tracks.samples[int(start_s * rate):int(end_s * rate), tracks.dialogue].astype(np.float64)
+    rms = np.sqrt(np.mean(piece ** 2, axis=0)) if len(piece) else np.zeros(len(tracks.dialogue))
+    if not np.all(np.isfinite(rms)) or rms.mean() < 1e-5:
+        return {c: 1.0 for c in tracks.dialogue}
+    return {c: float(r / rms.mean()) for c, r in zip(tracks.dialogue, rms)}
+
+
+def _mix(tracks: layout.Tracks, lines: list[tuple[float, Audio]], gains_db: list[float], balances: list[dict[int, float]],
+         options: DubOptions, notify: Hook) -> layout.Tracks:
+    """The new lines laid into the dialogue channels (ducking only those); every other channel untouched."""
+    replaced = {}
+    for number, channel in enumerate(tracks.dialogue):
+        original = tracks.channel(channel)
+        background = None
+        if options.separator is not None:
+            notify("separate", number, len(tracks.dialogue))
+            background = media.separate_background(original, options.separator)
+        channel_gains = [gain + 20 * np.log10(max(balance[channel], 1e-3)) for gain, balance in zip(gains_db, balances)]
+        replaced[channel] = media.place_lines(original, lines, duck_db=options.duck_db, gains_db=channel_gains, background=background).samples
+    return tracks.with_channels(replaced)
+
+
+# -- the pipeline ------------------------------------------------------------------------------------
+def _load_voices(voices: dict[str, Path]) -> tuple[dict[str, Audio], list[str]]:
+    loaded, warnings = {}, []
+    for name, path in voices.items():
+        what = "voice reference" if name == EVERYONE else f"voice reference of {name}"
+        loaded[name] = load_audio(path, what=what)
+        warnings += [f"{what}: {w}" if name != EVERYONE else w for w in check_reference(loaded[name], what=what).warnings]
+    return loaded, warnings
+
+
+def dub_video(video: str | Path, script: str | Path, voices: str | Path | dict[str, str | Path] | list[str], output: str | Path, *,
               options: DubOptions = DubOptions(), report_path: str | Path | None = None, hook: Hook | None = None) -> DubReport:
-    """Dub ``video`` with the lines of ``script`` in the voice of ``voice``; write MP4, WAV, SRT and report."""
+    """Dub ``video`` with the lines of ``script`` in the given voices (or the video's own); write video, WAV, SRT and report."""
     notify = hook or (lambda step, done, total: None)
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -309,36 +508,60 @@ def dub_video(video: str | Path, script: str | Path, voice: str | Path, output: 
         raise InputError(f"video {str(video)!r} has no video stream; emodub dub needs a video (use 'emodub say' for audio)")
     if not info.has_audio:
         raise InputError(f"video {str(video)!r} has no audio stream; there is no original performance to dub over")
-    cues = read_script(script, media_duration_s=info.duration_s)
-    reference = load_audio(voice, what="voice reference")
-    warnings = list(check_reference(reference, what="voice reference").warnings)
+    codec = layout.choose_codec(info, output.suffix, options.audio_codec)
+    parsed = read_script(script, media_duration_s=info.duration_s, fps=info.fps)
+    cues = parsed.cues
+    voice_files = voice_map(voices)
+    references, warnings = _load_voices(voice_files)
+    warnings += parsed.warnings
     if not options.consent:
         warnings.append("no consent statement was given for the cloned voice (use --consent); cloning a voice needs its owner's consent")
-    given, given_qualities, text_warnings = _given_emotion(options)
-    warnings += text_warnings
-    track = media.extract_audio(info, sample_rate_hz=info.audio_rate_hz or 48000)
-    track16 = track.resampled(ANALYSIS_RATE_HZ)
+    warnings += _directed(options.emotion, options.emotion_text)[2]
+    tracks = layout.extract_tracks(info)
+    track16 = tracks.dialogue_mix().resampled(ANALYSIS_RATE_HZ)
     timings["probe and decode"] = time.perf_counter() - started
+
+    cast = None
+    if _needs_cast(cues, voice_files):
+        t0 = time.perf_counter()
+        cast = diarize(track16, n_speakers=options.speakers, progress=lambda done, total: notify("cast", done, total))
+        saved = save_cast(cast, output.parent, prefix=f"{output.stem}.voice-")
+        for speaker in cast.speakers:
+            if speaker.reference is not None and speaker.label in saved:
+                references[f"cast:{speaker.label}"] = speaker.reference
+                voice_files[f"cast:{speaker.label}"] = saved[speaker.label]
+            warnings += [f"{speaker.label}: {w}" for w in speaker.warnings]
+        timings["cast"] = time.perf_counter() - t0
+    assigned = _assign_speakers(cues, voice_files, cast)
 
     t0 = time.perf_counter()
     detected = _detect(cues, info, track16, options, notify)
     timings["recognise"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    for language in sorted({SynthesisRequest(text=c.text, speaker_reference=reference).resolved_language for c in cues}):
-        timbre.load_or_build_profile(reference, language, base_voice=options.base_voice, frame_match=options.frame_match,
+    needed = {(key, SynthesisRequest(text=part.text, speaker_reference=references[key]).resolved_language)
+              for cue, row in zip(cues, assigned) for part, (_, key) in zip(cue.parts, row)}
+    for key, language in sorted(needed):
+        timbre.load_or_build_profile(references[key], language, base_voice=options.base_voice, frame_match=options.frame_match,
                                      progress=lambda done, total: notify("voice profile", done, total))
-    jobs, plans = [], []
-    for number, (cue, (vector, _, _)) in enumerate(zip(cues, detected)):
-        chosen, qualities, source = _choose_emotion(cue, vector, given, given_qualities, options.emotion_weight)
-        plans.append((chosen, source))
-        original = Audio(track16.samples[int(cue.start_s * ANALYSIS_RATE_HZ):int(cue.end_s * ANALYSIS_RATE_HZ)], ANALYSIS_RATE_HZ)
-        use_reference = options.original_prosody and cue.preset is None and cue.description is None and original.duration_s >= 0.5
+    jobs, plans = [], {}
+    for number, (cue, row, (vector, _, _)) in enumerate(zip(cues, assigned, detected)):
+        if not cue.parts:
+            continue
+        part_jobs, part_plans = [], []
+        for part, (start, end), (speaker, key) in zip(cue.parts, _part_spans(cue), row):
+            resolved = Part(part.text, speaker, part.preset, part.description, part.turn)
+            chosen, qualities, source = _choose_emotion(resolved, cue.index, vector, options)
+            part_plans.append((resolved, key, chosen, qualities, source))
+            original = track16.samples[int(start * ANALYSIS_RATE_HZ):int(end * ANALYSIS_RATE_HZ)]
+            undirected = source == "detected" or source.startswith("given")  # no script direction, no job override
+            use_reference = options.original_prosody and undirected and len(original) >= ANALYSIS_RATE_HZ // 2
+            part_jobs.append(_PartJob(part.text, references[key].samples, references[key].sample_rate_hz, chosen, qualities,
+                                      original if use_reference else None))
+        plans[number] = part_plans
         next_start = cues[number + 1].start_s if number + 1 < len(cues) else info.duration_s
-        jobs.append(_Job(number, cue.text, reference.samples, reference.sample_rate_hz, chosen, qualities,
-                         original.samples if use_reference else None, ANALYSIS_RATE_HZ, DEFAULT_PROSODY_ALPHA,
-                         cue.span_s, next_start - cue.start_s, options.base_voice, options.seed, options.frame_match,
-                         options.max_rounds))
+        jobs.append(_Job(number, tuple(part_jobs), cue.span_s, next_start - cue.start_s, tracks.sample_rate_hz, options.base_voice,
+                         options.seed, options.frame_match, options.max_rounds, options.sync))
     timings["voice profile"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -346,72 +569,112 @@ def dub_video(video: str | Path, script: str | Path, voice: str | Path, output: 
     timings["synthesise"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    cue_results, lines, gains = [], [], []
+    cue_results, lines, gains, balances = [], [], [], []
+    dialogue = tracks.dialogue_mix()
     for number, cue in enumerate(cues):
-        chosen, source = plans[number]
-        vector, confidence, detected_record = detected[number]
-        record = CueResult(cue.index, cue.text, cue.start_s, cue.end_s, "not-dubbed", detected_record,
-                           None if chosen is None else chosen.to_dict(), source,
-                           None if chosen is None else {"en": describe_en(chosen), "zh": describe_zh(chosen)})
-        synth = results[number]
-        if synth is None:
-            record.warnings.append(f"not dubbed: {failures.get(number, 'synthesis failed')}")
-        else:
-            record.status, record.free_duration_s = synth.status, round(synth.free_s, 4)
-            record.ratio_needed = round(synth.ratio_needed, 4)
-            record.ratio_used = None if synth.ratio_used is None else round(synth.ratio_used, 4)
-            record.warnings += synth.warnings
-            record.intelligibility, record.verification_rounds = synth.intelligibility, synth.rounds
+        cue_results.append(_cue_result(number, cue, detected[number], plans.get(number, []), results.get(number),
+                                       failures.get(number), voice_files, references, dialogue))
+        synth, record = results.get(number), cue_results[-1]
         if synth is not None and synth.audio is not None:
-            original = Audio(track.samples[int(cue.start_s * track.sample_rate_hz):int(cue.end_s * track.sample_rate_hz)],
-                             track.sample_rate_hz)
-            target_lufs, new_lufs = _loudness(original), _loudness(synth.audio)
-            gain = 0.0 if target_lufs is None or new_lufs is None else target_lufs - new_lufs
-            peak = synth.audio.peak * 10 ** (gain / 20)
-            if peak > 0.9:
-                record.warnings.append(f"gain lowered by {20 * np.log10(peak / 0.9):.1f} dB to keep the line's peak below −1 dBFS")
-                gain -= 20 * np.log10(peak / 0.9)
-            if target_lufs is None:
-                record.warnings.append("original dialogue too short or quiet to measure its loudness; the line keeps its own level")
             lines.append((cue.start_s, synth.audio))
-            gains.append(gain)
-            record.gain_db = round(gain, 2)
-            record.target_duration_s = round(synth.target_s, 6) if synth.target_s else None
-            record.measured_duration_s = round(synth.audio.duration_s, 6)
-            if synth.target_s:
-                record.duration_error_ms = round((synth.audio.duration_s - synth.target_s) * 1000, 4)
-            start_sample = int(round(cue.start_s * track.sample_rate_hz))
-            record.start_error_ms = round((start_sample / track.sample_rate_hz - cue.start_s) * 1000, 4)
-            record.speaker_similarity = round(speaker_similarity(synth.audio, reference), 4)
-        cue_results.append(record)
-    background = None
-    if options.separator is not None:
-        notify("separate", 0, 1)
-        background = media.separate_background(track, options.separator)
-    dubbed = media.place_lines(track, lines, duck_db=options.duck_db, gains_db=gains, background=background)
+            gains.append(record.gain_db or 0.0)
+            balances.append(_channel_balance(tracks, cue.start_s, cue.end_s))
+    dubbed = _mix(tracks, lines, gains, balances, options, notify)
     timings["mix"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     provenance = Provenance(engine="builtin", version=__version__, created_utc=utc_now())
     _, wav_path, srt_path, default_report = output_paths(output)
     report_path = Path(report_path) if report_path is not None else default_report
-    save_audio(dubbed, wav_path, provenance=provenance)
+    save_channels(dubbed.samples, dubbed.sample_rate_hz, wav_path, provenance=provenance, bits=24)
     with atomic_output(output) as tmp:
-        media.mux(video, wav_path, tmp, metadata=provenance.tags())
+        media.mux(video, dubbed, tmp, codec=codec, layout=info.audio_layout, metadata=provenance.tags())
     with atomic_output(srt_path) as tmp:
-        write_srt([(r.start_s, r.start_s + (r.measured_duration_s or r.end_s - r.start_s), r.text) for r in cue_results], tmp)
+        write_srt([(r.start_s, r.start_s + (r.measured_duration_s or r.end_s - r.start_s), r.text) for r in cue_results if r.text], tmp)
     timings["write"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
-    report = DubReport(str(video), str(script), str(voice), str(output), cue_results, {k: round(v, 3) for k, v in timings.items()},
-                       options.consent, warnings, provenance.tags())
+    report = DubReport(str(video), str(script), {name: str(path) for name, path in voice_files.items()}, str(output), cue_results,
+                       {k: round(v, 3) for k, v in timings.items()}, options.consent, warnings, provenance.tags(),
+                       parsed.format, parsed.encoding,
+                       {"layout": tracks.layout, "channels": tracks.names, "dialogue_channels": [tracks.names[c] for c in tracks.dialogue],
+                        "sample_rate_hz": tracks.sample_rate_hz, "codec": codec.name, "bit_rate": codec.bit_rate, "codec_reason": codec.reason},
+                       None if cast is None else cast.to_dict())
     with atomic_output(report_path) as tmp:
         tmp.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
     notify("done", 1, 1)
     return report
 
 
+def _cue_result(number: int, cue: Cue, detected: tuple[EmotionVector | None, float, dict[str, Any]], plans: list, synth: _Synth | None,
+                failure: str | None, voice_files: dict[str, Path], references: dict[str, Audio], dialogue: Audio) -> CueResult:
+    """The report's record of one cue; the line's gain (loudness match, peak kept below −1 dBFS) is set here."""
+    vector, _, detected_record = detected
+    first = plans[0] if plans else None
+    chosen = first[2] if first else None
+    record = CueResult(cue.index, cue.text, cue.start_s, cue.end_s, "not-dubbed", detected_record,
+                       None if chosen is None else chosen.to_dict(), first[4] if first else "detected",
+                       None if chosen is None else {"en": describe_en(chosen), "zh": describe_zh(chosen)},
+                       speakers=[p[0].speaker for p in plans], not_spoken=list(cue.not_spoken), warnings=list(cue.warnings))
+    for part, key, part_vector, qualities, source in plans:
+        voice = str(voice_files[key]) + (f" (cloned from the video: {key.removeprefix('cast:')})" if key.startswith("cast:") else "")
+        record.parts.append(PartResult(part.text, part.speaker, voice, source, None if part_vector is None else part_vector.to_dict(),
+                                       {k: v for k, v in vars(qualities).items() if v} or None))
+    if not cue.parts:
+        record.status = "kept-original"
+        return record
+    if synth is None:
+        record.warnings.append(f"not dubbed: {failure or 'synthesis failed'}")
+        return record
+    record.status, record.free_duration_s = synth.status, round(synth.free_s, 4)
+    record.ratio_needed = round(synth.ratio_needed, 4)
+    record.ratio_used = None if synth.ratio_used is None else round(synth.ratio_used, 4)
+    record.warnings += synth.warnings
+    record.verification_rounds = synth.rounds
+    if synth.audio is None:
+        return record
+    offset = 0.0
+    for part_record, (_, key, *_), audio, heard in zip(record.parts, plans, synth.part_audio, synth.intelligibility):
+        part_record.offset_s, part_record.duration_s = round(offset, 6), round(audio.duration_s, 6)
+        part_record.speaker_similarity = round(speaker_similarity(audio, references[key]), 4)
+        part_record.intelligibility = heard
+        offset += audio.duration_s
+    record.intelligibility = _joined_intelligibility(synth.intelligibility)
+    record.speaker_similarity = round(float(np.mean([p.speaker_similarity for p in record.parts])), 4)
+    rate = dialogue.sample_rate_hz
+    original = Audio(dialogue.samples[int(cue.start_s * rate):int(cue.end_s * rate)], rate)
+    target_lufs, new_lufs = _loudness(original), _loudness(synth.audio)
+    gain = 0.0 if target_lufs is None or new_lufs is None else target_lufs - new_lufs
+    peak = synth.audio.peak * 10 ** (gain / 20)
+    if peak > 0.9:
+        record.warnings.append(f"gain lowered by {20 * np.log10(peak / 0.9):.1f} dB to keep the line's peak below −1 dBFS")
+        gain -= 20 * np.log10(peak / 0.9)
+    if target_lufs is None:
+        record.warnings.append("original dialogue too short or quiet to measure its loudness; the line keeps its own level")
+    record.gain_db = round(gain, 2)
+    record.target_duration_s = round(synth.target_s, 6) if synth.target_s else None
+    record.measured_duration_s = round(synth.audio.duration_s, 6)
+    if synth.target_s:
+        record.duration_error_ms = round((synth.audio.duration_s - synth.target_s) * 1000, 4)
+    start_sample = int(round(cue.start_s * rate))
+    record.start_error_ms = round((start_sample / rate - cue.start_s) * 1000, 4)
+    return record
+
+
+def _joined_intelligibility(parts: list[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """One part: its record.  Several: what was heard joined, the worst error, passed only if every part passed."""
+    heard = [p for p in parts if p is not None]
+    if not heard:
+        return None
+    if len(parts) == 1:
+        return heard[0]
+    metric = next(k for k in ("wer", "cer") if k in heard[0])
+    return {"recogniser": heard[0]["recogniser"], "heard": " ".join(p["heard"] for p in heard),
+            metric: max(p.get(metric, p.get("wer", p.get("cer", 0.0))) for p in heard), "threshold": heard[0]["threshold"],
+            "passed": all(p["passed"] for p in heard) and len(heard) == len(parts)}
+
+
 def output_paths(output: str | Path) -> list[Path]:
-    """Every file one dub writes (MP4/MKV, WAV, SRT, JSON) — for --force and skip checks."""
+    """Every file one dub writes (MP4/MKV/MOV, WAV, SRT, JSON) — for --force and skip checks."""
     output = Path(output)
     return [output, output.with_suffix(".wav"), output.with_suffix(".srt"), output.with_suffix(".json")]
 

@@ -40,6 +40,10 @@ class MediaInfo:
     height: int | None = None
     audio_rate_hz: int | None = None
     n_streams: int = 0
+    audio_channels: int | None = None
+    audio_layout: str | None = None  # ffmpeg's name: mono, stereo, 5.1(side), …
+    audio_bit_rate: int | None = None  # bits per second, when the container says
+    audio_sample_format: str | None = None  # s16, s32, fltp, …
 
 
 def _tool(name: str) -> str:
@@ -91,6 +95,10 @@ def probe(path: str | Path) -> MediaInfo:
         height=int(video["height"]) if video else None,
         audio_rate_hz=int(audio["sample_rate"]) if audio and audio.get("sample_rate") else None,
         n_streams=len(streams),
+        audio_channels=int(audio["channels"]) if audio and audio.get("channels") else None,
+        audio_layout=(audio.get("channel_layout") or None) if audio else None,
+        audio_bit_rate=int(audio["bit_rate"]) if audio and str(audio.get("bit_rate", "")).isdigit() else None,
+        audio_sample_format=audio.get("sample_fmt") if audio else None,
     )
 
 
@@ -219,18 +227,26 @@ def separate_background(track: Audio, separator: str) -> Audio:
     return Audio(samples, track.sample_rate_hz)
 
 
-def mux(video_path: str | Path, audio_path: str | Path, out_path: str | Path, *, metadata: dict[str, str] | None = None) -> None:
-    """Write ``out_path`` with the video stream of ``video_path`` copied bit for bit and ``audio_path`` as AAC."""
-    command = [_tool("ffmpeg"), "-v", "error", "-y", "-i", str(video_path), "-i", str(audio_path),
-               "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", "192k"]
+def mux(video_path: str | Path, tracks, out_path: str | Path, *, codec, layout: str | None = None,
+        metadata: dict[str, str] | None = None) -> None:
+    """Write ``out_path``: the video stream of ``video_path`` copied bit for bit, ``tracks`` (a
+    :class:`emodub.layout.Tracks`) encoded with ``codec`` (an :class:`emodub.layout.AudioCodec`) in the
+    source's channel ``layout`` when the source named one."""
+    channels = tracks.samples.shape[1]
+    command = [_tool("ffmpeg"), "-v", "error", "-y", "-i", str(video_path),
+               "-f", "f32le", "-ar", str(tracks.sample_rate_hz), "-ac", str(channels), "-i", "pipe:0",
+               "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", *codec.ffmpeg_args()]
+    if layout:
+        command += ["-af", f"aformat=channel_layouts={layout}"]  # relabels only: same count, same order
     for key, value in (metadata or {}).items():
         command += ["-metadata", f"{key}={value}"]
     out_path = Path(out_path)
     if out_path.suffix.lower() in (".mp4", ".mov", ".m4v"):
         command += ["-movflags", "+use_metadata_tags"]
-    proc = subprocess.run([*command, str(out_path)], capture_output=True, text=True)
+    proc = subprocess.run([*command, str(out_path)], input=np.ascontiguousarray(tracks.samples, np.float32).tobytes(),
+                          capture_output=True)
     if proc.returncode != 0:
-        raise MediaError(f"cannot write {str(out_path)!r}: {proc.stderr.strip()}")
+        raise MediaError(f"cannot write {str(out_path)!r}: {proc.stderr.decode(errors='replace').strip()}")
 
 
 def video_stream_md5(path: str | Path) -> str:

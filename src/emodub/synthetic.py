@@ -108,7 +108,7 @@ def make_demo_material(folder: str | Path) -> tuple[Path, Path]:
     from emodub.audio import load_audio
     from emodub.emotion.space import EmotionVector
     from emodub.engines.base import SynthesisRequest, get_engine
-    from emodub.script import write_srt
+    from emodub.subtitles import write_srt
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,27 @@
+"""Markup that is never spoken: ASS override blocks and drawings, HTML-style tags, WebVTT voices.
+
+Works on an event's raw text as pysubs2 gives it (``{\\i1}``-style overrides, ``\\N`` breaks,
+unknown HTML tags kept so that ``<v Name>`` survives to name the speaker).
+"""
+
+from __future__ import annotations
+
+import re
+
+_DRAWING = re.compile(r"\{[^{}]*\\p[1-9][^{}]*\}.*?(?=\{[^{}]*\\p0[^{}]*\}|$)", re.DOTALL)
+_OVERRIDE = re.compile(r"\{[^{}]*\\[^{}]*\}")  # {\an8}, {\i1}, {\k20}, {\pos(1,2)} — a block with a backslash
+_VTT_VOICE = re.compile(r"<v(?:\.[\w.-]+)?\s+([^>]+)>", re.IGNORECASE)
+_HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
+_HTML_ENTITIES = {"&amp;": "&", "&lt;": "<", "&gt;": ">", "&nbsp;": " ", "&lrm;": "", "&rlm;": ""}
+
+
+def strip_markup(raw: str) -> tuple[list[str], str | None]:
+    """(lines of plain text, WebVTT voice name or None) of a cue's raw text."""
+    text = _OVERRIDE.sub("", _DRAWING.sub("", raw))
+    voice = _VTT_VOICE.search(text)
+    text = _HTML_TAG.sub("", text)
+    for entity, plain in _HTML_ENTITIES.items():
+        text = text.replace(entity, plain)
+    text = text.replace("\\h", " ").replace("\\N", "\n").replace("\\n", "\n")
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return [line for line in lines if line], (voice.group(1).strip() if voice else None)
