@@ -1,11 +1,15 @@
 """Measure the dubbing pipeline: end-to-end time per stage, sync errors, video stream integrity.
 
-    .venv/bin/python bench/dubbing.py [e2e] [drift]
+    .venv/bin/python bench/dubbing.py [e2e] [drift] [cast]
 
 - e2e: a generated 60-s, 25-fps video with 10 cues (drawn faces, builtin speech) dubbed with
   one worker pinned to one core, then with one worker per core; time per stage, real-time
   factor, per-cue start/length error and whether the video stream is bit-identical.
 - drift: a 20-minute track with a click laid at the last cue's start; where the click lands.
+- cast: scenes of two and three real people (the pyannote sample's two speakers, the alsa-utils
+  voice; see bench/human_references.py) taking turns, dubbed without any --voice: diarisation
+  error (with the number of speakers found, and given), the time of the cast step, and the share
+  of new lines closer (GE2E) to their own speaker's real voice than to every other speaker's.
 """
 
 from __future__ import annotations
@@ -72,7 +76,7 @@ def bench_e2e(folder: Path) -> None:
         if pin:
             os.sched_setaffinity(0, {0})
         started = time.perf_counter()
-        report = dub_video(video, script, VOICE, folder / f"dubbed-{workers}.mp4", options=DubOptions(workers=workers, consent="bench"))
+        report = dub_video(video, script, {"*": VOICE}, folder / f"dubbed-{workers}.mp4", options=DubOptions(workers=workers, consent="bench"))
         total = time.perf_counter() - started
         os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
         stages = ", ".join(f"{k} {v:.1f}" for k, v in report.timings_s.items() if k != "total")
@@ -105,13 +109,109 @@ def bench_drift() -> None:
           f"(half a sample at {RATE} Hz is {500 / RATE:.4f} ms; target ≤ 1 ms)")
 
 
+LINES = ["Yes.", "Fine, go ahead.", "I really do not think so.", "We could try that again tomorrow.",
+         "I told you already, the meeting starts at nine.", "Nobody has called back about the order since Monday.",
+         "If the train is late again we will miss the whole first half of the show.",
+         "I think we should write it all down before anyone forgets what was actually said here today."]
+
+
+def _line_for(span_s: float) -> str:
+    """The line whose natural length (about 14 characters a second) is nearest the span."""
+    return min(LINES, key=lambda line: abs(len(line) / 14.0 - span_s))
+
+
+def _scene(folder: Path, name: str, voices: dict[str, list[Audio]], order: list[str]) -> tuple[Path, Path, dict, dict[str, Audio]]:
+    """A video of real people taking turns (each turn one real solo piece), its script of new lines, the truth and each voice."""
+    track, cues, truth, t, used = [np.zeros(RATE // 2, np.float32)], [], {}, 0.5, {v: 0 for v in voices}
+    for speaker in order:
+        piece = voices[speaker][used[speaker] % len(voices[speaker])].resampled(RATE)
+        used[speaker] += 1
+        track += [piece.samples, np.zeros(int(0.5 * RATE), np.float32)]
+        cues.append((t, t + piece.duration_s, _line_for(piece.duration_s)))
+        truth.setdefault(speaker, []).append((t, t + piece.duration_s))
+        t += piece.duration_s + 0.5
+    audio = Audio(np.concatenate(track), RATE)
+    video = write_clip(folder / f"{name}.mp4", [(audio.duration_s, expression_face("calm"))], audio, fps=FPS)
+    script = folder / f"{name}.srt"
+    write_srt(cues, script)
+    whole = {v: Audio(np.concatenate([p.resampled(16000).samples for p in pieces]), 16000) for v, pieces in voices.items()}
+    return video, script, truth, whole
+
+
+def _solo_pieces(cache: Path) -> dict[str, list[Audio]]:
+    """Solo turns of 1.5–4 s of each real person: the pyannote sample's two, and the alsa-utils voice (two names a piece)."""
+    import zipfile
+
+    from human_references import SAMPLE, _solo_turns, alsa_speaker, pyannote_speakers
+
+    pyannote_speakers(cache)  # fetches the wheel and writes sample.wav
+    folder = cache / "pyannote"
+    recording = load_audio(folder / "sample.wav")
+    with zipfile.ZipFile(sorted(folder.glob("pyannote_audio-*.whl"))[0]) as wheel:
+        rttm = wheel.read(f"{SAMPLE}.rttm").decode()
+    rate = recording.sample_rate_hz
+    pieces: dict[str, list[Audio]] = {}
+    for speaker, turns in _solo_turns(rttm).items():
+        for start, end in turns:
+            if end - start >= 1.5:
+                pieces.setdefault(f"pyannote {speaker}", []).append(Audio(recording.samples[int(start * rate):int(min(end, start + 4) * rate)], rate))
+    alsa = alsa_speaker(cache)
+    half = len(alsa.samples) // 4
+    pieces["alsa-utils"] = [Audio(alsa.samples[i * half:(i + 1) * half], alsa.sample_rate_hz) for i in range(4)]
+    return pieces
+
+
+def bench_cast(folder: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    from diarization import diarization_error
+    from emodub.cast import diarize
+    from emodub.voice import speaker_similarity
+
+    cache = Path(os.environ.get("EMODUB_BENCH_CACHE", Path.home() / ".cache" / "emodub-bench"))
+    pieces = _solo_pieces(cache)
+    a, b = sorted(k for k in pieces if k.startswith("pyannote"))
+    scenes = {"two people": [a, b, a, b, a, b], "three people": [a, b, "alsa-utils", a, b, "alsa-utils"]}
+    print("\n## Casts: real people taking turns, dubbed without --voice\n")
+    print("| scene | speakers found | DER (found) | DER (count given) | cast step s | lines closer to own speaker | dub s |")
+    print("|---|---|---|---|---|---|---|")
+    for name, order in scenes.items():
+        video, script, truth, voices = _scene(folder, name.replace(" ", "-"), pieces, order)
+        info = media.probe(video)
+        track = media.extract_audio(info)
+        started = time.perf_counter()
+        found = diarize(track)
+        cast_s = time.perf_counter() - started
+        given = diarize(track, n_speakers=len(truth))
+        der_found = diarization_error(truth, {s.label: s.turns for s in found.speakers}, info.duration_s)["der"]
+        der_given = diarization_error(truth, {s.label: s.turns for s in given.speakers}, info.duration_s)["der"]
+        started = time.perf_counter()
+        report = dub_video(video, script, {}, folder / f"{name.replace(' ', '-')}.dubbed.mp4",
+                           options=DubOptions(workers=os.cpu_count() or 1, speakers=len(truth), consent="bench: public sample recordings"))
+        dub_s = time.perf_counter() - started
+        dubbed = load_audio(folder / f"{name.replace(' ', '-')}.dubbed.wav")
+        closer, counted = 0, 0
+        for cue, speaker in zip(report.cues, order):
+            if cue.status not in ("dubbed", "short-of-shot", "ran-into-silence"):
+                continue
+            rate = dubbed.sample_rate_hz
+            line = Audio(dubbed.samples[int(cue.start_s * rate):int((cue.start_s + cue.measured_duration_s) * rate)], rate)
+            own = speaker_similarity(line, voices[speaker])
+            others = max(speaker_similarity(line, voice) for other, voice in voices.items() if other != speaker and other in order)
+            closer += own > others
+            counted += 1
+        print(f"| {name} ({len(truth)}) | {len(found.speakers)} | {der_found:.3f} | {der_given:.3f} | {cast_s:.1f} | "
+              f"{closer}/{counted} | {dub_s:.0f} |")
+
+
 def main() -> None:
-    parts = set(sys.argv[1:]) or {"e2e", "drift"}
+    parts = set(sys.argv[1:]) or {"e2e", "drift", "cast"}
     with tempfile.TemporaryDirectory() as name:
         if "drift" in parts:
             bench_drift()
         if "e2e" in parts:
             bench_e2e(Path(name))
+        if "cast" in parts:
+            bench_cast(Path(name))
 
 
 if __name__ == "__main__":

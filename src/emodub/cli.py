@@ -203,9 +203,15 @@ def run(
     report: Annotated[Optional[Path], typer.Option(help="Write a JSON report here.")] = None,
     strict: Annotated[bool, typer.Option(help="Exit 3 when verification still misses after the last round.")] = False,
 ) -> None:
-    """Run a YAML job file."""
+    """Run a YAML job file: one line (``text:``) or a dub (``video:``; see README 'Dub job')."""
+    from emodub.job import DubJob
+
     with _errors_to_exit_codes():
         job = load_job(job_file)
+        if isinstance(job, DubJob):
+            target = output if output is not None else job.outputs.video
+            _dub_one(job.video, job.script, job.voices, target, report or job.outputs.report, job.options(), force=True)
+            return
         target = output if output is not None else job.output if job.output is not None else Path(f"{job_file.stem}.wav")
         _run_job(job, target, report, strict)
 
@@ -357,58 +363,62 @@ def train_encoders_command(
 DUB_SUFFIXES = (".mp4", ".mkv", ".mov")
 
 
-def _write_template(video: Path, template: Path, force: bool) -> None:
-    from emodub import media
-    from emodub.audio import atomic_output
-    from emodub.emotion.speech import speech_segments
-    from emodub.subtitles import placeholder, template_cues, write_srt
+def _write_template(video: Path, template: Path, force: bool, speakers: Optional[int], fps: float) -> None:
+    from emodub.dubbing import write_template
 
     if template.exists() and not force:
         raise InputError(f"template {str(template)!r} already exists; fill it in and pass it with --script, or use --force")
-    info = media.probe(video)
-    if not info.has_audio:
-        raise InputError(f"video {str(video)!r} has no audio stream; there is no speech to time the lines against")
-    speech = speech_segments(media.extract_audio(info))
-    if not speech:
-        raise InputError(f"no speech found in {str(video)!r}; write the SRT by hand")
-    cuts = media.scene_cuts(info)
-    spans = template_cues(speech, cuts)
-    with atomic_output(template) as tmp:
-        write_srt([(a, b, placeholder(b - a)) for a, b in spans], tmp)
-    typer.echo(f"wrote template {template}: {len(spans)} cues from {len(speech)} speech segments and {len(cuts)} shot cuts; "
-               "replace each cue's text with the new line, then run again with --script")
+    with _progress_hook() as hook:
+        made = write_template(video, template, speakers=speakers, frame_rate_hz=fps, hook=hook)
+    words = (f"the original dialogue transcribed ({made.language})" if made.transcribed
+             else "placeholders (no ear installed to transcribe the dialogue)")
+    typer.echo(f"wrote template {template}: {made.cues} cues from {made.segments} speech segments and {made.cuts} shot cuts, "
+               f"{len(made.speakers)} speaker(s) ({', '.join(made.speakers)}), with {words}; "
+               "edit the words (keep or change the speaker and emotion tags), then run again with --script")
 
 
-def _dub_one(video: Path, script: Path, voice: Path, output: Path, report: Optional[Path], options, force: bool) -> bool:
+def _dub_one(video: Path, script: Path, voices: dict[str, Path], output: Path, report: Optional[Path], options, force: bool) -> bool:
     """Dub one video; False when skipped because its outputs exist."""
     from emodub.dubbing import dub_video, output_paths
 
-    _check_output(output, [video, script, voice], "output", DUB_SUFFIXES)
+    inputs = [video, script, *voices.values()]
+    _check_output(output, inputs, "output", DUB_SUFFIXES)
     for path in output_paths(output)[1:] + ([report] if report else []):
-        _check_output(path, [video, script, voice], "output", (path.suffix.lower(),))
+        _check_output(path, inputs, "output", (path.suffix.lower(),))
     if not force and output.exists():
         typer.echo(f"skipped {video}: {output} exists (use --force to redo it)")
         return False
     with _progress_hook() as hook:
-        result = dub_video(video, script, voice, output, options=options, report_path=report, hook=hook)
+        result = dub_video(video, script, voices, output, options=options, report_path=report, hook=hook)
     for warning in result.warnings:
         err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+    if result.cast:
+        for speaker in result.cast["speakers"]:
+            spans = ", ".join(f"{a:.1f}–{b:.1f} s" for a, b in speaker["reference_spans"])
+            typer.echo(f"{speaker['label']}: voice cloned from the video ({spans}) ► {speaker['reference_file']}")
     for cue in result.cues:
         detected = (cue.detected or {}).get("description") or {"en": "unknown"}
         note = f" — {cue.warnings[-1]}" if cue.status != "dubbed" and cue.warnings else ""
         error = f"{cue.duration_error_ms:+.3f} ms" if cue.duration_error_ms is not None else "n/a"
-        typer.echo(f"cue {cue.index}: {cue.status}, detected {detected['en']}, used {cue.emotion_source}, length error {error}"
+        who = f" [{', '.join(str(s) for s in cue.speakers)}]" if any(cue.speakers) else ""
+        typer.echo(f"cue {cue.index}{who}: {cue.status}, detected {detected['en']}, used {cue.emotion_source}, length error {error}"
                    f"{_heard_summary(cue.intelligibility)}{note}")
-    typer.echo(f"wrote {output}, {output.with_suffix('.wav')}, {output.with_suffix('.srt')}, "
+    layout = result.audio_layout
+    typer.echo(f"wrote {output} (audio {layout['layout']}, {layout['codec']}), {output.with_suffix('.wav')}, {output.with_suffix('.srt')}, "
                f"report {report or output.with_suffix('.json')} in {result.timings_s['total']:.1f} s")
     return True
+
+
+VOICE_HELP = ("Voice reference WAV (3–10 s): FILE for everyone, or NAME=FILE for one speaker (repeatable). "
+              "A speaker without a voice is cloned from their own speech in the video.")
 
 
 @app.command()
 def dub(
     video: Annotated[Path, typer.Argument(help="Video file, or a folder of videos (each with <name>.srt beside it or in --script).")],
-    script: Annotated[Optional[Path], typer.Option(help="SRT of new lines (a folder for batch). Without it: write a template SRT and stop.")] = None,
-    voice: Annotated[Optional[Path], typer.Option(help="Voice reference WAV of the new voice (3–10 s).")] = None,
+    script: Annotated[Optional[Path], typer.Option(help="Script of new lines: SRT, WebVTT or ASS/SSA, any encoding (a folder for batch). "
+                                                        "Without it: write a template with the original dialogue and stop.")] = None,
+    voice: Annotated[Optional[list[str]], typer.Option("--voice", help=VOICE_HELP)] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Output video (.mp4/.mkv/.mov); a folder for batch.")] = None,
     report: Annotated[Optional[Path], typer.Option(help="JSON report (default: OUTPUT with .json).")] = None,
     emotion: Annotated[Optional[str], typer.Option(help="Preset NAME[:INTENSITY] fused with the detected emotion.")] = None,
@@ -425,31 +435,39 @@ def dub(
     frame_match: Annotated[Optional[float], typer.Option(help="0 = clearest (default) … 1 = closest to the new voice (share of "
                                                               "the envelope from its frames).")] = None,
     max_rounds: Annotated[int, typer.Option(help="Verification rounds per cue (the ear, length, similarity; 1 = no retry).")] = 3,
+    speakers: Annotated[Optional[int], typer.Option(help="How many people speak in the video (default: found by the cast step).")] = None,
+    audio_codec: Annotated[Optional[str], typer.Option(help="Codec of the output track (default: the source's where the container "
+                                                            "holds it, else AAC, or ALAC/FLAC for a lossless source).")] = None,
+    sync: Annotated[str, typer.Option(help="fit: a line out of the 0.75–1.25 range is spoken at the limit when it fits; "
+                                           "strict: it is not dubbed.")] = "fit",
 ) -> None:
-    """Dub VIDEO: new lines from --script in the voice of --voice, with the emotion of the original performance."""
-    from emodub.dubbing import DubOptions, default_workers
+    """Dub VIDEO: new lines from --script in the voices of --voice (or the video's own), with the emotion of the original performance."""
+    from emodub.dubbing import DubOptions, default_workers, voice_map
     from emodub.media import VIDEO_SUFFIXES, check_media_path
 
     with _errors_to_exit_codes():
         given = EmotionVector.parse_preset(emotion) if emotion else None
         options = DubOptions(emotion=given, emotion_text=emotion_text, emotion_weight=emotion_weight, original_prosody=original_prosody,
                              base_voice=base_voice, frame_rate_hz=fps, workers=workers or default_workers(), consent=consent,
-                             separator=separator, emotion_encoder=emotion_encoder, frame_match=frame_match, max_rounds=max_rounds)
+                             separator=separator, emotion_encoder=emotion_encoder, frame_match=frame_match, max_rounds=max_rounds,
+                             speakers=speakers, audio_codec=audio_codec, sync=sync)
+        voices = voice_map(voice or [])
+        for name, path in voices.items():
+            if not path.is_file():
+                raise InputError(f"voice reference {str(path)!r}{'' if name == '*' else f' (of {name})'} does not exist")
         if video.is_dir():
             videos = sorted(p for p in video.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
             if not videos:
                 raise InputError(f"folder {str(video)!r} has no videos ({', '.join(VIDEO_SUFFIXES)})")
             if output is None or not output.is_dir():
                 raise InputError(f"for a folder of videos, -o must be an existing folder; got {str(output)!r}")
-            if voice is None:
-                raise InputError("--voice is required: the voice reference of the new voice")
             failed = []
             for item in videos:
                 item_script = (script if script is not None and script.is_dir() else item.parent) / f"{item.stem}.srt"
                 try:
                     if not item_script.exists():
                         raise InputError(f"no script {str(item_script)!r} for {str(item)!r}")
-                    _dub_one(item, item_script, voice, output / f"{item.stem}.dubbed{item.suffix.lower()}", None, options, force)
+                    _dub_one(item, item_script, voices, output / f"{item.stem}.dubbed{item.suffix.lower()}", None, options, force)
                 except EmodubError as error:  # one failure does not lose the others
                     failed.append(item)
                     err.print(f"error: {item}: {error}", markup=False, highlight=False, soft_wrap=True)
@@ -459,13 +477,42 @@ def dub(
         check_media_path(video)
         if script is None:
             template = output.with_suffix(".srt") if output is not None else Path(f"{video.stem}.template.srt")
-            _write_template(video, template, force)
+            _write_template(video, template, force, speakers, fps)
             return
-        if voice is None:
-            raise InputError("--voice is required: the voice reference of the new voice")
         if output is None:
             raise InputError("-o/--output is required: the dubbed video to write (.mp4/.mkv/.mov)")
-        _dub_one(video, script, voice, output, report, options, force)
+        _dub_one(video, script, voices, output, report, options, force)
+
+
+@app.command()
+def cast(
+    video: Annotated[Path, typer.Argument(help="Video or audio file whose speakers to find.")],
+    out_dir: Annotated[Optional[Path], typer.Option("-o", "--out-dir", help="Folder for cast.json and one WAV reference per speaker "
+                                                                            "(default: <name>.cast beside the video).")] = None,
+    speakers: Annotated[Optional[int], typer.Option(help="How many people speak (default: found from the voices).")] = None,
+) -> None:
+    """Find who speaks when in VIDEO, with each speaker's speaking time and one clean reference, saved as JSON + WAV."""
+    from emodub import layout, media
+    from emodub.cast import diarize, save_cast
+
+    with _errors_to_exit_codes():
+        info = media.probe(video)
+        if not info.has_audio:
+            raise InputError(f"media file {str(video)!r} has no audio stream; there are no voices to find")
+        folder = out_dir or video.with_name(f"{video.stem}.cast")
+        if folder.exists() and not folder.is_dir():
+            raise InputError(f"output folder {str(folder)!r} is a file")
+        with _progress_hook() as hook:
+            found = diarize(layout.extract_tracks(info).dialogue_mix(), n_speakers=speakers, progress=lambda d, t: hook("cast", d, t))
+        paths = save_cast(found, folder)
+        for speaker in found.speakers:
+            spans = ", ".join(f"{a:.1f}–{b:.1f} s" for a, b in speaker.reference_spans)
+            typer.echo(f"{speaker.label}: speaks {speaker.speaking_time_s:.1f} s in {len(speaker.turns)} turn(s); reference "
+                       f"{speaker.reference_s:.1f} s from {spans} (SNR {speaker.reference_snr_db:.0f} dB) ► {paths.get(speaker.label)}")
+            for warning in speaker.warnings:
+                err.print(f"warning: {speaker.label}: {warning}", markup=False, highlight=False, soft_wrap=True)
+        typer.echo(f"wrote {folder / 'cast.json'}; name the speakers in your script with these labels, or give "
+                   "--voice LABEL=FILE to use another voice for one of them")
 
 
 @app.command()
@@ -488,7 +535,7 @@ def demo(
         video, script = make_demo_material(out_dir / "demo")
         output = out_dir / "demo" / "dubbed.mp4"
         with _progress_hook() as hook:
-            result = dub_video(video, script, voice, output, hook=hook,
+            result = dub_video(video, script, {"*": voice}, output, hook=hook,
                                options=DubOptions(consent="demo: synthetic voices generated by flite, no real person"))
         cue = result.cues[0]
         detected = (cue.detected or {}).get("description") or {"en": "unknown"}

@@ -119,6 +119,13 @@ class WhisperEar:
         return simplified(heard) if language == "zh" else heard
 
 
+    def detect_language(self, audio: Audio) -> str:
+        """Whisper's guess of the language spoken in (the first 30 s of) ``audio``: an ISO 639-1 code."""
+        samples = np.clip(audio.resampled(EAR_RATE_HZ).samples[:30 * EAR_RATE_HZ], -1, 1).astype(np.float32)
+        language, _, _ = self._model.detect_language(samples)
+        return language
+
+
 class SphinxEar:
     """pocketsphinx's shipped en-us model: the fallback when faster-whisper is missing (English only)."""
 

@@ -185,6 +185,113 @@ class Job(_Strict):
         return files
 
 
+class DirectedEmotionConfig(_Strict):
+    """An emotion for a speaker or a cue of a dub job: a preset ``NAME[:INTENSITY]`` and/or a description."""
+
+    preset: str | None = None
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _something_given(self) -> DirectedEmotionConfig:
+        if self.preset is None and self.description is None:
+            raise ValueError("give a preset (e.g. 'angry:0.6') or a description (e.g. 'whispering, scared'), or remove the entry")
+        if self.preset is not None:
+            from emodub.emotion.space import EmotionVector
+
+            try:
+                EmotionVector.parse_preset(self.preset)
+            except InputError as error:
+                raise ValueError(str(error)) from None
+        return self
+
+
+class GivenEmotionConfig(DirectedEmotionConfig):
+    """The emotion given for every line, fused with the detected one by ``weight``."""
+
+    weight: float = Field(0.5, ge=0, le=1)
+
+
+class DubOutputs(_Strict):
+    video: Path
+    report: Path | None = None
+    audio_codec: str | None = None  # default: the source's where the container holds it
+
+
+class DubJob(_Strict):
+    """A dub: a video, a script, a cast of voices, emotion overrides, engine, sync policy and outputs (``emodub run``)."""
+
+    video: Path
+    script: Path
+    voices: dict[str, Path] = {}  # NAME ► reference; "*" for everyone else; a speaker without one is cloned from the video
+    speakers: int | None = Field(None, ge=1)
+    consent: str | None = None
+    emotion: GivenEmotionConfig | None = None
+    speaker_emotions: dict[str, DirectedEmotionConfig] = {}
+    cue_emotions: dict[int, DirectedEmotionConfig] = {}
+    original_prosody: bool = True
+    engine: EngineConfig = EngineConfig()
+    sync: Literal["fit", "strict"] = "fit"
+    max_rounds: int = Field(3, ge=1, le=10)
+    workers: int = Field(1, ge=1)
+    duck_db: float = Field(-20.0, le=0)
+    seed: int = 0
+    outputs: DubOutputs
+
+    @field_validator("voices")
+    @classmethod
+    def _names_not_empty(cls, value: dict[str, Path]) -> dict[str, Path]:
+        for name in value:
+            if not name.strip():
+                raise ValueError("a voice needs a speaker name (or \"*\" for everyone else)")
+        return value
+
+    @model_validator(mode="after")
+    def _builtin_only(self) -> DubJob:
+        if self.engine.name != "builtin":
+            raise ValueError(f"dubbing runs the builtin engine; engine {self.engine.name!r} is for 'say' and single-line jobs")
+        return self
+
+    def referenced_files(self) -> list[tuple[str, Path]]:
+        files = [("video", self.video), ("script", self.script)] + [(f"voices.{name}", path) for name, path in self.voices.items()]
+        return files + ([("engine.emotion_encoder", self.engine.emotion_encoder)] if self.engine.emotion_encoder else [])
+
+    def options(self):
+        """The job as :class:`emodub.dubbing.DubOptions` (every value already validated here)."""
+        from emodub.dubbing import DirectedEmotion, DubOptions
+        from emodub.emotion.space import EmotionVector
+
+        def directed(config: DirectedEmotionConfig) -> DirectedEmotion:
+            return DirectedEmotion(EmotionVector.parse_preset(config.preset) if config.preset else None, config.description)
+
+        given = directed(self.emotion) if self.emotion else DirectedEmotion()
+        return DubOptions(emotion=given.emotion, emotion_text=given.emotion_text, emotion_weight=self.emotion.weight if self.emotion else 0.5,
+                          original_prosody=self.original_prosody, base_voice=self.engine.base_voice, workers=self.workers,
+                          duck_db=self.duck_db, consent=self.consent, seed=self.seed, emotion_encoder=self.engine.emotion_encoder,
+                          frame_match=self.engine.frame_match, max_rounds=self.max_rounds, speakers=self.speakers,
+                          audio_codec=self.outputs.audio_codec, sync=self.sync,
+                          speaker_emotions={name: directed(c) for name, c in self.speaker_emotions.items()},
+                          cue_emotions={index: directed(c) for index, c in self.cue_emotions.items()})
+
+
+def parse_dub_job(data: dict, *, base_dir: Path) -> DubJob:
+    """Validate a dub job mapping; resolve relative paths against ``base_dir``; check the inputs exist."""
+    try:
+        job = DubJob.model_validate(data)
+    except ValidationError as error:
+        raise InputError(_errors_line(error)) from None
+    job = job.model_copy(update={
+        "video": _resolve(job.video, base_dir), "script": _resolve(job.script, base_dir),
+        "voices": {name: _resolve(path, base_dir) for name, path in job.voices.items()},
+        "engine": job.engine.model_copy(update={"emotion_encoder": _resolve(job.engine.emotion_encoder, base_dir)}),
+        "outputs": job.outputs.model_copy(update={"video": _resolve(job.outputs.video, base_dir),
+                                                  "report": _resolve(job.outputs.report, base_dir)}),
+    })
+    missing = [f"{key} file {str(path)!r} does not exist" for key, path in job.referenced_files() if not path.exists()]
+    if missing:
+        raise InputError("; ".join(missing))
+    return job
+
+
 def _resolve(path: Path | None, base: Path) -> Path | None:
     if path is None:
         return None
@@ -245,8 +352,8 @@ def _with_resolved_paths(job: Job, base: Path) -> Job:
     })
 
 
-def load_job(path: str | os.PathLike) -> Job:
-    """Read and validate a YAML job file."""
+def load_job(path: str | os.PathLike) -> Job | DubJob:
+    """Read and validate a YAML job file: a line (``text``) or a dub (``video``)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"job file {str(path)!r} does not exist")
@@ -254,4 +361,6 @@ def load_job(path: str | os.PathLike) -> Job:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise InputError(f"job file {str(path)!r} is not valid YAML: {str(error).splitlines()[0]}") from None
+    if isinstance(data, dict) and "video" in data:
+        return parse_dub_job(data, base_dir=path.resolve().parent)
     return parse_job(data, base_dir=path.resolve().parent)
