@@ -53,6 +53,7 @@ class Speaker:
     reference_consistency: float  # mean cosine of the reference's windows to the speaker's centroid
     warnings: list[str] = field(default_factory=list)
     reference: Audio | None = field(default=None, repr=False)
+    reference_file: str | None = None  # where save_cast wrote the reference
 
     def to_dict(self) -> dict:
         record = asdict(self)
@@ -255,9 +256,8 @@ def save_cast(cast: Cast, folder: Path, *, prefix: str = "") -> dict[str, Path]:
     for speaker in cast.speakers:
         if speaker.reference is not None and len(speaker.reference.samples):
             paths[speaker.label] = save_audio(speaker.reference, folder / f"{prefix}{speaker.label}.wav")
+            speaker.reference_file = str(paths[speaker.label])
     record = cast.to_dict()
-    for entry in record["speakers"]:
-        entry["reference_file"] = str(paths[entry["label"]]) if entry["label"] in paths else None
     with atomic_output(folder / f"{prefix}cast.json") as tmp:
         tmp.write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
     return paths

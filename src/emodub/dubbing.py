@@ -415,6 +415,8 @@ def _named(mapping: dict[str, Any], name: str | None) -> str | None:
 
 def _part_spans(cue: Cue) -> list[tuple[float, float]]:
     """Where each part of a cue is likely said in the original: the span shared by the parts' lengths in characters."""
+    if not cue.parts:
+        return []
     lengths = [max(1, len(part.text)) for part in cue.parts]
     edges = np.cumsum([0, *lengths]) / sum(lengths) * cue.span_s + cue.start_s
     return list(zip(edges[:-1], edges[1:]))
