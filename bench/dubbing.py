@@ -1,6 +1,6 @@
 """Measure the dubbing pipeline: end-to-end time per stage, sync errors, video stream integrity.
 
-    .venv/bin/python bench/dubbing.py [e2e] [drift] [cast]
+    .venv/bin/python bench/dubbing.py [e2e] [drift] [cast] [diarize]
 
 - e2e: a generated 60-s, 25-fps video with 10 cues (drawn faces, builtin speech) dubbed with
   one worker pinned to one core, then with one worker per core; time per stage, real-time
@@ -10,6 +10,7 @@
   voice; see bench/human_references.py) taking turns, dubbed without any --voice: diarisation
   error (with the number of speakers found, and given), the time of the cast step, and the share
   of new lines closer (GE2E) to their own speaker's real voice than to every other speaker's.
+- diarize: the pyannote sample as recorded (overlapping speech) against its RTTM.
 """
 
 from __future__ import annotations
@@ -203,13 +204,45 @@ def bench_cast(folder: Path) -> None:
               f"{closer}/{counted} | {dub_s:.0f} |")
 
 
+def bench_diarize() -> None:
+    """DER on the pyannote sample as recorded (30 s, two people, overlaps), against its own RTTM."""
+    import zipfile
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from diarization import diarization_error
+    from emodub.cast import diarize
+    from human_references import SAMPLE, pyannote_speakers
+
+    cache = Path(os.environ.get("EMODUB_BENCH_CACHE", Path.home() / ".cache" / "emodub-bench"))
+    pyannote_speakers(cache)
+    folder = cache / "pyannote"
+    recording = load_audio(folder / "sample.wav")
+    with zipfile.ZipFile(sorted(folder.glob("pyannote_audio-*.whl"))[0]) as wheel:
+        rttm = wheel.read(f"{SAMPLE}.rttm").decode()
+    truth: dict[str, list[tuple[float, float]]] = {}
+    for line in rttm.splitlines():
+        fields = line.split()
+        truth.setdefault(fields[7], []).append((float(fields[3]), float(fields[3]) + float(fields[4])))
+    print("\n## Diarisation of the pyannote sample as recorded (two people, with overlaps)\n")
+    print("| speakers | found | DER | missed | false alarm | confusion | s |\n|---|---|---|---|---|---|---|")
+    for given in (None, 2):
+        started = time.perf_counter()
+        found = diarize(recording, n_speakers=given)
+        seconds = time.perf_counter() - started
+        error = diarization_error(truth, {s.label: s.turns for s in found.speakers}, recording.duration_s)
+        print(f"| {'given 2' if given else 'found'} | {len(found.speakers)} | {error['der']:.3f} | {error['missed']:.3f} | "
+              f"{error['false_alarm']:.3f} | {error['confusion']:.3f} | {seconds:.1f} |")
+
+
 def main() -> None:
-    parts = set(sys.argv[1:]) or {"e2e", "drift", "cast"}
+    parts = set(sys.argv[1:]) or {"e2e", "drift", "cast", "diarize"}
     with tempfile.TemporaryDirectory() as name:
         if "drift" in parts:
             bench_drift()
         if "e2e" in parts:
             bench_e2e(Path(name))
+        if "diarize" in parts:
+            bench_diarize()
         if "cast" in parts:
             bench_cast(Path(name))
 
