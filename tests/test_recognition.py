@@ -93,6 +93,19 @@ def test_drawn_expressions_are_recognised(expression, fer_class):
     assert fer.FER_CLASSES[int(np.argmax(probabilities))] == fer_class
 
 
+@pytest.mark.parametrize("model", [fer.FaceExpressionModel, fer.FacexExpressionModel])
+def test_both_face_models_read_a_real_smiling_photo_as_happy(model):
+    import cv2
+    from skimage import data
+
+    photo = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY)  # Eileen Collins, NASA, public domain
+    reader = model()
+    boxes = reader.detect(photo)
+    probabilities = reader.classify(photo, boxes[0])
+    assert probabilities.sum() == pytest.approx(1.0, abs=1e-3) and len(probabilities) == len(fer.FER_CLASSES)
+    assert fer.FER_CLASSES[int(np.argmax(probabilities))] == "happy"
+
+
 def test_no_face_in_a_blank_frame():
     assert fer.default_model().detect(np.full((240, 320), 128, np.uint8)) == []
 
@@ -233,10 +246,24 @@ def test_train_ser_saves_a_model_that_loads_and_predicts(tmp_path, ravdess_corpu
     assert proc.returncode == 0, proc.stderr
     assert "10 clips" in proc.stdout
     model = TrainedSER.load(model_path)
-    assert sorted(model.classes) == ["angry", "sad"]
+    assert sorted(model.classes) == ["angry", "sad"] and model.trained_on["speakers"] == 1
+    assert "z_energy_db" in model.feature_names  # the cues normalised per speaker are features
     prediction = model.predict(speech["angry"])
     assert prediction.vector.dominant() in ("angry", "sad") and 0.5 <= prediction.confidence <= 1.0
     assert emodub("analyze", save_audio(speech["sad"], tmp_path / "s.wav"), "--ser-model", model_path).returncode == 0
+
+
+@pytest.mark.parametrize("relative, speaker", [
+    ("Actor_12/03-01-05-01-02-01-12.wav", "ravdess-12"),
+    ("1001_DFA_ANG_XX.wav", "crema-1001"),
+    ("0011/Angry/0011_000351.wav", "0011"),
+    ("anna/sad/line1.wav", "anna"),
+    ("sad/line1.wav", None),
+])
+def test_corpus_speakers_for_per_speaker_normalisation(tmp_path, relative, speaker):
+    from emodub.emotion.ser_training import speaker_of
+
+    assert speaker_of(tmp_path / relative, tmp_path) == speaker
 
 
 def test_train_ser_bad_input(tmp_path, ravdess_corpus):

@@ -160,3 +160,35 @@ def test_slack_is_trimmed_with_a_warning(tmp_path, cues, fps, warning):
 def test_bad_scripts_are_refused_naming_the_cue(tmp_path, text, match):
     with pytest.raises(InputError, match=match):
         read_script(write(tmp_path, text), media_duration_s=10.0)
+
+
+REAL_VTT = """WEBVTT
+Kind: captions
+Language: en
+
+STYLE
+::cue { color: yellow }
+
+NOTE written by a broadcaster's captioning tool
+
+intro
+00:00:01.000 --> 00:00:03.000 position:10% align:start
+<c.yellow>Where</c> were <00:00:02.000>you?
+
+00:00:04.000 --> 00:00:06.000
+&gt;&gt; Out &amp; about.
+>> With whom?
+"""
+
+
+def test_broadcast_webvtt_blocks_timestamps_entities_and_speaker_marks(tmp_path):
+    script = read_script(write(tmp_path, REAL_VTT, "real.vtt"), media_duration_s=10.0)
+    assert [cue.text for cue in script.cues] == ["Where were you?", "Out & about. With whom?"]
+    assert [p.turn for p in script.cues[1].parts] == [0, 1]  # ">>" is a new speaker
+
+
+def test_positioned_ass_signs_are_not_dialogue_and_may_overlap_it(tmp_path):
+    sign = "Dialogue: 0,0:00:01.50,0:00:05.00,Default,,0,0,0,,{\\\\pos(320,50)}BAKERY\n"
+    script = read_script(write(tmp_path, ASS + sign, "signs.ass"), media_duration_s=10.0)
+    assert [cue.text for cue in script.cues] == ["Where were you last night?", "Out."]
+    assert any("1 sign event(s)" in w for w in script.warnings)

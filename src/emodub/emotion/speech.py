@@ -10,7 +10,8 @@ Three models behind one interface (:class:`SpeechEmotionModel`):
   taken from the directions reported by Juslin & Laukka (2003, Psychol. Bull. 129, Table 7)
   and Scherer (2003, Speech Communication 40).  Transparent, not accurate on real actors:
   ``bench/recognition.py`` measures it.
-- :class:`TrainedSER`: a logistic regression on the same cues plus MFCC statistics, trained
+- :class:`TrainedSER`: a logistic regression on the same cues (raw, and normalised per speaker)
+  plus MFCC statistics, trained
   with ``emodub train-ser`` (:mod:`emodub.emotion.ser_training`) and stored as plain JSON.
 - :class:`SpeechBrainSER`: a SpeechBrain wav2vec2 emotion checkpoint in a local folder
   (e.g. ``speechbrain/emotion-recognition-wav2vec2-IEMOCAP``), when the user has it and
@@ -93,13 +94,16 @@ class SpeechEmotion:
     cues: dict[str, float] = field(default_factory=dict)  # measured cues
     z_scores: dict[str, float] = field(default_factory=dict)  # cues relative to the baseline
     evidence: list[str] = field(default_factory=list)
+    dimensions: dict[str, float] | None = None  # arousal/valence read from the cues (z units) with their confidences
+    normalisation: dict | None = None  # the reference the z-scores were taken against
 
     def to_dict(self) -> dict:
         arousal, valence = self.vector.arousal_valence()
         return {"model": self.model, "vector": self.vector.to_dict(), "dominant": self.vector.dominant(),
                 "confidence": round(self.confidence, 3), "arousal": round(arousal, 3), "valence": round(valence, 3),
                 "cues": {k: round(v, 3) for k, v in self.cues.items()},
-                "z_scores": {k: round(v, 2) for k, v in self.z_scores.items()}, "evidence": self.evidence}
+                "z_scores": {k: round(v, 2) for k, v in self.z_scores.items()}, "evidence": self.evidence,
+                "dimensions": self.dimensions, "normalisation": self.normalisation}
 
 
 class SpeechEmotionModel(Protocol):
@@ -227,8 +231,27 @@ class Baseline:
 
 
 # -- models ---------------------------------------------------------------------------------------
+# Arousal first: how each cue moves with activation (Juslin & Laukka 2003; Scherer 2003) — the
+# dimension prosody carries best.  Valence is carried weakly (voice quality, F0 variability).
+AROUSAL_WEIGHTS = {"f0_mean_st": 1.0, "f0_range_st": 0.5, "energy_db": 1.0, "rate_syl_per_s": 0.5, "alpha_ratio_db": 0.8,
+                   "pause_fraction": -0.5}
+VALENCE_WEIGHTS = {"f0_range_st": 0.4, "hnr_db": 0.5, "jitter_pct": -0.4, "f0_slope_st_per_s": 0.3, "alpha_ratio_db": -0.3}
+AROUSAL_DECIDES_Z = 0.5  # |arousal| (z units) beyond which it chooses the high or the low group of categories
+HIGH_AROUSAL = ("happy", "angry", "afraid", "surprised", "disgusted")
+LOW_AROUSAL = ("sad", "melancholic", "calm", "disgusted")
+FULL_CONFIDENCE_SPEECH_S = 2.0
+NEAR_NEUTRAL_DISTANCE = 0.8  # RMS z below which the cues are the speaker's neutral (arousal unclear and nothing else moved)
+
+
+def _weighted_z(z: dict[str, float], weights: dict[str, float]) -> float | None:
+    used = [c for c in weights if c in z]
+    if len(used) < 2:
+        return None
+    return sum(weights[c] * float(np.clip(z[c], -3, 3)) for c in used) / sum(abs(weights[c]) for c in used)
+
+
 class AcousticSER:
-    """Nearest-prototype SER over literature cue directions (see module docstring)."""
+    """Nearest-prototype SER over literature cue directions, arousal first (see module docstring)."""
 
     name = "acoustic"
 
@@ -237,31 +260,69 @@ class AcousticSER:
 
     def predict(self, audio: Audio) -> SpeechEmotion:
         cues = measure_cues(audio)
-        z = self.baseline.z_scores(cues)
+        return self.classify(cues, self.baseline.z_scores(cues), speech_s=audio.duration_s, reference=self.baseline.source)
+
+    def classify(self, cues: dict[str, float], z: dict[str, float], *, speech_s: float, reference: str,
+                 reliability: float = 1.0, normalisation: dict | None = None) -> SpeechEmotion:
+        """The emotion in cues already expressed as ``z`` (SD from the speaker's neutral).
+
+        Arousal is read first, from the cues that carry it; it chooses the high or the low group of
+        categories when it is clear (|z| ≥ 0.5), and the prototypes then choose within the group
+        (anger: energy and spectral balance up; joy: F0 range and HNR up; fear: F0 up, range
+        flat, jitter and rate up; sadness: F0, range, energy and rate down, pauses up).  When every
+        cue is near the speaker's neutral, nothing is chosen: the reading leans calm, with a low
+        confidence.  When arousal is unclear but other cues moved, the prototypes decide alone.
+        Confidence = amount of speech × distance from the neutral × ``reliability`` (how much of
+        the reference was the speaker's own speech).
+        """
         if len(z) < 4:
-            return SpeechEmotion(EmotionVector(), 0.0, self.name, cues, z, ["too little voiced speech to measure prosody"])
-        distances = {}
-        for emotion, prototype in PROTOTYPES.items():
-            distances[emotion] = sum((np.clip(z[c], -3, 3) - prototype.get(c, 0.0)) ** 2 for c in z) / len(z)
+            return SpeechEmotion(EmotionVector(), 0.0, self.name, cues, z, ["too little voiced speech to measure prosody"],
+                                 normalisation=normalisation)
+        distances = {e: sum((np.clip(z[c], -3, 3) - p.get(c, 0.0)) ** 2 for c in z) / len(z) for e, p in PROTOTYPES.items()}
         logits = np.array([-PROTOTYPE_SHARPNESS * distances[e] * len(z) / 2 for e in EMOTION_NAMES])
         probabilities = np.exp(logits - logits.max())
+        arousal, valence = _weighted_z(z, AROUSAL_WEIGHTS), _weighted_z(z, VALENCE_WEIGHTS)
+        distance = math.sqrt(sum(float(np.clip(v, -3, 3)) ** 2 for v in z.values()) / len(z))
+        evidence = []
+        if arousal is not None and abs(arousal) >= AROUSAL_DECIDES_Z:
+            group = HIGH_AROUSAL if arousal > 0 else LOW_AROUSAL
+            probabilities *= np.array([1.0 if e in group else 0.05 for e in EMOTION_NAMES])
+            evidence.append(f"arousal {arousal:+.1f} SD: {'high' if arousal > 0 else 'low'}-arousal emotions")
+        elif arousal is not None and distance < NEAR_NEUTRAL_DISTANCE:
+            probabilities = 0.5 * probabilities / probabilities.sum() + 0.5 * np.eye(len(EMOTION_NAMES))[EMOTION_NAMES.index("calm")]
+            evidence.append(f"arousal {arousal:+.1f} SD, cues {distance:.1f} SD from the speaker's neutral: no category chosen")
         probabilities /= probabilities.sum()
         vector = EmotionVector.from_list([float(p) for p in probabilities])
-        confidence = float(np.max(probabilities)) * min(1.0, len(z) / len(CUE_NAMES))
+        amount = min(1.0, speech_s / FULL_CONFIDENCE_SPEECH_S) * min(1.0, len(z) / len(CUE_NAMES))
+        confidence = amount * (1 - math.exp(-distance ** 2)) * reliability
+        dimensions = None if arousal is None else {
+            "arousal_z": round(arousal, 3), "arousal_confidence": round(amount * reliability * (1 - math.exp(-2 * arousal ** 2)), 3),
+            "valence_z": None if valence is None else round(valence, 3),
+            "valence_confidence": None if valence is None else round(0.5 * amount * reliability * (1 - math.exp(-2 * valence ** 2)), 3)}
         strongest = sorted(z, key=lambda c: abs(z[c]), reverse=True)[:3]
-        evidence = [f"{c} {z[c]:+.1f} SD vs {self.baseline.source}" for c in strongest]
-        return SpeechEmotion(vector, confidence, self.name, cues, z, evidence)
+        evidence += [f"{c} {z[c]:+.1f} SD vs {reference}" for c in strongest]
+        return SpeechEmotion(vector, confidence, self.name, cues, z, evidence, dimensions, normalisation)
 
 
-def feature_vector(audio: Audio) -> tuple[list[str], np.ndarray]:
-    """Cues plus 13 MFCC means and standard deviations: the trained SER's input."""
+def feature_vector(audio: Audio, cues: dict[str, float] | None = None, z: dict[str, float] | None = None
+                   ) -> tuple[list[str], np.ndarray]:
+    """Cues, the cues as z-scores against the speaker's own norms, and 13 MFCC means and SDs: the trained SER's input.
+
+    ``z``: the cues normalised per speaker (:mod:`emodub.emotion.normalise`); without it (one clip
+    on its own) they are taken against the population prior.
+    """
     import librosa
 
-    cues = measure_cues(audio)
+    from emodub.emotion.normalise import speaker_norms
+
+    cues = cues if cues is not None else measure_cues(audio)
+    if z is None:
+        z = speaker_norms([cues], speech_s=0.0)[0].z_scores(cues)
     samples = audio.resampled(ANALYSIS_RATE_HZ).samples
     mfcc = librosa.feature.mfcc(y=samples, sr=ANALYSIS_RATE_HZ, n_mfcc=13)
-    names = [*CUE_NAMES, *(f"mfcc{i}_mean" for i in range(13)), *(f"mfcc{i}_std" for i in range(13))]
-    values = np.array([*(cues[c] for c in CUE_NAMES), *mfcc.mean(axis=1), *mfcc.std(axis=1)], dtype=np.float64)
+    names = [*CUE_NAMES, *(f"z_{c}" for c in CUE_NAMES), *(f"mfcc{i}_mean" for i in range(13)), *(f"mfcc{i}_std" for i in range(13))]
+    values = np.array([*(cues[c] for c in CUE_NAMES), *(z.get(c, float("nan")) for c in CUE_NAMES), *mfcc.mean(axis=1),
+                       *mfcc.std(axis=1)], dtype=np.float64)
     return names, values
 
 
@@ -311,8 +372,10 @@ class TrainedSER:
         p = np.exp(logits - logits.max())
         return p / p.sum()
 
-    def predict(self, audio: Audio) -> SpeechEmotion:
-        names, values = feature_vector(audio)
+    def predict(self, audio: Audio, cues: dict[str, float] | None = None, z: dict[str, float] | None = None,
+                normalisation: dict | None = None) -> SpeechEmotion:
+        """The emotion of ``audio``; ``z``: its cues normalised per speaker in the media (else against the prior)."""
+        names, values = feature_vector(audio, cues, z)
         if names != self.feature_names:
             raise EngineError("this SER model was trained on other features; retrain it with this emodub version")
         p = self.probabilities(values)
@@ -322,8 +385,10 @@ class TrainedSER:
             weights[dim] = weights.get(dim, 0.0) + float(prob)
         vector = EmotionVector.from_dict(weights)
         top = int(np.argmax(p))
-        return SpeechEmotion(vector, float(p[top]), self.name, dict(zip(CUE_NAMES, values[:len(CUE_NAMES)])), {},
-                             [f"classifier: {self.classes[top]} {p[top]:.2f}"])
+        n = len(CUE_NAMES)
+        z_used = {c: float(v) for c, v in zip(CUE_NAMES, values[n:2 * n]) if np.isfinite(v)}
+        return SpeechEmotion(vector, float(p[top]), self.name, dict(zip(CUE_NAMES, values[:n])), z_used,
+                             [f"classifier: {self.classes[top]} {p[top]:.2f}"], normalisation=normalisation)
 
 
 class SpeechBrainSER:

@@ -28,7 +28,7 @@ _BRACKETS = re.compile(r"\[[^\[\]]*\]|\([^()]*\)|（[^（）]*）|【[^【】]*�
 _PRESET_SYNTAX = re.compile(r"^\s*[^\s:：]+\s*:\s*[-+0-9.]+\s*$")  # name:intensity, always our own tag
 _SPEAKER_TAG = re.compile(r"^\s*speaker\s*[:：]\s*(.+?)\s*$", re.IGNORECASE)
 _EMOTION_TAG = re.compile(r"^\s*emotion\s*[:：]\s*(.+?)\s*$", re.IGNORECASE)
-_DASH = re.compile(r"^\s*[-–—]\s*")
+_DASH = re.compile(r"^\s*(?:[-–—]|>>)\s*")  # dialogue dashes; ">>" marks a new speaker in broadcast captions
 # NAME: — up to three words that start with a capital letter, a CJK character or a digit-free token
 # like SPEAKER_1; not a clock time (10:30) and not a sentence ("He said: ...": lower-case words).
 _NAME_PREFIX = re.compile(r"^\s*((?:[A-Z\u4e00-\u9fff][\w'.\-\u4e00-\u9fff]*)(?:\s+[A-Z\u4e00-\u9fff][\w'.\-\u4e00-\u9fff]*){0,2})\s*[:：]\s*")

@@ -15,7 +15,7 @@ from pathlib import Path
 from emodub.errors import InputError
 from emodub.subtitles.decoding import decode_text
 from emodub.subtitles.directions import Part, parse_cue
-from emodub.subtitles.markup import strip_markup
+from emodub.subtitles.markup import is_sign, strip_markup
 
 PLACEHOLDER_PREFIX = "<write the new line here"
 OVERLAP_FRAMES = 2
@@ -75,8 +75,10 @@ def read_script(path: str | Path, *, media_duration_s: float, fps: float | None 
         raise InputError(f"script {str(path)!r} does not exist")
     subs, format_name, encoding = _load_events(path)
     events = [event for event in subs if not event.is_comment]
+    signs = [event for event in events if is_sign(event.text)]
+    events = [event for event in events if not is_sign(event.text)]
     if not events:
-        raise InputError(f"script {str(path)!r} has no cues")
+        raise InputError(f"script {str(path)!r} has no cues" + (f" (only {len(signs)} positioned signs)" if signs else ""))
     overlap_slack_s = max(MIN_OVERLAP_SLACK_S, OVERLAP_FRAMES / fps if fps else 0.0)
     raw: list[tuple[int, float, float, list[str], str | None]] = []
     for number, event in enumerate(events, 1):
@@ -86,7 +88,7 @@ def read_script(path: str | Path, *, media_duration_s: float, fps: float | None 
         raw.append((number, event.start / 1000, event.end / 1000, lines, event.name.strip() or voice))
     raw.sort(key=lambda item: (item[1], item[0]))
     cues: list[Cue] = []
-    script_warnings: list[str] = []
+    script_warnings = [f"{len(signs)} sign event(s) placed with \\pos/\\move/\\clip skipped: on-screen text, not dialogue"] if signs else []
     for position, (number, start, end, lines, speaker) in enumerate(raw):
         warnings: list[str] = []
         if end <= start:
