@@ -145,6 +145,11 @@ def synthesize_job(job: Job, *, hook: Hook | None = None) -> tuple[Synthesis, Re
     timings: dict[str, float] = {}
     started = time.perf_counter()
     notify("load inputs", 0, 1)
+    for folder in (job.engine.emotion_encoder, job.verify.emotion_encoder):
+        if folder is not None:
+            from emodub.train import load_encoders
+
+            load_encoders(folder)  # a bad folder fails here, before the voice profile's minutes of work
     reference = load_audio(job.speaker_reference, what="speaker reference")
     warnings = list(check_reference(reference).warnings)
     emotion = resolve_emotion(job.emotion_control, reference)
