@@ -282,6 +282,7 @@ outputs: {{video: out/dubbed.mp4}}
     ("video: v.mp4\nscript: s.srt\noutputs: {video: o.mp4}\nspeaker_emotions: {ANN: {preset: 'angry:3'}}\n", "intensity"),
     ("video: v.mp4\nscript: s.srt\noutputs: {video: o.mp4}\nsync: loose\n", "sync"),
     ("video: v.mp4\nscript: s.srt\n", "required key 'outputs' is missing"),
+    ("video: v.mp4\nscript: s.srt\noutputs: {video: o.mp4}\ncue_emotions: {9: {preset: sad}}\n", "cue_emotions names cue\\(s\\) 9"),
 ])
 def test_bad_dub_jobs_exit_2_naming_the_problem(tmp_path, scene, body, match):
     import re

@@ -524,6 +524,10 @@ def dub_video(video: str | Path, script: str | Path, voices: str | Path | dict[s
     codec = layout.choose_codec(info, output.suffix, options.audio_codec)
     parsed = read_script(script, media_duration_s=info.duration_s, fps=info.fps)
     cues = parsed.cues
+    unknown = sorted(set(options.cue_emotions) - {cue.index for cue in cues})
+    if unknown:
+        raise InputError(f"cue_emotions names cue(s) {', '.join(map(str, unknown))}, which the script does not have "
+                         f"(it has cues 1–{len(cues)})")
     voice_files = voice_map(voices)
     references, warnings = _load_voices(voice_files)
     warnings += parsed.warnings
@@ -546,6 +550,11 @@ def dub_video(video: str | Path, script: str | Path, voices: str | Path | dict[s
             warnings += [f"{speaker.label}: {w}" for w in speaker.warnings]
         timings["cast"] = time.perf_counter() - t0
     assigned = _assign_speakers(cues, voice_files, cast)
+    used = {key for row in assigned for _, key in row} | {speaker for row in assigned for speaker, _ in row}
+    for name in dict.fromkeys([*voice_files, *options.speaker_emotions]):
+        if name != EVERYONE and not name.startswith("cast:") and _named(dict.fromkeys(s for s in used if s), name) is None:
+            warnings.append(f"{name!r} speaks no line of the script (names: the script's NAME: prefixes, ASS names, "
+                            "[speaker: …] tags, or the cast labels SPEAKER_n); its voice or emotion is not used")
 
     t0 = time.perf_counter()
     detected = _detect(cues, info, track16, options, cast, notify)
