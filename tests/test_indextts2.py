@@ -45,7 +45,7 @@ def test_missing_model_dir_is_refused(tmp_path):
 
 
 def test_incomplete_folder_lists_what_is_missing_and_where_to_get_it(tmp_path):
-    with pytest.raises(EngineError) as error:
+    with pytest.raises(InputError) as error:
         check_model_dir(tmp_path, "2.5")
     message = str(error.value)
     for name in ("config.yaml", "gpt.pth", "bpe.model", "hf_cache/campplus_cn_common.bin", "hf download IndexTeam/IndexTTS-2.5"):
@@ -113,6 +113,14 @@ def test_length_fit_on_finished_audio_is_exact(reference_path, target_s):
 def test_cli_needs_a_model_dir(tmp_path, reference_path):
     proc = emodub("say", "Hello.", "--voice", reference_path, "--engine", "indextts2", "-o", tmp_path / "o.wav")
     assert proc.returncode == 2 and "checkpoint folder" in proc.stderr
+
+
+def test_cli_an_incomplete_checkpoint_folder_is_bad_input(tmp_path, reference_path):
+    (tmp_path / "ckpt").mkdir()
+    proc = emodub("say", "Hello.", "--voice", reference_path, "--engine", "indextts2", "--model-dir", tmp_path / "ckpt",
+                  "-o", tmp_path / "o.wav")
+    assert proc.returncode == 2 and "lacks config.yaml" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o.wav").exists()
 
 
 @pytest.mark.skipif(not HAVE_UPSTREAM, reason="the official indextts package is not installed (GitHub-only; not on PyPI)")

@@ -77,7 +77,7 @@ def check_model_dir(model_dir: str | Path | None, version: str) -> dict[str, str
         raise InputError(f"IndexTTS checkpoint folder {str(model_dir)!r} does not exist")
     missing = [name for name in expected_files(model_dir) if not (model_dir / name).exists()]
     if missing:
-        raise EngineError(
+        raise InputError(
             f"IndexTTS {version} checkpoint folder {str(model_dir)!r} lacks {', '.join(missing)}. Get the checkpoints with "
             f"'hf download {HF_REPOS[version]} --local-dir {model_dir}' and the auxiliary models into {model_dir}/hf_cache "
             "(facebook/w2v-bert-2.0 ► w2v-bert-2.0/, amphion/MaskGCT semantic_codec/model.safetensors ► "
