@@ -191,3 +191,15 @@ def test_help_explains_commands():
     assert result.returncode == 0
     for command in ("say", "run", "emotion", "demo"):
         assert command in result.stdout
+
+
+def test_doctor_reports_what_is_usable_and_how_to_fix_what_is_not():
+    here = emodub("doctor")
+    assert here.returncode == 0, here.stderr
+    assert "ok       ffmpeg" in here.stdout and "ok       the ear (Whisper base)" in here.stdout
+    bare = subprocess.run([sys.executable, "-m", "emodub", "doctor"], capture_output=True, text=True,
+                          env={**os.environ, "PATH": "/nonexistent"})  # no ffmpeg, flite or espeak-ng on PATH
+    assert bare.returncode == 1
+    assert "MISSING  ffmpeg: not on PATH" in bare.stdout and "► sudo apt-get install ffmpeg" in bare.stdout
+    assert "► sudo apt-get install flite" in bare.stdout
+    assert bare.stderr.startswith("error: ") and len(bare.stderr.strip().splitlines()) == 1

@@ -516,6 +516,21 @@ def cast(
 
 
 @app.command()
+def doctor() -> None:
+    """What is installed and usable here (engines, base voices, the ear, ffmpeg, Ray, the test browser), and how to fix what is not."""
+    from emodub.doctor import run_checks
+
+    checks = run_checks()
+    for check in checks:
+        mark = "ok " if check.ok else ("MISSING" if check.required else "absent ")
+        typer.echo(f"{mark:8} {check.name}: {check.detail}" + ("" if check.ok else f"  ► {check.fix}"))
+    missing = [c.name for c in checks if c.required and not c.ok]
+    if missing:
+        err.print(f"error: {len(missing)} required piece(s) missing: {', '.join(missing)}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+@app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option(help="Folder for the demo outputs.")] = Path("out"),
 ) -> None:
