@@ -203,3 +203,15 @@ def test_doctor_reports_what_is_usable_and_how_to_fix_what_is_not():
     assert "MISSING  ffmpeg: not on PATH" in bare.stdout and "► sudo apt-get install ffmpeg" in bare.stdout
     assert "► sudo apt-get install flite" in bare.stdout
     assert bare.stderr.startswith("error: ") and len(bare.stderr.strip().splitlines()) == 1
+
+
+def test_every_data_file_of_the_package_ships_in_the_wheel():
+    """Nothing is read from the source tree at run time: each non-Python file under src/emodub is package data."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    declared = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    shipped = {(package, name) for package, names in declared.items() for name in names}
+    data = {(str(p.parent.relative_to(root / "src")).replace("/", "."), p.name) for p in (root / "src" / "emodub").rglob("*")
+            if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts}
+    assert data <= shipped, data - shipped
