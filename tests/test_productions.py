@@ -294,3 +294,23 @@ def test_bad_dub_jobs_exit_2_naming_the_problem(tmp_path, scene, body, match):
     (tmp_path / "job.yaml").write_text(body)
     proc = emodub("run", tmp_path / "job.yaml")
     assert proc.returncode == 2 and re.search(match, proc.stderr) and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_template_cues_split_where_the_speaker_changes_without_a_pause(tmp_path):
+    """Turns 0.1 s apart are one speech segment to the VAD; the template still gives each turn its own cue."""
+    track, t, turns = [], 0.0, []
+    for voice, text in SCENE:
+        speech = flite(text, voice)
+        track += [speech.samples, np.zeros(int(0.1 * RATE), np.float32)]
+        turns.append((t, t + speech.duration_s, voice))
+        t += speech.duration_s + 0.1
+    video = write_clip(tmp_path / "quick.mp4", [(t, expression_face("calm"))], Audio(np.concatenate(track), RATE))
+    proc = emodub("dub", video, "-o", tmp_path / "quick.dubbed.mp4")
+    assert proc.returncode == 0, proc.stderr
+    from emodub.subtitles import read_script
+
+    cues = read_script(tmp_path / "quick.dubbed.srt", media_duration_s=media.probe(video).duration_s).cues
+    speakers = [cue.parts[0].speaker for cue in cues]
+    assert len(cues) >= len(SCENE) and len(set(speakers)) == 2
+    for cue in cues:  # each cue lies within one turn (0.25 s of slack for the diarisation's 0.1-s frames)
+        assert any(a - 0.25 <= cue.start_s and cue.end_s <= b + 0.25 for a, b, _ in turns), (cue.start_s, cue.end_s)

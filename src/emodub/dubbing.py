@@ -721,7 +721,7 @@ class Template:
 
 def write_template(video: str | Path, template: str | Path, *, speakers: int | None = None, frame_rate_hz: float = 5.0,
                    hook: Hook | None = None) -> Template:
-    """A script to edit: the original dialogue, transcribed by the ear, one cue per speech segment (never across a cut).
+    """A script to edit: the original dialogue, transcribed by the ear, one cue per speech segment and speaker turn (never across a cut).
 
     Each cue reads ``SPEAKER_n: [emotion:intensity] what was said``: the speaker from the cast
     step, the emotion read from face and voice (keep it, change it or delete it).  Without an ear
@@ -741,8 +741,9 @@ def write_template(video: str | Path, template: str | Path, *, speakers: int | N
     if not speech:
         raise InputError(f"no speech found in {str(video)!r}; write the script by hand")
     cuts = media.scene_cuts(info)
-    spans = template_cues(speech, cuts)
     cast = diarize(track16, n_speakers=speakers, progress=lambda done, total: notify("cast", done, total))
+    turn_changes = sorted({edge for speaker in cast.speakers for turn in speaker.turns for edge in turn})
+    spans = template_cues(speech, sorted({*cuts, *turn_changes}))  # a cue never straddles a cut or a change of speaker
     ear = default_ear()
     language = ear.detect_language(track16) if isinstance(ear, WhisperEar) else ("en" if ear is not None else None)
     faces = read_faces(info, frame_rate_hz, notify) if info.has_video else None
