@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from emodub.audio import Audio
-from emodub.errors import InputError, MediaError
+from emodub.errors import InputError
 
 # what each container holds (ffmpeg encoder names); the first lossy and lossless entries are the fallbacks
 CONTAINER_CODECS = {
@@ -93,25 +93,21 @@ class Tracks:
 
 def extract_tracks(info) -> Tracks:
     """Every channel of the first audio track at its own rate, in ffmpeg's channel order."""
-    from emodub.media import _tool
+    from emodub.media import decode_pcm
 
-    if not info.has_audio:
-        raise InputError(f"media file {str(info.path)!r} has no audio stream")
     channels = info.audio_channels or 1
     rate = info.audio_rate_hz or 48000
-    proc = subprocess.run([_tool("ffmpeg"), "-v", "error", "-i", str(info.path), "-map", "0:a:0", "-ac", str(channels),
-                           "-ar", str(rate), "-f", "f32le", "-"], capture_output=True)
-    if proc.returncode != 0:
-        raise MediaError(f"cannot decode the audio of {str(info.path)!r}: {proc.stderr.decode(errors='replace').strip()}")
-    samples = np.frombuffer(proc.stdout, dtype=np.float32).reshape(-1, channels).copy()
+    samples = decode_pcm(info, channels=channels, sample_rate_hz=rate)
     names = channel_names(info.audio_layout, channels)
     layout = info.audio_layout or {1: "mono", 2: "stereo"}.get(channels, f"{channels} channels")
     return Tracks(samples, rate, layout, names)
 
 
-def _encoder_available(name: str) -> bool:
+@functools.lru_cache(maxsize=1)
+def _encoders() -> frozenset[str]:
+    """The encoders this ffmpeg has (``ffmpeg -encoders``), read once."""
     proc = subprocess.run(["ffmpeg", "-hide_banner", "-encoders"], capture_output=True, text=True)
-    return any(line.split()[1:2] == [name] for line in proc.stdout.splitlines() if len(line.split()) > 1)
+    return frozenset(line.split()[1] for line in proc.stdout.splitlines() if len(line.split()) > 1)
 
 
 @dataclass(frozen=True)
@@ -145,7 +141,7 @@ def choose_codec(info, suffix: str, requested: str | None = None) -> AudioCodec:
             raise InputError(f"audio codec {requested!r} cannot go in a {suffix} file; allowed: {', '.join(allowed)}")
         return AudioCodec(requested, _bit_rate(requested, info, channels), "asked for")
     source = info.audio_codec or ""
-    if source in allowed and _encoder_available(ENCODER_FOR.get(source, source)):
+    if source in allowed and ENCODER_FOR.get(source, source) in _encoders():
         return AudioCodec(source, _bit_rate(source, info, channels), f"same as the source ({source})")
     lossless_source = source.startswith("pcm_") or source in LOSSLESS or source in ("truehd", "mlp", "wavpack", "tta")
     fallback = next(c for c in allowed if c in LOSSLESS) if lossless_source else "aac"

@@ -107,16 +107,21 @@ def _info(source: str | Path | MediaInfo) -> MediaInfo:
     return source if isinstance(source, MediaInfo) else probe(source)
 
 
-def extract_audio(source: str | Path | MediaInfo, sample_rate_hz: int = 16000) -> Audio:
-    """The first audio track, downmixed to mono at ``sample_rate_hz``."""
+def decode_pcm(source: str | Path | MediaInfo, *, channels: int, sample_rate_hz: int) -> np.ndarray:
+    """The first audio track as float32 samples (n, ``channels``) at ``sample_rate_hz`` (ffmpeg mixes or keeps channels)."""
     info = _info(source)
     if not info.has_audio:
         raise InputError(f"media file {str(info.path)!r} has no audio stream")
-    proc = subprocess.run([_tool("ffmpeg"), "-v", "error", "-i", str(info.path), "-map", "0:a:0", "-ac", "1",
+    proc = subprocess.run([_tool("ffmpeg"), "-v", "error", "-i", str(info.path), "-map", "0:a:0", "-ac", str(channels),
                            "-ar", str(sample_rate_hz), "-f", "f32le", "-"], capture_output=True)
     if proc.returncode != 0:
         raise MediaError(f"cannot decode the audio of {str(info.path)!r}: {proc.stderr.decode(errors='replace').strip()}")
-    return Audio(np.frombuffer(proc.stdout, dtype=np.float32).copy(), sample_rate_hz)
+    return np.frombuffer(proc.stdout, dtype=np.float32).reshape(-1, channels).copy()
+
+
+def extract_audio(source: str | Path | MediaInfo, sample_rate_hz: int = 16000) -> Audio:
+    """The first audio track, downmixed to mono at ``sample_rate_hz``."""
+    return Audio(decode_pcm(source, channels=1, sample_rate_hz=sample_rate_hz)[:, 0], sample_rate_hz)
 
 
 def sample_frames(source: str | Path | MediaInfo, fps: float, max_width: int = 640) -> Iterator[tuple[float, np.ndarray]]:
