@@ -55,6 +55,10 @@ class Speaker:
     reference: Audio | None = field(default=None, repr=False)
     reference_file: str | None = None  # where save_cast wrote the reference
 
+    def talk_within(self, start_s: float, end_s: float) -> float:
+        """Seconds this speaker talks within ``start_s``–``end_s``."""
+        return sum(max(0.0, min(end_s, b) - max(start_s, a)) for a, b in self.turns)
+
     def to_dict(self) -> dict:
         record = asdict(self)
         record.pop("reference")
@@ -75,10 +79,14 @@ class Cast:
         """The speaker who talks most within ``start_s``–``end_s`` (None if nobody does)."""
         best, best_s = None, 0.0
         for speaker in self.speakers:
-            talk = sum(max(0.0, min(end_s, b) - max(start_s, a)) for a, b in speaker.turns)
+            talk = speaker.talk_within(start_s, end_s)
             if talk > best_s:
                 best, best_s = speaker, talk
         return best
+
+    def labels_of(self, spans: list[tuple[float, float]]) -> list[str | None]:
+        """The dominant speaker's label in each span (None where nobody speaks)."""
+        return [None if (speaker := self.dominant(a, b)) is None else speaker.label for a, b in spans]
 
     def to_dict(self) -> dict:
         return {"duration_s": round(self.duration_s, 3), "speakers": [s.to_dict() for s in self.speakers]}

@@ -40,7 +40,7 @@ import numpy as np
 from emodub import __version__, layout, media
 from emodub.audio import Audio, Provenance, atomic_output, check_reference, load_audio, save_channels, utc_now
 from emodub.cast import Cast, diarize, save_cast
-from emodub.emotion.analysis import read_faces, read_segment, read_voices, speakers_of
+from emodub.emotion.analysis import normalises_per_speaker, read_faces, read_segment, read_voices, speakers_of
 from emodub.emotion.describe import describe_en, describe_zh
 from emodub.emotion.space import EmotionVector, VoiceQualities, fuse
 from emodub.emotion.speech import AcousticSER, SpeechEmotionModel
@@ -309,9 +309,9 @@ def _detect(cues: list[Cue], info: media.MediaInfo, track16: Audio, options: Dub
         ser = AcousticSER()
     spans = [(cue.start_s, cue.end_s) for cue in cues]
     if cast is not None:
-        speakers = [None if (s := cast.dominant(a, b)) is None else s.label for a, b in spans]
+        speakers = cast.labels_of(spans)
     else:
-        speakers = speakers_of(spans, track16)
+        speakers = speakers_of(spans, track16) if normalises_per_speaker(ser) else [None] * len(spans)
     voices = read_voices(spans, speakers, track16, ser)
     detected = []
     for number, cue in enumerate(cues):
@@ -325,31 +325,44 @@ def _detect(cues: list[Cue], info: media.MediaInfo, track16: Audio, options: Dub
     return detected
 
 
-def _directed(emotion: EmotionVector | None, description: str | None) -> tuple[EmotionVector | None, VoiceQualities, list[str]]:
-    """A preset and/or a description as one vector (a delivery-only description adds qualities only)."""
+def _as_vector(emotion: EmotionVector | None, description: str | None, *, implied: bool
+               ) -> tuple[EmotionVector | None, VoiceQualities, list[str]]:
+    """A preset and/or a description as one vector, its voice qualities, and T2E's warnings.
+
+    A description that names only a delivery ("voice shaking", "softly") carries a slight implied
+    emotion: with ``implied`` (a direction, alone) it is used — ``[softly]`` leans calm; otherwise
+    (``--emotion-text``, or beside a preset) it adds qualities only and takes no emotion share.
+    """
     if description is None:
         return emotion, VoiceQualities(), []
     parsed = text_to_emotion(description)
-    described = parsed.vector if parsed.names_emotion or emotion is None else None
+    described = parsed.vector if parsed.names_emotion or (implied and emotion is None) else None
     vectors = [(v, 1.0) for v in (emotion, described) if v is not None]
     return (fuse(vectors) if vectors else None), parsed.qualities, list(parsed.warnings)
 
 
-def _choose_emotion(part: Part, cue_index: int, detected: EmotionVector | None, options: DubOptions
-                    ) -> tuple[EmotionVector | None, VoiceQualities, str]:
-    """A part's direction in the script wins; then the job's cue, then its speaker; then the given emotion fused with the detected."""
+def _directed(emotion: EmotionVector | None, description: str | None) -> tuple[EmotionVector | None, VoiceQualities]:
+    """A direction (a script annotation or tag, a job's cue or speaker emotion) as one vector and its qualities."""
+    vector, qualities, _ = _as_vector(emotion, description, implied=True)
+    return vector, qualities
+
+
+def _choose_emotion(part: Part, cue_index: int, detected: EmotionVector | None, options: DubOptions,
+                    given: tuple[EmotionVector | None, VoiceQualities]) -> tuple[EmotionVector | None, VoiceQualities, str]:
+    """A part's direction in the script wins; then the job's cue, then its speaker; then ``given`` (``--emotion`` /
+    ``--emotion-text``) fused with the detected emotion."""
     if part.directed:
-        vector, qualities, _ = _directed(part.preset, part.description)
+        vector, qualities = _directed(part.preset, part.description)
         return vector, qualities, "script direction"
     if cue_index in options.cue_emotions:
         given = options.cue_emotions[cue_index]
-        vector, qualities, _ = _directed(given.emotion, given.emotion_text)
+        vector, qualities = _directed(given.emotion, given.emotion_text)
         return vector, qualities, "job: cue"
     if part.speaker is not None and part.speaker in options.speaker_emotions:
         given = options.speaker_emotions[part.speaker]
-        vector, qualities, _ = _directed(given.emotion, given.emotion_text)
+        vector, qualities = _directed(given.emotion, given.emotion_text)
         return vector, qualities, f"job: speaker {part.speaker}"
-    given_vector, qualities, _ = _directed(options.emotion, options.emotion_text)
+    given_vector, qualities = given
     if given_vector is None:
         return detected, qualities, "detected"
     if detected is None or options.emotion_weight == 1.0:
@@ -447,9 +460,8 @@ def _assign_speakers(cues: list[Cue], voices: dict[str, Path], cast: Cast | None
                 if part.speaker is None or _named(voices, part.speaker) or cast.speaker(part.speaker):
                     continue
                 for speaker in cast.speakers:
-                    said = sum(max(0.0, min(end, b) - max(start, a)) for a, b in speaker.turns)
                     talk.setdefault(part.speaker, {}).setdefault(speaker.label, 0.0)
-                    talk[part.speaker][speaker.label] += said
+                    talk[part.speaker][speaker.label] += speaker.talk_within(start, end)
         by_name = {name: max(counts, key=counts.__getitem__) for name, counts in talk.items() if max(counts.values()) > 0}
     assigned = []
     for cue, cue_spans in zip(cues, spans):
@@ -533,9 +545,11 @@ def dub_video(video: str | Path, script: str | Path, voices: str | Path | dict[s
     warnings += parsed.warnings
     if not options.consent:
         warnings.append("no consent statement was given for the cloned voice (use --consent); cloning a voice needs its owner's consent")
-    warnings += _directed(options.emotion, options.emotion_text)[2]
+    given_vector, given_qualities, given_warnings = _as_vector(options.emotion, options.emotion_text, implied=False)
+    warnings += given_warnings
     tracks = layout.extract_tracks(info)
-    track16 = tracks.dialogue_mix().resampled(ANALYSIS_RATE_HZ)
+    dialogue = tracks.dialogue_mix()
+    track16 = dialogue.resampled(ANALYSIS_RATE_HZ)
     timings["probe and decode"] = time.perf_counter() - started
 
     cast = None
@@ -573,7 +587,7 @@ def dub_video(video: str | Path, script: str | Path, voices: str | Path | dict[s
         part_jobs, part_plans = [], []
         for part, (start, end), (speaker, key) in zip(cue.parts, _part_spans(cue), row):
             resolved = Part(part.text, speaker, part.preset, part.description, part.turn)
-            chosen, qualities, source = _choose_emotion(resolved, cue.index, vector, options)
+            chosen, qualities, source = _choose_emotion(resolved, cue.index, vector, options, (given_vector, given_qualities))
             part_plans.append((resolved, key, chosen, qualities, source))
             original = track16.samples[int(start * ANALYSIS_RATE_HZ):int(end * ANALYSIS_RATE_HZ)]
             undirected = source == "detected" or source.startswith("given")  # no script direction, no job override
@@ -592,7 +606,6 @@ def dub_video(video: str | Path, script: str | Path, voices: str | Path | dict[s
 
     t0 = time.perf_counter()
     cue_results, lines, gains, balances = [], [], [], []
-    dialogue = tracks.dialogue_mix()
     for number, cue in enumerate(cues):
         cue_results.append(_cue_result(number, cue, detected[number], plans.get(number, []), results.get(number),
                                        failures.get(number), voice_files, references, dialogue))
@@ -748,6 +761,7 @@ def write_template(video: str | Path, template: str | Path, *, speakers: int | N
     language = ear.detect_language(track16) if isinstance(ear, WhisperEar) else ("en" if ear is not None else None)
     faces = read_faces(info, frame_rate_hz, notify) if info.has_video else None
     ser = AcousticSER()
+    voices = read_voices(spans, cast.labels_of(spans), track16, ser) if faces is not None else []  # as dub reads them: per speaker
     cues = []
     for number, (start, end) in enumerate(spans, 1):
         clip = Audio(track16.samples[int(start * ANALYSIS_RATE_HZ):int(end * ANALYSIS_RATE_HZ)], ANALYSIS_RATE_HZ)
@@ -755,7 +769,7 @@ def write_template(video: str | Path, template: str | Path, *, speakers: int | N
         speaker = cast.dominant(start, end)
         tag = ""
         if faces is not None:
-            vector = read_segment(start, end, faces, track16, ser).vector
+            vector = read_segment(start, end, faces, track16, ser, voice_read=voices[number - 1]).vector
             name = vector.dominant() if vector is not None else None
             if vector is not None and name is not None and round(vector.to_dict()[name], 1) > 0:
                 tag = f"[{name}:{min(1.0, vector.to_dict()[name]):.1f}] "

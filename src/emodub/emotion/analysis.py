@@ -159,6 +159,15 @@ def deciding_modality(face: FaceSummary | None, voice: SpeechEmotion | None, fac
     return "face and voice"
 
 
+def _too_short(start_s: float, end_s: float) -> str:
+    return f"speech {start_s:.2f}–{end_s:.2f} s is shorter than {MIN_SPEECH_S} s: voice not read"
+
+
+def normalises_per_speaker(ser: SpeechEmotionModel) -> bool:
+    """Whether :func:`read_voices` normalises ``ser``'s cues per speaker (and so needs to know who speaks)."""
+    return isinstance(ser, TrainedSER) or isinstance(ser, AcousticSER) and ser.baseline.source != "speaker"
+
+
 def read_voices(spans: list[tuple[float, float]], speakers: list[str | None], audio16: Audio, ser: SpeechEmotionModel
                 ) -> list[tuple[SpeechEmotion | None, list[str]]]:
     """The voice over each span, each speaker's spans normalised against that speaker's own speech in the media.
@@ -172,10 +181,9 @@ def read_voices(spans: list[tuple[float, float]], speakers: list[str | None], au
     pieces = [Audio(audio16.samples[int(a * rate):int(b * rate)], rate) for a, b in spans]
     out: list[tuple[SpeechEmotion | None, list[str]]] = []
     short = [piece.duration_s < MIN_SPEECH_S for piece in pieces]
-    if not isinstance(ser, (AcousticSER, TrainedSER)) or isinstance(ser, AcousticSER) and ser.baseline.source == "speaker":
+    if not normalises_per_speaker(ser):
         for (a, b), piece, too_short in zip(spans, pieces, short):
-            out.append((None, [f"speech {a:.2f}–{b:.2f} s is shorter than {MIN_SPEECH_S} s: voice not read"]) if too_short
-                       else (ser.predict(piece), []))
+            out.append((None, [_too_short(a, b)]) if too_short else (ser.predict(piece), []))
         return out
     cues = [None if too_short else measure_cues(piece) for piece, too_short in zip(pieces, short)]
     groups: dict[str | None, list[int]] = {}
@@ -187,7 +195,7 @@ def read_voices(spans: list[tuple[float, float]], speakers: list[str | None], au
         norms[speaker] = speaker_norms([cues[i] for i in members], sum(pieces[i].duration_s for i in members))
     for index, ((a, b), piece) in enumerate(zip(spans, pieces)):
         if cues[index] is None:
-            out.append((None, [f"speech {a:.2f}–{b:.2f} s is shorter than {MIN_SPEECH_S} s: voice not read"]))
+            out.append((None, [_too_short(a, b)]))
             continue
         speaker_norm, notes = norms[speakers[index]]
         record = {"speaker": speakers[index], "reference": speaker_norm.source, "speech_s": speaker_norm.speech_s,
@@ -210,7 +218,7 @@ def speakers_of(spans: list[tuple[float, float]], audio16: Audio) -> list[str | 
         cast = diarize(audio16)
     except InputError:
         return [None] * len(spans)
-    return [None if (s := cast.dominant(a, b)) is None else s.label for a, b in spans]
+    return cast.labels_of(spans)
 
 
 def _check_weights(face_weight: float, voice_weight: float) -> None:
@@ -261,7 +269,7 @@ def read_segment(start_s: float, end_s: float, faces: FaceTrack | None, audio16:
         rate = audio16.sample_rate_hz
         piece = Audio(audio16.samples[int(start_s * rate):int(end_s * rate)], rate)
         if piece.duration_s < MIN_SPEECH_S:
-            notes.append(f"speech {start_s:.2f}–{end_s:.2f} s is shorter than {MIN_SPEECH_S} s: voice not read")
+            notes.append(_too_short(start_s, end_s))
         else:
             voice = ser.predict(piece)
     face = None
@@ -307,7 +315,10 @@ def analyze_media(path: str | Path, *, frame_rate_hz: float = DEFAULT_FRAME_RATE
     else:
         warnings.append("no audio stream: voice not measured")
 
-    voices = read_voices(spans, speakers_of(spans, audio), audio, ser) if spans and audio is not None else []
+    voices = []
+    if spans and audio is not None:
+        speakers = speakers_of(spans, audio) if normalises_per_speaker(ser) else [None] * len(spans)
+        voices = read_voices(spans, speakers, audio, ser)
     segments = []
     for index, (start_s, end_s) in enumerate(spans or [(0.0, info.duration_s)]):
         segments.append(read_segment(start_s, end_s, faces, audio if spans else None, ser, face_weight, voice_weight,
