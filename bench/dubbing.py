@@ -141,19 +141,13 @@ def _scene(folder: Path, name: str, voices: dict[str, list[Audio]], order: list[
 
 def _solo_pieces(cache: Path) -> dict[str, list[Audio]]:
     """Solo turns of 1.5–4 s of each real person: the pyannote sample's two, and the alsa-utils voice (two names a piece)."""
-    import zipfile
+    from human_references import alsa_speaker, pyannote_sample, solo_turns
 
-    from human_references import SAMPLE, _solo_turns, alsa_speaker, pyannote_speakers
-
-    pyannote_speakers(cache)  # fetches the wheel and writes sample.wav
-    folder = cache / "pyannote"
-    recording = load_audio(folder / "sample.wav")
-    with zipfile.ZipFile(sorted(folder.glob("pyannote_audio-*.whl"))[0]) as wheel:
-        rttm = wheel.read(f"{SAMPLE}.rttm").decode()
+    recording, turns = pyannote_sample(cache)
     rate = recording.sample_rate_hz
     pieces: dict[str, list[Audio]] = {}
-    for speaker, turns in _solo_turns(rttm).items():
-        for start, end in turns:
+    for speaker, solo in solo_turns(turns).items():
+        for start, end in solo:
             if end - start >= 1.5:
                 pieces.setdefault(f"pyannote {speaker}", []).append(Audio(recording.samples[int(start * rate):int(min(end, start + 4) * rate)], rate))
     alsa = alsa_speaker(cache)
@@ -206,23 +200,16 @@ def bench_cast(folder: Path) -> None:
 
 def bench_diarize() -> None:
     """DER on the pyannote sample as recorded (30 s, two people, overlaps), against its own RTTM."""
-    import zipfile
-
     sys.path.insert(0, str(Path(__file__).parent))
     from diarization import diarization_error
     from emodub.cast import diarize
-    from human_references import SAMPLE, pyannote_speakers
+    from human_references import pyannote_sample
 
     cache = Path(os.environ.get("EMODUB_BENCH_CACHE", Path.home() / ".cache" / "emodub-bench"))
-    pyannote_speakers(cache)
-    folder = cache / "pyannote"
-    recording = load_audio(folder / "sample.wav")
-    with zipfile.ZipFile(sorted(folder.glob("pyannote_audio-*.whl"))[0]) as wheel:
-        rttm = wheel.read(f"{SAMPLE}.rttm").decode()
+    recording, turns = pyannote_sample(cache)
     truth: dict[str, list[tuple[float, float]]] = {}
-    for line in rttm.splitlines():
-        fields = line.split()
-        truth.setdefault(fields[7], []).append((float(fields[3]), float(fields[3]) + float(fields[4])))
+    for speaker, start, end in turns:
+        truth.setdefault(speaker, []).append((start, end))
     print("\n## Diarisation of the pyannote sample as recorded (two people, with overlaps)\n")
     print("| speakers | found | DER | missed | false alarm | confusion | s |\n|---|---|---|---|---|---|---|")
     for given in (None, 2):

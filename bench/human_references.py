@@ -48,10 +48,14 @@ def alsa_speaker(cache: Path) -> Audio:
     return _joined([load_audio(folder / name) for name in names if (folder / name).is_file()])
 
 
-def _solo_turns(rttm: str) -> dict[str, list[tuple[float, float]]]:
-    """Each speaker's stretches where nobody else speaks."""
+def rttm_turns(rttm: str) -> list[tuple[str, float, float]]:
+    """(speaker, start_s, end_s) of each RTTM line (onset is field 4, duration 5, name 8)."""
     fields = [line.split() for line in rttm.splitlines() if line.startswith("SPEAKER")]
-    turns = [(f[7], float(f[3]), float(f[3]) + float(f[4])) for f in fields]  # RTTM: onset field 4, duration 5, name 8
+    return [(f[7], float(f[3]), float(f[3]) + float(f[4])) for f in fields]
+
+
+def solo_turns(turns: list[tuple[str, float, float]]) -> dict[str, list[tuple[float, float]]]:
+    """Each speaker's stretches where nobody else speaks."""
     solo: dict[str, list[tuple[float, float]]] = {}
     for speaker, start, end in turns:
         pieces = [(start, end)]
@@ -63,7 +67,8 @@ def _solo_turns(rttm: str) -> dict[str, list[tuple[float, float]]]:
     return {speaker: sorted(pieces) for speaker, pieces in solo.items()}
 
 
-def pyannote_speakers(cache: Path) -> dict[str, Audio]:
+def pyannote_sample(cache: Path) -> tuple[Audio, list[tuple[str, float, float]]]:
+    """The pyannote sample recording and its RTTM turns, from the wheel (downloaded once into ``cache``)."""
     folder = cache / "pyannote"
     wheels = sorted(folder.glob("pyannote_audio-*.whl"))
     if not wheels:
@@ -72,12 +77,17 @@ def pyannote_speakers(cache: Path) -> dict[str, Audio]:
                        check=True, capture_output=True)
         wheels = sorted(folder.glob("pyannote_audio-*.whl"))
     with zipfile.ZipFile(wheels[0]) as wheel:
-        (folder / "sample.wav").write_bytes(wheel.read(f"{SAMPLE}.wav"))
+        if not (folder / "sample.wav").exists():
+            (folder / "sample.wav").write_bytes(wheel.read(f"{SAMPLE}.wav"))
         rttm = wheel.read(f"{SAMPLE}.rttm").decode()
-    recording = load_audio(folder / "sample.wav")
+    return load_audio(folder / "sample.wav"), rttm_turns(rttm)
+
+
+def pyannote_speakers(cache: Path) -> dict[str, Audio]:
+    recording, turns = pyannote_sample(cache)
     rate = recording.sample_rate_hz
     speakers = {}
-    for speaker, pieces in _solo_turns(rttm).items():
+    for speaker, pieces in solo_turns(turns).items():
         clips, total = [], 0.0
         for start, end in pieces:
             if total >= REFERENCE_S:

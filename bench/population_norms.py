@@ -16,16 +16,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from emodub.audio import Audio, load_audio  # noqa: E402
+from emodub.audio import Audio  # noqa: E402
 from emodub.emotion.normalise import MAD_TO_SD, NORMS_FILE  # noqa: E402
 from emodub.emotion.speech import CUE_NAMES, measure_cues, speech_segments  # noqa: E402
-from human_references import SAMPLE, _solo_turns, alsa_speaker, pyannote_speakers  # noqa: E402
+from human_references import alsa_speaker, pyannote_sample, solo_turns  # noqa: E402
 
 CACHE = Path.home() / ".cache" / "emodub-bench"
 MIN_STRETCH_S = 0.8
@@ -34,14 +33,11 @@ WINDOW_S = 1.5
 
 def real_people() -> dict[str, list[Audio]]:
     """Speech stretches of each real person."""
-    pyannote_speakers(CACHE)
-    folder = CACHE / "pyannote"
-    recording = load_audio(folder / "sample.wav").resampled(16000)
-    with zipfile.ZipFile(sorted(folder.glob("pyannote_audio-*.whl"))[0]) as wheel:
-        rttm = wheel.read(f"{SAMPLE}.rttm").decode()
+    recording, turns = pyannote_sample(CACHE)
+    recording = recording.resampled(16000)
     people: dict[str, list[Audio]] = {}
-    for speaker, turns in _solo_turns(rttm).items():
-        for start, end in turns:
+    for speaker, solo in solo_turns(turns).items():
+        for start, end in solo:
             piece = Audio(recording.samples[int(start * 16000):int(end * 16000)], 16000)
             for a, b in speech_segments(piece):
                 for t in np.arange(a, b - MIN_STRETCH_S + 1e-9, WINDOW_S):  # windows of up to 1.5 s: segment-sized pieces
