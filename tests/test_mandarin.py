@@ -2,6 +2,7 @@
 
 import subprocess
 
+import numpy as np
 import pytest
 
 from emodub.ear import default_ear, error_rate
@@ -70,3 +71,15 @@ def test_a_cloned_mandarin_line_is_exact_and_intelligible(reference, ratio):
     assert any("zh-baker" in w and "non-commercial" in w for w in result.warnings)
     heard = default_ear().transcribe(result.audio, "zh")
     assert error_rate(LINE, heard, "zh") <= 0.2, heard
+
+
+def test_a_reference_contour_keeps_mandarin_tones_but_still_shapes_the_energy(reference):
+    """Tones are lexical: a tonal line keeps its own F0 shape under a dual-audio reference; only energy transfers."""
+    from emodub.engines.builtin import transfer, world
+
+    line = world.analyze(reference)
+    template = transfer.measure(reference)
+    tonal = transfer.impose_contours(line, template, 0.7, tonal=True)
+    blended = transfer.impose_contours(line, template, 0.7)
+    assert np.array_equal(tonal.f0_hz, line.f0_hz) and not np.array_equal(blended.f0_hz, line.f0_hz)
+    assert np.array_equal(tonal.sp, blended.sp) and not np.array_equal(tonal.sp, line.sp)

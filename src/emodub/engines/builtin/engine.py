@@ -133,7 +133,7 @@ class BuiltinEngine:
         anchors = _contour_anchors(phones, positions, frame_s) if phones else None
         features = render.apply_contours(features, shape, anchors)
         if template is not None:
-            features = transfer.impose_contours(features, template, request.emotion_alpha)
+            features = transfer.impose_contours(features, template, request.emotion_alpha, tonal=request.resolved_language == "zh")
 
         audio = world.synthesize(features)
         gain_db = (TARGET_LOUDNESS_LUFS - neutral_loudness if np.isfinite(neutral_loudness) else 0.0) + shape.energy_db
@@ -160,6 +160,8 @@ class BuiltinEngine:
                 "emotion_vector_rendered": None if emotion is None else emotion.to_dict(),
                 "prosody": shape.to_dict(),
                 "emotion_reference": None if template is None else template.measured,
+                "emotion_reference_f0_shape": None if template is None else
+                ("kept the line's own (lexical tones)" if request.resolved_language == "zh" else "blended"),
                 "emotion_reference_heard": None if heard is None else {
                     "by": str(request.emotion_encoder), "vector": heard[0].to_dict(), "confidence": round(heard[1], 3)},
                 "similarity_probe": {"adapted": choice.similarity, "best_base_voice": choice.base_similarity},

@@ -113,11 +113,19 @@ def scaled_shape(shape: ProsodyShape, alpha: float) -> ProsodyShape:
     return ProsodyShape(**values)
 
 
-def impose_contours(features: world.WorldFeatures, template: ProsodyTemplate, alpha: float) -> world.WorldFeatures:
-    """Blend the utterance's own F0 contour shape with the reference's (time-normalised), and its energy contour."""
+def impose_contours(features: world.WorldFeatures, template: ProsodyTemplate, alpha: float, *, tonal: bool = False
+                    ) -> world.WorldFeatures:
+    """Blend the utterance's own F0 contour shape with the reference's (time-normalised), and its energy contour.
+
+    ``tonal`` (Mandarin): the F0 shape is left alone — its movements are the words' lexical tones, and
+    a contour from another utterance erases them (a Mandarin dub cue over an English original: the
+    ear's CER 0.43 with the F0 shape transferred, 0.14 with the tones kept).  The energy contour still transfers.
+    """
     voiced = features.voiced
     if voiced.sum() < 5 or alpha == 0:
         return features
+    if tonal:
+        return features.with_(sp=_energy_contour(features, template, alpha))
     first, last = np.flatnonzero(voiced)[[0, -1]]
     span = last - first + 1
     log_f0 = np.log(np.where(voiced, features.f0_hz, 1.0))
@@ -128,7 +136,11 @@ def impose_contours(features: world.WorldFeatures, template: ProsodyTemplate, al
     new_log_f0 = log_f0.copy()
     new_log_f0[first:last + 1] = mean + blended * std
     f0 = np.where(voiced, np.exp(new_log_f0), 0.0)
+    return features.with_(f0_hz=f0, sp=_energy_contour(features, template, alpha))
+
+
+def _energy_contour(features: world.WorldFeatures, template: ProsodyTemplate, alpha: float) -> np.ndarray:
+    """The spectral envelope with the reference's time-normalised energy contour blended in by ``alpha``."""
     energy = np.interp(np.linspace(0, CONTOUR_POINTS - 1, features.n_frames), np.arange(CONTOUR_POINTS),
                        template.energy_contour_db)
-    sp = features.sp * (10 ** (alpha * 0.5 * np.clip(energy, -12, 12) / 10))[:, None]
-    return features.with_(f0_hz=f0, sp=sp)
+    return features.sp * (10 ** (alpha * 0.5 * np.clip(energy, -12, 12) / 10))[:, None]
