@@ -9,7 +9,7 @@ import pytest
 
 from emodub import media
 from emodub.audio import Audio, load_audio
-from emodub.dubbing import DubOptions, dub_video
+from emodub.dubbing import CueEdit, DubOptions, DubSession, dub_video, redub_cue
 from emodub.emotion.space import EmotionVector
 from emodub.engines.base import SynthesisRequest, get_engine
 from emodub.errors import InputError
@@ -49,7 +49,7 @@ def shots(tmp_path_factory, reference):
 def dubbed(tmp_path_factory, shots, reference_path):
     video, script, _ = shots
     output = tmp_path_factory.mktemp("out") / "dubbed.mp4"
-    report = dub_video(video, script, reference_path, output, options=OPTIONS)
+    report = dub_video(video, script, reference_path, output, options=OPTIONS, session_path=output.with_suffix(".session"))
     return output, report
 
 
@@ -99,6 +99,45 @@ def test_report_and_provenance(dubbed):
     assert {"recognise", "synthesise", "mix", "total"} <= set(data["timings_s"])
     tags = media.probe(output)
     assert tags.has_audio
+
+
+def test_redubbing_one_cue_changes_only_that_cue(tmp_path, shots, dubbed):
+    """The studio's regenerate: cue 1 gets new words and anger; cue 2's samples stay exactly as they were."""
+    _, _, cues = shots
+    output, before = dubbed
+    session = DubSession.load(output.with_suffix(".session"))
+    edited = tmp_path / "v2.mp4"
+    report = redub_cue(session, 1, CueEdit(text="We did it, nobody can stop us now!", emotion=EmotionVector.preset("angry", 0.8)),
+                       edited)
+    old, new = load_audio(output.with_suffix(".wav")), load_audio(edited.with_suffix(".wav"))
+    assert len(old.samples) == len(new.samples)
+    split = int((cues[0][1] + cues[1][0]) / 2 * RATE)  # between the two cues
+    assert np.array_equal(old.samples[split:], new.samples[split:])
+    assert np.abs(old.samples[:split] - new.samples[:split]).max() > 0.01
+    cue = report.cues[0]
+    assert cue.text == "We did it, nobody can stop us now!" and cue.emotion_source == "job: cue"
+    assert cue.emotion_vector["angry"] == pytest.approx(0.8) and cue.status == "dubbed" and abs(cue.duration_error_ms) <= 1.0
+    assert report.cues[1] == before.cues[1]
+    assert media.video_stream_md5(edited) == media.video_stream_md5(output)
+
+
+@pytest.mark.parametrize(("cue", "edit", "match"), [
+    (9, {"text": "Hello there."}, "cue 9 is not in this dub; it has cues 1–2"),
+    (1, {"speaker": "BOB"}, "speaker 'BOB' has no voice in this dub; it has one voice for everyone"),
+    (1, {"text": "[DOOR SLAMS]"}, "has nothing to say"),
+])
+def test_redub_bad_edits_are_refused(dubbed, cue, edit, match):
+    output, _ = dubbed
+    with pytest.raises(InputError, match=match):
+        redub_cue(DubSession.load(output.with_suffix(".session")), cue, CueEdit(**edit), output.with_name("never.mp4"))
+    assert not output.with_name("never.mp4").exists()
+
+
+@pytest.mark.parametrize(("edit", "match"), [({}, "nothing to change"), ({"text": "  "}, "text '' is empty"),
+                                             ({"emotion_text": ""}, "emotion_text '' is empty")])
+def test_an_empty_edit_is_refused(edit, match):
+    with pytest.raises(InputError, match=match):
+        CueEdit(**edit)
 
 
 def test_parallel_synthesis_gives_the_same_track(tmp_path, shots, dubbed, reference_path):

@@ -28,10 +28,11 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import pickle
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,8 @@ from emodub.engines.base import SynthesisRequest, get_engine
 from emodub.engines.builtin import timbre
 from emodub.errors import EmodubError, InputError
 from emodub.subtitles import Cue, Part, read_script, write_srt
+from emodub.subtitles.directions import parse_cue
+from emodub.subtitles.markup import strip_markup
 from emodub.threads import limit_threads
 from emodub.timing import RATIO_MAX, RATIO_MIN, DurationPlan
 from emodub.verify import Thresholds, synthesize_verified
@@ -521,13 +524,67 @@ def _load_voices(voices: dict[str, Path]) -> tuple[dict[str, Audio], list[str]]:
     return loaded, warnings
 
 
-def dub_video(video: str | Path, script: str | Path, voices: str | Path | dict[str, str | Path] | list[str], output: str | Path, *,
-              options: DubOptions = DubOptions(), report_path: str | Path | None = None, hook: Hook | None = None) -> DubReport:
-    """Dub ``video`` with the lines of ``script`` in the given voices (or the video's own); write video, WAV, SRT and report."""
-    notify = hook or (lambda step, done, total: None)
+@dataclass
+class DubSession:
+    """What a dub decided before synthesis and what it synthesised.
+
+    Kept (pickled beside the outputs by ``emodub serve``) so that one cue can be redone with new words,
+    emotion or speaker while every other cue keeps its audio to the sample (:func:`redub_cue`).
+    """
+
+    video: Path
+    script: Path
+    options: DubOptions
+    codec: layout.AudioCodec
+    audio_layout: str | None
+    media_duration_s: float
+    script_format: str
+    script_encoding: str
+    cues: list[Cue]
+    voice_files: dict[str, Path]
+    references: dict[str, Audio]
+    assigned: list[list[tuple[str | None, str]]]  # (speaker, voice key) of every part of every cue
+    detected: list[tuple[EmotionVector | None, float, dict[str, Any]]]
+    given: tuple[EmotionVector | None, VoiceQualities]  # --emotion / --emotion-text as one vector and qualities
+    warnings: list[str]
+    cast: dict[str, Any] | None
+    timings_s: dict[str, float] = field(default_factory=dict)
+    plans: dict[int, list] = field(default_factory=dict)
+    results: dict[int, _Synth] = field(default_factory=dict)
+    failures: dict[int, str] = field(default_factory=dict)
+
+    def save(self, path: str | Path) -> Path:
+        with atomic_output(path) as tmp:
+            tmp.write_bytes(pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL))
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> DubSession:
+        """A session this process or another wrote (trusted: it lives in emodub's own data folder)."""
+        session = pickle.loads(Path(path).read_bytes())
+        if not isinstance(session, cls):
+            raise InputError(f"{str(path)!r} is not an emodub dub session")
+        return session
+
+    def speaker_choices(self) -> list[str]:
+        """The speakers a cue can be given to: named voices and the speakers found in the video."""
+        return [key.removeprefix("cast:") for key in self.voice_files if key != EVERYONE]
+
+    def voice_key(self, speaker: str) -> str:
+        """The voice key of ``speaker`` (a named voice or a cast label); an unknown name is bad input."""
+        key = _named(self.voice_files, speaker) or _named(self.voice_files, f"cast:{speaker}")
+        if key is None or key == EVERYONE:
+            choices = self.speaker_choices()
+            raise InputError(f"speaker {speaker!r} has no voice in this dub; "
+                             + (f"allowed: {', '.join(choices)}" if choices else "it has one voice for everyone"))
+        return key
+
+
+def _prepare(video: Path, script: str | Path, voices: str | Path | dict[str, str | Path] | list[str], output: Path,
+             options: DubOptions, notify: Hook) -> tuple[DubSession, layout.Tracks, Audio]:
+    """Everything before synthesis: probe, script, voices, cast, reading the original performance."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    video, output = Path(video), Path(output)
     info = media.probe(video)
     if not info.has_video:
         raise InputError(f"video {str(video)!r} has no video stream; emodub dub needs a video (use 'emodub say' for audio)")
@@ -548,8 +605,7 @@ def dub_video(video: str | Path, script: str | Path, voices: str | Path | dict[s
     given_vector, given_qualities, given_warnings = _as_vector(options.emotion, options.emotion_text, implied=False)
     warnings += given_warnings
     tracks = layout.extract_tracks(info)
-    dialogue = tracks.dialogue_mix()
-    track16 = dialogue.resampled(ANALYSIS_RATE_HZ)
+    track16 = tracks.dialogue_mix().resampled(ANALYSIS_RATE_HZ)
     timings["probe and decode"] = time.perf_counter() - started
 
     cast = None
@@ -573,48 +629,164 @@ def dub_video(video: str | Path, script: str | Path, voices: str | Path | dict[s
     t0 = time.perf_counter()
     detected = _detect(cues, info, track16, options, cast, notify)
     timings["recognise"] = time.perf_counter() - t0
+    session = DubSession(video, Path(script), options, codec, info.audio_layout, info.duration_s, parsed.format, parsed.encoding,
+                         list(cues), voice_files,
+                         references, assigned, detected, (given_vector, given_qualities), warnings,
+                         None if cast is None else cast.to_dict(), timings)
+    return session, tracks, track16
 
-    t0 = time.perf_counter()
-    needed = {(key, SynthesisRequest(text=part.text, speaker_reference=references[key]).resolved_language)
-              for cue, row in zip(cues, assigned) for part, (_, key) in zip(cue.parts, row)}
+
+def _cue_job(session: DubSession, number: int, track16: Audio, track_rate_hz: int) -> _Job | None:
+    """The synthesis job of cue ``number`` (0-based) and its parts' plans (kept in ``session.plans``); None: nothing to say."""
+    cue, row, options = session.cues[number], session.assigned[number], session.options
+    if not cue.parts:
+        session.plans.pop(number, None)
+        return None
+    part_jobs, part_plans = [], []
+    for part, (start, end), (speaker, key) in zip(cue.parts, _part_spans(cue), row):
+        resolved = Part(part.text, speaker, part.preset, part.description, part.turn)
+        chosen, qualities, source = _choose_emotion(resolved, cue.index, session.detected[number][0], options, session.given)
+        part_plans.append((resolved, key, chosen, qualities, source))
+        original = track16.samples[int(start * ANALYSIS_RATE_HZ):int(end * ANALYSIS_RATE_HZ)]
+        undirected = source == "detected" or source.startswith("given")  # no script direction, no job override
+        use_reference = options.original_prosody and undirected and len(original) >= ANALYSIS_RATE_HZ // 2
+        reference = session.references[key]
+        part_jobs.append(_PartJob(part.text, reference.samples, reference.sample_rate_hz, chosen, qualities,
+                                  original if use_reference else None))
+    session.plans[number] = part_plans
+    next_start = session.cues[number + 1].start_s if number + 1 < len(session.cues) else session.media_duration_s
+    return _Job(number, tuple(part_jobs), cue.span_s, next_start - cue.start_s, track_rate_hz, options.base_voice,
+                options.seed, options.frame_match, options.max_rounds, options.sync)
+
+
+def _build_profiles(session: DubSession, notify: Hook) -> None:
+    """Each (voice, language) profile once, before the workers start (they load it from the cache)."""
+    needed = {(key, SynthesisRequest(text=part.text, speaker_reference=session.references[key]).resolved_language)
+              for cue, row in zip(session.cues, session.assigned) for part, (_, key) in zip(cue.parts, row)}
     for key, language in sorted(needed):
-        timbre.load_or_build_profile(references[key], language, base_voice=options.base_voice, frame_match=options.frame_match,
+        timbre.load_or_build_profile(session.references[key], language, base_voice=session.options.base_voice,
+                                     frame_match=session.options.frame_match,
                                      progress=lambda done, total: notify("voice profile", done, total))
-    jobs, plans = [], {}
-    for number, (cue, row, (vector, _, _)) in enumerate(zip(cues, assigned, detected)):
-        if not cue.parts:
-            continue
-        part_jobs, part_plans = [], []
-        for part, (start, end), (speaker, key) in zip(cue.parts, _part_spans(cue), row):
-            resolved = Part(part.text, speaker, part.preset, part.description, part.turn)
-            chosen, qualities, source = _choose_emotion(resolved, cue.index, vector, options, (given_vector, given_qualities))
-            part_plans.append((resolved, key, chosen, qualities, source))
-            original = track16.samples[int(start * ANALYSIS_RATE_HZ):int(end * ANALYSIS_RATE_HZ)]
-            undirected = source == "detected" or source.startswith("given")  # no script direction, no job override
-            use_reference = options.original_prosody and undirected and len(original) >= ANALYSIS_RATE_HZ // 2
-            part_jobs.append(_PartJob(part.text, references[key].samples, references[key].sample_rate_hz, chosen, qualities,
-                                      original if use_reference else None))
-        plans[number] = part_plans
-        next_start = cues[number + 1].start_s if number + 1 < len(cues) else info.duration_s
-        jobs.append(_Job(number, tuple(part_jobs), cue.span_s, next_start - cue.start_s, tracks.sample_rate_hz, options.base_voice,
-                         options.seed, options.frame_match, options.max_rounds, options.sync))
-    timings["voice profile"] = time.perf_counter() - t0
+
+
+def dub_video(video: str | Path, script: str | Path, voices: str | Path | dict[str, str | Path] | list[str], output: str | Path, *,
+              options: DubOptions = DubOptions(), report_path: str | Path | None = None, hook: Hook | None = None,
+              session_path: str | Path | None = None) -> DubReport:
+    """Dub ``video`` with the lines of ``script`` in the given voices (or the video's own); write video, WAV, SRT and report.
+
+    With ``session_path``, the :class:`DubSession` is kept there for :func:`redub_cue`.
+    """
+    notify = hook or (lambda step, done, total: None)
+    started = time.perf_counter()
+    video, output = Path(video), Path(output)
+    session, tracks, track16 = _prepare(video, script, voices, output, options, notify)
 
     t0 = time.perf_counter()
-    results, failures = _run_jobs(jobs, options.workers, notify)
-    timings["synthesise"] = time.perf_counter() - t0
+    _build_profiles(session, notify)
+    jobs = [job for number in range(len(session.cues)) if (job := _cue_job(session, number, track16, tracks.sample_rate_hz))]
+    session.timings_s["voice profile"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
+    session.results, session.failures = _run_jobs(jobs, options.workers, notify)
+    session.timings_s["synthesise"] = time.perf_counter() - t0
+    report = _finish(session, tracks, output, report_path, notify, started)
+    if session_path is not None:
+        session.save(session_path)
+    return report
+
+
+@dataclass(frozen=True)
+class CueEdit:
+    """What an editor changes in one cue: new words, an emotion (preset and/or description), another speaker."""
+
+    text: str | None = None
+    emotion: EmotionVector | None = None
+    emotion_text: str | None = None
+    speaker: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.text is not None and not self.text.strip():
+            raise InputError("text '' is empty; give the words to say (to keep the original audio, leave the cue out of the script)")
+        if self.emotion_text is not None and not self.emotion_text.strip():
+            raise InputError("emotion_text '' is empty; describe the delivery, e.g. 'angrily, voice shaking'")
+        if self.text is None and self.emotion is None and self.emotion_text is None and self.speaker is None:
+            raise InputError("nothing to change: give at least one of text, emotion, emotion_text, intensity, speaker")
+
+
+def redub_cue(session: DubSession, index: int, edit: CueEdit, output: str | Path, *, report_path: str | Path | None = None,
+              hook: Hook | None = None) -> DubReport:
+    """Redo cue ``index`` (1-based, as in the script) of a finished dub and write every output again.
+
+    Only that cue is synthesised; every other cue keeps its audio to the sample.  An emotion in the
+    edit replaces the cue's script directions (the editor's choice is the latest word); the edit is
+    also kept in ``session`` so that a later edit starts from it.
+    """
+    notify = hook or (lambda step, done, total: None)
+    started = time.perf_counter()
+    number = next((n for n, cue in enumerate(session.cues) if cue.index == index), None)
+    if number is None:
+        raise InputError(f"cue {index} is not in this dub; it has cues {session.cues[0].index}–{session.cues[-1].index}")
+    cue, row = session.cues[number], session.assigned[number]
+    speaker = edit.speaker if edit.speaker is not None else (row[0][0] if row else None)
+    key = session.voice_key(edit.speaker) if edit.speaker is not None else (row[0][1] if row else None)
+    parts = list(cue.parts)
+    if edit.text is not None:
+        lines, _ = strip_markup(edit.text)
+        parsed = parse_cue(lines, index=index, speaker=speaker)
+        if not parsed.parts:
+            raise InputError(f"text {edit.text!r} for cue {index} has nothing to say (only annotations); write the words to say")
+        parts, cue = parsed.parts, replace(cue, not_spoken=tuple(parsed.not_spoken))
+    if edit.speaker is not None:
+        parts = [replace(part, speaker=edit.speaker) for part in parts]
+    if edit.emotion is not None or edit.emotion_text is not None:
+        parts = [replace(part, preset=None, description=None) for part in parts]
+        session.options = replace(session.options, cue_emotions={**session.options.cue_emotions,
+                                                                 index: DirectedEmotion(edit.emotion, edit.emotion_text)})
+    if key is None:
+        raise InputError(f"cue {index} had nothing to say, so it has no voice yet; give its speaker too "
+                         f"(allowed: {', '.join(session.speaker_choices()) or 'none'})")
+    session.cues[number] = replace(cue, parts=tuple(parts))
+    session.assigned[number] = [(part.speaker or speaker, _edited_part_key(session, part, speaker, key)) for part in parts]
+    info = media.probe(session.video)
+    tracks = layout.extract_tracks(info)
+    track16 = tracks.dialogue_mix().resampled(ANALYSIS_RATE_HZ)
+    job = _cue_job(session, number, track16, tracks.sample_rate_hz)
+    _build_profiles(session, notify)
+    session.results.pop(number, None)
+    session.failures.pop(number, None)
+    assert job is not None  # the edited cue has parts
+    try:
+        session.results[number] = synthesize_cue(job)
+    except EmodubError as error:  # the cue fails, the dub stays: the report says why
+        session.failures[number] = str(error)
+    notify("synthesise", 1, 1)
+    session.timings_s["synthesise"] = time.perf_counter() - started
+    return _finish(session, tracks, Path(output), report_path, notify, started)
+
+
+def _edited_part_key(session: DubSession, part: Part, cue_speaker: str | None, cue_key: str) -> str:
+    """A part of an edited cue speaks in the cue's voice, unless its text names another speaker (``BOB: …``)."""
+    if part.speaker and part.speaker != cue_speaker:
+        return session.voice_key(part.speaker)
+    return cue_key
+
+
+def _finish(session: DubSession, tracks: layout.Tracks, output: Path, report_path: str | Path | None, notify: Hook,
+            started: float) -> DubReport:
+    """The report's cue records, the mix, and every output written (each atomically)."""
+    t0 = time.perf_counter()
+    dialogue = tracks.dialogue_mix()
     cue_results, lines, gains, balances = [], [], [], []
-    for number, cue in enumerate(cues):
-        cue_results.append(_cue_result(number, cue, detected[number], plans.get(number, []), results.get(number),
-                                       failures.get(number), voice_files, references, dialogue))
-        synth, record = results.get(number), cue_results[-1]
+    for number, cue in enumerate(session.cues):
+        cue_results.append(_cue_result(number, cue, session.detected[number], session.plans.get(number, []), session.results.get(number),
+                                       session.failures.get(number), session.voice_files, session.references, dialogue))
+        synth, record = session.results.get(number), cue_results[-1]
         if synth is not None and synth.audio is not None:
             lines.append((cue.start_s, synth.audio))
             gains.append(record.gain_db or 0.0)
             balances.append(_channel_balance(tracks, cue.start_s, cue.end_s))
-    dubbed = _mix(tracks, lines, gains, balances, options, notify)
+    dubbed = _mix(tracks, lines, gains, balances, session.options, notify)
+    timings = session.timings_s
     timings["mix"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -623,17 +795,18 @@ def dub_video(video: str | Path, script: str | Path, voices: str | Path | dict[s
     report_path = Path(report_path) if report_path is not None else default_report
     save_channels(dubbed.samples, dubbed.sample_rate_hz, wav_path, provenance=provenance, bits=24)
     with atomic_output(output) as tmp:
-        media.mux(video, dubbed, tmp, codec=codec, layout=info.audio_layout, metadata=provenance.tags())
+        media.mux(session.video, dubbed, tmp, codec=session.codec, layout=session.audio_layout, metadata=provenance.tags())
     with atomic_output(srt_path) as tmp:
         write_srt([(r.start_s, r.start_s + (r.measured_duration_s or r.end_s - r.start_s), r.text) for r in cue_results if r.text], tmp)
     timings["write"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
-    report = DubReport(str(video), str(script), {name: str(path) for name, path in voice_files.items()}, str(output), cue_results,
-                       {k: round(v, 3) for k, v in timings.items()}, options.consent, warnings, provenance.tags(),
-                       parsed.format, parsed.encoding,
+    codec = session.codec
+    report = DubReport(str(session.video), str(session.script), {name: str(path) for name, path in session.voice_files.items()},
+                       str(output), cue_results, {k: round(v, 3) for k, v in timings.items()}, session.options.consent,
+                       list(session.warnings), provenance.tags(), session.script_format, session.script_encoding,
                        {"layout": tracks.layout, "channels": tracks.names, "dialogue_channels": [tracks.names[c] for c in tracks.dialogue],
                         "sample_rate_hz": tracks.sample_rate_hz, "codec": codec.name, "bit_rate": codec.bit_rate, "codec_reason": codec.reason},
-                       None if cast is None else cast.to_dict())
+                       session.cast)
     with atomic_output(report_path) as tmp:
         tmp.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
     notify("done", 1, 1)
