@@ -530,6 +530,44 @@ def doctor() -> None:
         raise typer.Exit(1)
 
 
+def _check_bind(host: str, token: str | None) -> None:
+    """Loopback by default; any other address only with a token (a studio holds people's voices)."""
+    import ipaddress
+
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        raise InputError(f"--host {host!r} is not an IP address (use 127.0.0.1, or an interface's address with --token)") from None
+    if not loopback and not token:
+        raise InputError(f"--host {host!r} is not a loopback address; binding to it without --token is refused "
+                         "(anyone on the network could upload and download voices)")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind: loopback by default; any other needs --token.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8731,
+    data_dir: Annotated[Path, typer.Option(help="Jobs (SQLite) and their files.")] = Path("emodub-studio"),
+    workers: Annotated[int, typer.Option(help="Jobs run at once (one process each); the rest wait in the queue.", min=1)] = 1,
+    token: Annotated[Optional[str], typer.Option(help="Every API call then needs 'Authorization: Bearer TOKEN'.",
+                                                 envvar="EMODUB_TOKEN")] = None,
+    max_upload_mb: Annotated[int, typer.Option(help="Largest upload accepted (413 beyond it).", min=1)] = 2048,
+) -> None:
+    """The web studio: upload, dub, review each line beside the original's emotion, regenerate one line, download."""
+    with _errors_to_exit_codes():
+        _check_bind(host, token)
+        if data_dir.exists() and not data_dir.is_dir():
+            raise InputError(f"--data-dir {str(data_dir)!r} is a file; give a folder")
+        import uvicorn
+
+        from emodub.service import create_app
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        studio = create_app(data_dir, workers=workers, token=token, max_upload_mb=max_upload_mb)
+        typer.echo(f"emodub studio on http://{host}:{port}/ (data in {data_dir}, {workers} worker(s)); API docs at /docs")
+        uvicorn.run(studio, host=host, port=port, log_level="warning")
+
+
 @app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option(help="Folder for the demo outputs.")] = Path("out"),

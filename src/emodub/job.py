@@ -217,12 +217,9 @@ class DubOutputs(_Strict):
     audio_codec: str | None = None  # default: the source's where the container holds it
 
 
-class DubJob(_Strict):
-    """A dub: a video, a script, a cast of voices, emotion overrides, engine, sync policy and outputs (``emodub run``)."""
+class DubSettings(_Strict):
+    """How to dub, beside the files: speakers, consent, emotion overrides, engine, sync policy (a dub job; the studio's options)."""
 
-    video: Path
-    script: Path
-    voices: dict[str, Path] = {}  # NAME ► reference; "*" for everyone else; a speaker without one is cloned from the video
     speakers: int | None = Field(None, ge=1)
     consent: str | None = None
     emotion: GivenEmotionConfig | None = None
@@ -232,9 +229,40 @@ class DubJob(_Strict):
     engine: EngineConfig = EngineConfig()
     sync: Literal["fit", "strict"] = "fit"
     max_rounds: int = Field(3, ge=1, le=10)
-    workers: int = Field(1, ge=1)
     duck_db: float = Field(-20.0, le=0)
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _builtin_only(self) -> DubSettings:
+        if self.engine.name != "builtin":
+            raise ValueError(f"dubbing runs the builtin engine; engine {self.engine.name!r} is for 'say' and single-line jobs")
+        return self
+
+    def dub_options(self, *, workers: int = 1, audio_codec: str | None = None):
+        """These settings as :class:`emodub.dubbing.DubOptions` (every value already validated here)."""
+        from emodub.dubbing import DirectedEmotion, DubOptions
+        from emodub.emotion.space import EmotionVector
+
+        def directed(config: DirectedEmotionConfig) -> DirectedEmotion:
+            return DirectedEmotion(EmotionVector.parse_preset(config.preset) if config.preset else None, config.description)
+
+        given = directed(self.emotion) if self.emotion else DirectedEmotion()
+        return DubOptions(emotion=given.emotion, emotion_text=given.emotion_text, emotion_weight=self.emotion.weight if self.emotion else 0.5,
+                          original_prosody=self.original_prosody, base_voice=self.engine.base_voice, workers=workers,
+                          duck_db=self.duck_db, consent=self.consent, seed=self.seed, emotion_encoder=self.engine.emotion_encoder,
+                          frame_match=self.engine.frame_match, max_rounds=self.max_rounds, speakers=self.speakers,
+                          audio_codec=audio_codec, sync=self.sync,
+                          speaker_emotions={name: directed(c) for name, c in self.speaker_emotions.items()},
+                          cue_emotions={index: directed(c) for index, c in self.cue_emotions.items()})
+
+
+class DubJob(DubSettings):
+    """A dub: a video, a script, a cast of voices, emotion overrides, engine, sync policy and outputs (``emodub run``)."""
+
+    video: Path
+    script: Path
+    voices: dict[str, Path] = {}  # NAME ► reference; "*" for everyone else; a speaker without one is cloned from the video
+    workers: int = Field(1, ge=1)
     outputs: DubOutputs
 
     @field_validator("voices")
@@ -245,32 +273,13 @@ class DubJob(_Strict):
                 raise ValueError("a voice needs a speaker name (or \"*\" for everyone else)")
         return value
 
-    @model_validator(mode="after")
-    def _builtin_only(self) -> DubJob:
-        if self.engine.name != "builtin":
-            raise ValueError(f"dubbing runs the builtin engine; engine {self.engine.name!r} is for 'say' and single-line jobs")
-        return self
-
     def referenced_files(self) -> list[tuple[str, Path]]:
         files = [("video", self.video), ("script", self.script)] + [(f"voices.{name}", path) for name, path in self.voices.items()]
         return files + ([("engine.emotion_encoder", self.engine.emotion_encoder)] if self.engine.emotion_encoder else [])
 
     def options(self):
-        """The job as :class:`emodub.dubbing.DubOptions` (every value already validated here)."""
-        from emodub.dubbing import DirectedEmotion, DubOptions
-        from emodub.emotion.space import EmotionVector
-
-        def directed(config: DirectedEmotionConfig) -> DirectedEmotion:
-            return DirectedEmotion(EmotionVector.parse_preset(config.preset) if config.preset else None, config.description)
-
-        given = directed(self.emotion) if self.emotion else DirectedEmotion()
-        return DubOptions(emotion=given.emotion, emotion_text=given.emotion_text, emotion_weight=self.emotion.weight if self.emotion else 0.5,
-                          original_prosody=self.original_prosody, base_voice=self.engine.base_voice, workers=self.workers,
-                          duck_db=self.duck_db, consent=self.consent, seed=self.seed, emotion_encoder=self.engine.emotion_encoder,
-                          frame_match=self.engine.frame_match, max_rounds=self.max_rounds, speakers=self.speakers,
-                          audio_codec=self.outputs.audio_codec, sync=self.sync,
-                          speaker_emotions={name: directed(c) for name, c in self.speaker_emotions.items()},
-                          cue_emotions={index: directed(c) for index, c in self.cue_emotions.items()})
+        """The job as :class:`emodub.dubbing.DubOptions`."""
+        return self.dub_options(workers=self.workers, audio_codec=self.outputs.audio_codec)
 
 
 def parse_dub_job(data: dict, *, base_dir: Path) -> DubJob:

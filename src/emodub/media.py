@@ -44,6 +44,7 @@ class MediaInfo:
     audio_layout: str | None = None  # ffmpeg's name: mono, stereo, 5.1(side), …
     audio_bit_rate: int | None = None  # bits per second, when the container says
     audio_sample_format: str | None = None  # s16, s32, fltp, …
+    container: str | None = None  # ffprobe's format name: "mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", …
 
 
 def _tool(name: str) -> str:
@@ -99,6 +100,7 @@ def probe(path: str | Path) -> MediaInfo:
         audio_layout=(audio.get("channel_layout") or None) if audio else None,
         audio_bit_rate=int(audio["bit_rate"]) if audio and str(audio.get("bit_rate", "")).isdigit() else None,
         audio_sample_format=audio.get("sample_fmt") if audio else None,
+        container=data.get("format", {}).get("format_name"),
     )
 
 

@@ -1,0 +1,339 @@
+"""The studio's web app: the JSON API, progress as server-sent events, downloads, and the page (``emodub serve``).
+
+Every endpoint calls the same pipeline as the CLI (through the worker pool); nothing here re-implements a step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import secrets
+import shutil
+import tempfile
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
+from sse_starlette.sse import EventSourceResponse
+
+from emodub import __version__
+from emodub.errors import InputError
+from emodub.service import files
+from emodub.service.edits import parse_edit
+from emodub.service.runner import Dispatcher
+from emodub.service.store import JobStore
+from emodub.service.worker import init_worker, say_line
+
+EVENT_POLL_S = 0.3
+VENDOR = "vendor/node_modules"
+OUTPUTS = {"video": "dubbed.{ext}", "audio": "dubbed.wav", "script": "dubbed.srt", "report": "dubbed.json", "plot": "emotions.png"}
+
+
+def static_dir() -> Path:
+    return Path(str(resources.files("emodub.service") / "static"))
+
+
+def create_app(data_dir: str | Path, *, workers: int = 1, token: str | None = None, max_upload_mb: int = 2048,
+               run_workers: bool = True) -> FastAPI:
+    """The studio over ``data_dir``; ``run_workers=False`` queues jobs without running them (API tests)."""
+    data_dir = Path(data_dir)
+    (data_dir / "jobs").mkdir(parents=True, exist_ok=True)
+    store = JobStore(data_dir)
+    max_bytes = max_upload_mb << 20
+    dispatcher = Dispatcher(store, workers) if run_workers else None
+    say_pool: list[ProcessPoolExecutor | None] = [None]  # one line at a time, in its own process, started on first use
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        if dispatcher is not None:
+            dispatcher.start()
+        else:
+            store.recover()
+        yield
+        if dispatcher is not None:
+            dispatcher.stop()
+        if say_pool[0] is not None:
+            say_pool[0].shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="emodub studio", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  description="Dub a video with the emotion of its original performance, review and regenerate line by line.")
+    app.state.store = store
+
+    def authorised(request: Request) -> None:
+        """With --token: ``Authorization: Bearer TOKEN`` (or ``?token=`` where a browser cannot set headers: media, SSE)."""
+        if token is None:
+            return
+        given = request.headers.get("authorization", "")
+        given = given.removeprefix("Bearer ").strip() if given.startswith("Bearer ") else request.query_params.get("token", "")
+        if not secrets.compare_digest(given.encode(), token.encode()):
+            raise HTTPException(401, "a token is needed: send 'Authorization: Bearer TOKEN' (the one given to emodub serve --token)",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    api = [Depends(authorised)]
+
+    @app.exception_handler(HTTPException)
+    async def one_line(_: Request, error: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": error.detail}, status_code=error.status_code, headers=error.headers)
+
+    # -- the page and the docs (served from here: no CDN, the studio works offline) --------------------
+    app.mount("/static", StaticFiles(directory=static_dir()), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> HTMLResponse:
+        return HTMLResponse((static_dir() / "index.html").read_text(encoding="utf-8"))
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="emodub studio API",
+                                   swagger_js_url=f"/static/{VENDOR}/swagger-ui-dist/swagger-ui-bundle.js",
+                                   swagger_css_url=f"/static/{VENDOR}/swagger-ui-dist/swagger-ui.css",
+                                   swagger_favicon_url=f"/static/{VENDOR}/swagger-ui-dist/favicon-32x32.png")
+
+    # -- jobs ------------------------------------------------------------------------------------------
+    @app.post("/api/jobs", status_code=201, dependencies=api)
+    async def create_job(request: Request) -> dict[str, Any]:
+        """Multipart: ``video``; optional ``script``; ``voice`` (everyone) or ``voice:NAME`` fields; ``options`` JSON."""
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > max_bytes + (1 << 20):
+            raise HTTPException(413, f"upload is larger than the limit of {max_upload_mb} MB (--max-upload-mb)")
+        form = await request.form(max_files=32, max_fields=64)
+        return await asyncio.to_thread(_new_job, store, form, max_bytes)
+
+    @app.get("/api/jobs", dependencies=api)
+    def list_jobs() -> list[dict[str, Any]]:
+        return [_with_outputs(job, store, report=False) for job in store.jobs()]
+
+    @app.get("/api/jobs/{job_id}", dependencies=api)
+    def get_job(job_id: str) -> dict[str, Any]:
+        return _with_outputs(_job_or_404(store, job_id), store, report=True)
+
+    @app.delete("/api/jobs/{job_id}", status_code=204, dependencies=api)
+    def delete_job(job_id: str) -> Response:
+        job = _job_or_404(store, job_id)
+        if job["status"] == "running":
+            raise HTTPException(409, f"job {job_id} is running; delete it when it is done or failed")
+        store.delete_job(job_id)
+        files.remove_tree(store.job_folder(job_id))
+        return Response(status_code=204)
+
+    @app.get("/api/jobs/{job_id}/events", dependencies=api)
+    async def events(job_id: str, request: Request, after: int = 0) -> EventSourceResponse:
+        """Progress and status as server-sent events; the stream ends once the job has nothing queued or running."""
+        _job_or_404(store, job_id)
+        last = int(request.headers.get("last-event-id") or after)
+
+        async def stream():
+            nonlocal last
+            while not await request.is_disconnected():
+                batch = await asyncio.to_thread(store.events_after, job_id, last)
+                for event in batch:
+                    last = event["id"]
+                    yield {"id": str(event["id"]), "event": event["kind"], "data": json.dumps(event)}
+                if not batch and not await asyncio.to_thread(store.busy, job_id):
+                    yield {"event": "end", "data": json.dumps({"id": job_id})}
+                    return
+                await asyncio.sleep(EVENT_POLL_S)
+
+        return EventSourceResponse(stream(), ping=10)
+
+    @app.get("/api/jobs/{job_id}/files/{folder}/{name}", dependencies=api)
+    def download(job_id: str, folder: str, name: str) -> FileResponse:
+        """A file of one version (``v1``, ``v2`` …) or of the original (``original``); nothing outside the job's folder."""
+        _job_or_404(store, job_id)
+        path = files.resolve_download(store.job_folder(job_id), folder, name)
+        if path is None:
+            raise HTTPException(404, f"no file {folder}/{name} in job {job_id}")
+        return FileResponse(path, filename=f"{job_id}-{folder}-{name}" if folder != "original" else None)
+
+    @app.post("/api/jobs/{job_id}/cues/{cue}", status_code=202, dependencies=api)
+    async def regenerate(job_id: str, cue: int, request: Request) -> dict[str, Any]:
+        """Regenerate one cue with any of ``text``, ``emotion``, ``intensity``, ``emotion_text``, ``speaker``."""
+        job = _job_or_404(store, job_id)
+        if job["summary"] is None:
+            raise HTTPException(409, f"job {job_id} is {job['status']}; a cue can be regenerated once the job is done")
+        try:
+            body = await request.json()
+        except ValueError:
+            raise HTTPException(422, "the body is not JSON; send e.g. {\"text\": \"…\", \"emotion\": \"angry\", \"intensity\": 0.7}") from None
+        if not isinstance(body, dict):
+            raise HTTPException(422, "the body must be a JSON object of the fields to change")
+        try:
+            payload = parse_edit(body, job["summary"], cue)
+        except InputError as error:
+            raise HTTPException(422, str(error)) from None
+        task = store.add_cue_task(job_id, payload)
+        return {"id": job_id, "cue": cue, "task": task, "status": "queued"}
+
+    # -- one line and the text-to-emotion reading -----------------------------------------------------
+    @app.post("/api/say", dependencies=api)
+    async def say(request: Request) -> dict[str, Any]:
+        """Multipart: ``text``, ``voice`` (a file), ``consent``; optional ``emotion`` (NAME[:INTENSITY]), ``emotion_text``, ``ratio``."""
+        form = await request.form(max_files=2, max_fields=16)
+        folder, spec = await asyncio.to_thread(_say_request, data_dir, form, max_bytes)
+        if say_pool[0] is None:
+            say_pool[0] = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker)
+        try:
+            report = await asyncio.get_running_loop().run_in_executor(say_pool[0], say_line, str(folder), spec)
+        except InputError as error:
+            files.remove_tree(folder)
+            raise HTTPException(422, str(error)) from None
+        return {"id": folder.name, "audio": f"/api/say/{folder.name}/line.wav", "report": report}
+
+    @app.get("/api/say/{line_id}/{name}", dependencies=api)
+    def say_file(line_id: str, name: str) -> FileResponse:
+        if not files.SAFE_NAME.match(line_id) or name not in ("line.wav", "line.json"):
+            raise HTTPException(404, "no such line")
+        path = data_dir / "say" / line_id / name
+        if not path.is_file():
+            raise HTTPException(404, "no such line")
+        return FileResponse(path)
+
+    @app.get("/api/emotion", dependencies=api)
+    def emotion(text: str) -> dict[str, Any]:
+        """What T2E reads in a description (EN or ZH): the 8 weights, the voice qualities, a description back."""
+        from emodub.emotion.describe import describe_en, describe_zh
+        from emodub.emotion.text import text_to_emotion
+
+        if not text.strip():
+            raise HTTPException(422, "text '' is empty; describe an emotion, e.g. 'angrily, voice shaking' or '悲伤地低语'")
+        parsed = text_to_emotion(text)
+        return {"text": text, "vector": parsed.vector.to_dict(), "names_emotion": parsed.names_emotion,
+                "qualities": {k: v for k, v in vars(parsed.qualities).items() if v}, "warnings": list(parsed.warnings),
+                "description": {"en": describe_en(parsed.vector), "zh": describe_zh(parsed.vector)}}
+
+    return app
+
+
+def _job_or_404(store: JobStore, job_id: str) -> dict[str, Any]:
+    job = store.job(job_id) if files.SAFE_NAME.match(job_id) else None
+    if job is None:
+        raise HTTPException(404, f"no job {job_id!r}")
+    return job
+
+
+def _with_outputs(job: dict[str, Any], store: JobStore, *, report: bool) -> dict[str, Any]:
+    """The job with URL paths of every version's outputs; the latest version's report when asked."""
+    base = f"/api/jobs/{job['id']}/files"
+    ext = job["inputs"].get("output_ext", "mp4")
+    versions = [{"version": v, "outputs": {key: f"{base}/v{v}/{name.format(ext=ext)}" for key, name in OUTPUTS.items()}}
+                for v in range(1, job["version"] + 1)]
+    job = {**job, "outputs": versions[-1]["outputs"] if versions else {}, "versions": versions,
+           "original": {"track": f"{base}/original/track.wav", "cue": f"{base}/original/cue-{{index:03d}}.wav"} if versions else None}
+    if versions:
+        job["outputs"]["cue"] = f"{base}/v{job['version']}/cue-{{index:03d}}.wav"
+    if report and versions:
+        path = store.job_folder(job["id"]) / f"v{job['version']}" / "dubbed.json"
+        job["report"] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return job
+
+
+def _options(form) -> dict[str, Any]:
+    from emodub.job import DubSettings, _errors_line
+
+    raw = form.get("options") or "{}"
+    try:
+        options = json.loads(raw if isinstance(raw, str) else raw.file.read())
+    except (ValueError, UnicodeDecodeError):
+        raise HTTPException(422, "options is not JSON; e.g. {\"consent\": \"…\", \"sync\": \"fit\"}") from None
+    if not isinstance(options, dict):
+        raise HTTPException(422, "options must be a JSON object")
+    if form.get("consent") and "consent" not in options:
+        options["consent"] = str(form.get("consent"))
+    try:
+        settings = DubSettings.model_validate(options)
+    except ValidationError as error:
+        raise HTTPException(422, _errors_line(error).replace("job file", "options")) from None
+    if not (settings.consent or "").strip():
+        raise HTTPException(422, "consent is required: state that the owner of each voice cloned here agreed to it "
+                                 "(options {\"consent\": \"…\"} or a 'consent' field); it is kept in the report")
+    return settings.model_dump(mode="json", exclude_defaults=True)
+
+
+def _new_job(store: JobStore, form, max_bytes: int) -> dict[str, Any]:
+    """Check every upload by its content, then create the job; on any refusal nothing is kept."""
+    video_upload = form.get("video")
+    if video_upload is None or isinstance(video_upload, str):
+        raise HTTPException(422, "video is missing: send the video file in a 'video' field")
+    unknown = [key for key in form.keys() if key not in ("video", "script", "voice", "options", "consent") and not key.startswith("voice:")]
+    if unknown:
+        raise HTTPException(422, f"unknown field {unknown[0]!r}; allowed: video, script, voice, voice:NAME, options, consent")
+    options = _options(form)
+    job_id = uuid.uuid4().hex[:12]
+    staging = Path(tempfile.mkdtemp(prefix=f".{job_id}-", dir=store.data_dir / "jobs"))
+    try:
+        video, info = files.accept_video(files.copy_limited(video_upload.file, staging, max_bytes=max_bytes, what="video"), staging)
+        inputs: dict[str, Any] = {"video": video.name, "output_ext": "mp4" if video.suffix == ".mp4" else "mkv", "voices": {},
+                                  "names": {"video": video_upload.filename}}
+        script_upload = form.get("script")
+        if script_upload is not None and not isinstance(script_upload, str):
+            temp = files.copy_limited(script_upload.file, staging, max_bytes=max_bytes, what="script")
+            inputs["script"] = files.accept_script(temp, staging, info).name
+        for key, upload in form.multi_items():
+            if not key.startswith("voice") or isinstance(upload, str):
+                continue
+            name = "*" if key == "voice" else key.removeprefix("voice:").strip()
+            if not name or name in inputs["voices"]:
+                raise files.UploadRefused(422, f"voice field {key!r} needs a speaker name once (voice:NAME), or 'voice' for everyone")
+            temp = files.copy_limited(upload.file, staging, max_bytes=max_bytes, what=f"voice {name!r}")
+            inputs["voices"][name] = files.accept_voice(temp, staging, name).name
+    except files.UploadRefused as refused:
+        files.remove_tree(staging)
+        raise HTTPException(refused.status, refused.message) from None
+    except BaseException:
+        files.remove_tree(staging)
+        raise
+    shutil.move(staging, store.job_folder(job_id))
+    store.create_job(job_id, inputs, options)
+    return {"id": job_id, "status": "queued"}
+
+
+def _say_request(data_dir: Path, form, max_bytes: int) -> tuple[Path, dict[str, Any]]:
+    """Check ``POST /api/say``'s fields and keep its voice; the line itself is made in a worker process."""
+    text, voice, consent = form.get("text"), form.get("voice"), form.get("consent")
+    if not isinstance(text, str) or not text.strip():
+        raise HTTPException(422, "text is missing or empty: send the line to say in a 'text' field")
+    if voice is None or isinstance(voice, str):
+        raise HTTPException(422, "voice is missing: send a voice reference (3–10 s of speech) in a 'voice' field")
+    if not isinstance(consent, str) or not consent.strip():
+        raise HTTPException(422, "consent is required: state that the voice's owner agreed to its cloning")
+    unknown = [key for key in form.keys() if key not in ("text", "voice", "consent", "emotion", "emotion_text", "ratio")]
+    if unknown:
+        raise HTTPException(422, f"unknown field {unknown[0]!r}; allowed: text, voice, consent, emotion, emotion_text, ratio")
+    folder = data_dir / "say" / uuid.uuid4().hex[:12]
+    folder.mkdir(parents=True)
+    try:
+        reference = files.accept_voice(files.copy_limited(voice.file, folder, max_bytes=max_bytes, what="voice"), folder, "voice")
+        sources: list[dict[str, Any]] = []
+        if form.get("emotion"):
+            name, _, level = str(form.get("emotion")).partition(":")
+            sources.append({"method": "preset", "preset": name, **({"intensity": _number(level, "emotion intensity")} if level else {})})
+        if form.get("emotion_text"):
+            sources.append({"method": "text", "description": str(form.get("emotion_text"))})
+        spec: dict[str, Any] = {"text": text, "speaker_reference": reference.name, "consent": consent}
+        if sources:
+            spec["emotion_control"] = sources[0] if len(sources) == 1 else {"method": "mix", "sources": sources}
+        if form.get("ratio"):
+            spec["duration_control"] = {"mode": "controlled", "ratio": _number(str(form.get("ratio")), "ratio")}
+    except files.UploadRefused as refused:
+        files.remove_tree(folder)
+        raise HTTPException(refused.status, refused.message) from None
+    except HTTPException:
+        files.remove_tree(folder)
+        raise
+    return folder, spec
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise HTTPException(422, f"{what} {text!r} is not a number") from None

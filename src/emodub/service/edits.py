@@ -1,0 +1,76 @@
+"""What the studio accepts as one cue's edit, checked when it is asked for (4xx) and turned into a :class:`CueEdit` in the worker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from emodub.emotion.space import EmotionVector, canonical_emotion_name
+from emodub.errors import InputError
+
+DEFAULT_INTENSITY = 0.8  # an emotion chosen without an intensity
+
+
+class CueEditRequest(BaseModel):
+    """``POST /api/jobs/{id}/cues/{n}``: any of text, emotion (a preset name, EN or ZH), intensity, emotion_text, speaker."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = None
+    emotion: str | None = None
+    intensity: float | None = Field(None, ge=0, le=1)
+    emotion_text: str | None = None
+    speaker: str | None = None
+
+
+def parse_edit(body: dict[str, Any], summary: dict[str, Any], cue: int) -> dict[str, Any]:
+    """The edit as a task payload, checked against the job's cues and speakers; InputError names the bad value."""
+    try:
+        request = CueEditRequest.model_validate(body)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        field = ".".join(str(part) for part in problem["loc"])
+        if problem["type"] == "extra_forbidden":
+            raise InputError(f"unknown field {field!r}; allowed: {', '.join(CueEditRequest.model_fields)}") from None
+        raise InputError(f"{field} {problem.get('input')!r}: {problem['msg']}") from None
+    if cue not in summary["indices"]:
+        raise InputError(f"cue {cue} is not in this job; it has cues {summary['indices'][0]}–{summary['indices'][-1]}")
+    if request.emotion is not None:
+        canonical_emotion_name(request.emotion)
+    if request.speaker is not None and request.speaker not in summary["speakers"]:
+        choices = summary["speakers"]
+        raise InputError(f"speaker {request.speaker!r} has no voice in this job; "
+                         + (f"allowed: {', '.join(choices)}" if choices else "it has one voice for everyone"))
+    for name in ("text", "emotion_text"):
+        value = getattr(request, name)
+        if value is not None and not value.strip():
+            raise InputError(f"{name} {value!r} is empty; leave it out to keep the cue's {name.replace('_', ' ')}")
+    given = request.model_dump(exclude_none=True)
+    if not given:
+        raise InputError(f"nothing to change in cue {cue}: give at least one of {', '.join(CueEditRequest.model_fields)}")
+    return {"cue": cue, **given}
+
+
+def cue_edit(payload: dict[str, Any], session):
+    """The payload as :class:`emodub.dubbing.CueEdit`; intensity alone rescales the cue's current emotion."""
+    from emodub.dubbing import CueEdit
+
+    request = CueEditRequest.model_validate({k: v for k, v in payload.items() if k != "cue"})
+    emotion = None
+    if request.emotion is not None:
+        emotion = EmotionVector.preset(request.emotion, request.intensity if request.intensity is not None else DEFAULT_INTENSITY)
+    elif request.intensity is not None:
+        current = _current_emotion(session, payload["cue"])
+        if current is None:
+            raise InputError(f"intensity {request.intensity} needs an emotion: cue {payload['cue']} has none yet; choose one")
+        emotion = EmotionVector.preset(current, request.intensity)
+    return CueEdit(text=request.text, emotion=emotion, emotion_text=request.emotion_text, speaker=request.speaker)
+
+
+def _current_emotion(session, cue: int) -> str | None:
+    """The strongest emotion the cue was last spoken with (its first part's)."""
+    number = next(n for n, c in enumerate(session.cues) if c.index == cue)
+    plans = session.plans.get(number) or []
+    vector = plans[0][2] if plans else session.detected[number][0]
+    return None if vector is None else vector.dominant()

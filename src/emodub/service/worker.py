@@ -1,0 +1,181 @@
+"""What a studio worker process does with one task: a job's first dub, or one regenerated cue.
+
+Each task writes a new version of the job's outputs into ``vN.partial/`` and renames it to ``vN/``
+when complete, so a version folder is always whole; older versions stay.  The worker calls the same
+pipeline functions as the CLI (:func:`emodub.dubbing.dub_video`, :func:`emodub.dubbing.redub_cue`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import signal
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from emodub import __version__
+from emodub.audio import Audio, Provenance, atomic_output, save_audio, utc_now
+from emodub.errors import EmodubError
+from emodub.service.store import JobStore, Task
+
+# where each pipeline step sits in a job's progress (0..1); steps not listed keep the last value
+STAGE_SPANS = {"starting": (0.0, 0.02), "transcribe": (0.02, 0.12), "cast": (0.12, 0.2), "read faces": (0.2, 0.3), "read voices": (0.3, 0.35),
+               "voice profile": (0.35, 0.55), "synthesise": (0.55, 0.93), "separate": (0.93, 0.95), "done": (0.95, 0.97)}
+PROGRESS_EVERY_S = 0.25  # at most four progress events a second per job
+CUE_CLIP_RATE_HZ = 24000
+NICENESS = 5  # workers yield the CPU to the server, so the page stays responsive
+
+
+class ClaimLost(Exception):
+    """The task was taken from this worker (the server restarted and queued it again): stop quietly."""
+
+
+def init_worker() -> None:
+    """Per worker process: die with the server, one thread per pool, a lower priority than the server."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: no orphan runs on after a crash
+    except (OSError, AttributeError):  # not Linux: the claim check still stops an orphan from writing
+        pass
+    os.nice(NICENESS)
+    from emodub.threads import limit_threads
+
+    limit_threads()
+
+
+def run_task(data_dir: str, task_id: int) -> None:
+    """Run one claimed task to its end and record the result (a new version, or the reason it failed)."""
+    store = JobStore(data_dir)
+    task = store.task(task_id)
+    if task is None or not store.holds(task):
+        return
+    folder = store.job_folder(task.job_id)
+    job = store.job(task.job_id)
+    assert job is not None
+    version = job["version"] + 1
+    partial = folder / f"v{version}.partial"
+    shutil.rmtree(partial, ignore_errors=True)  # what a crashed attempt left
+    partial.mkdir(parents=True)
+    try:
+        if task.kind == "dub":
+            summary = _first_dub(folder, partial, job, _hook(store, task))
+        else:
+            summary = _redub(folder, partial, job, task.payload, _hook(store, task))
+    except ClaimLost:
+        return
+    except EmodubError as error:
+        shutil.rmtree(partial, ignore_errors=True)
+        store.finish(task, error=str(error))
+        return
+    except Exception as error:  # a bug: the job says so, the traceback goes to the job's log, the server goes on
+        shutil.rmtree(partial, ignore_errors=True)
+        (folder / "errors.log").open("a", encoding="utf-8").write(f"task {task.id}:\n{traceback.format_exc()}\n")
+        store.finish(task, error=f"internal error ({type(error).__name__}: {error}); details in the job's errors.log")
+        return
+    final = folder / f"v{version}"
+    if not store.holds(task):
+        shutil.rmtree(partial, ignore_errors=True)
+        return
+    shutil.rmtree(final, ignore_errors=True)  # an orphan of a run whose claim was lost after its rename
+    partial.rename(final)
+    store.finish(task, version=version, summary=summary)
+
+
+def _hook(store: JobStore, task: Task):
+    last = [0.0, 0.0]  # time of the last event, progress so far
+
+    def hook(step: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        span = STAGE_SPANS.get(step)
+        if span is not None:
+            last[1] = max(last[1], span[0] + (span[1] - span[0]) * (done / total if total else 1.0))
+        if now - last[0] < PROGRESS_EVERY_S and done < total:
+            return
+        last[0] = now
+        stage = f"{step} {done}/{total}" if total > 1 else step
+        if not store.progress(task, stage, last[1]):
+            raise ClaimLost
+
+    return hook
+
+
+def _first_dub(folder: Path, out: Path, job: dict[str, Any], hook) -> dict[str, Any]:
+    from emodub.dubbing import DubSession, dub_video, write_template
+    from emodub.job import DubSettings
+
+    inputs = job["inputs"]
+    video = folder / inputs["video"]
+    options = DubSettings.model_validate(job["options"]).dub_options()
+    script = folder / inputs["script"] if inputs.get("script") else None
+    if script is None:  # no script: the words said in the original, per speaker, become the lines (then edit them here)
+        hook("transcribe", 0, 1)
+        script = folder / "template.srt"
+        if not script.exists():
+            write_template(video, script, speakers=options.speakers, hook=hook)
+    voices = {name: folder / path for name, path in inputs.get("voices", {}).items()}
+    dub_video(video, script, voices, out / "dubbed.mp4", options=options, hook=hook, session_path=out / "session.pkl")
+    session = DubSession.load(out / "session.pkl")
+    _write_originals(folder, session)
+    return _publish_version(out, session)
+
+
+def _redub(folder: Path, out: Path, job: dict[str, Any], payload: dict[str, Any], hook) -> dict[str, Any]:
+    from emodub.dubbing import DubSession, redub_cue
+    from emodub.service.edits import cue_edit
+
+    session = DubSession.load(folder / f"v{job['version']}" / "session.pkl")
+    edit = cue_edit(payload, session)
+    redub_cue(session, payload["cue"], edit, out / "dubbed.mp4", hook=hook)
+    session.save(out / "session.pkl")
+    return _publish_version(out, session)
+
+
+def _write_originals(folder: Path, session) -> None:
+    """The original dialogue (for the page's waveform) and each cue's original audio, once per job."""
+    from emodub import layout, media
+
+    originals = folder / "original"
+    if (originals / "track.wav").exists():
+        return
+    originals.mkdir(exist_ok=True)
+    dialogue = layout.extract_tracks(media.probe(session.video)).dialogue_mix().resampled(CUE_CLIP_RATE_HZ)
+    for cue in session.cues:
+        piece = dialogue.samples[int(cue.start_s * CUE_CLIP_RATE_HZ):int(cue.end_s * CUE_CLIP_RATE_HZ)]
+        save_audio(Audio(piece, CUE_CLIP_RATE_HZ), originals / f"cue-{cue.index:03d}.wav")
+    save_audio(dialogue, originals / "track.wav")
+
+
+def _publish_version(out: Path, session) -> dict[str, Any]:
+    """Each new line as its own clip, the emotion plot, and the summary the API validates edits against."""
+    from emodub.service.plot import plot_emotions
+
+    report = _report(out)
+    provenance = Provenance(engine="builtin", version=__version__, created_utc=utc_now())
+    for number, cue in enumerate(session.cues):
+        synth = session.results.get(number)
+        if synth is not None and synth.audio is not None:
+            save_audio(synth.audio.resampled(CUE_CLIP_RATE_HZ), out / f"cue-{cue.index:03d}.wav", provenance=provenance)
+    with atomic_output(out / "emotions.png") as tmp:
+        plot_emotions(report, tmp)
+    return {"cues": len(session.cues), "speakers": session.speaker_choices(),
+            "indices": [cue.index for cue in session.cues]}
+
+
+def _report(out: Path) -> dict[str, Any]:
+    return json.loads((out / "dubbed.json").read_text(encoding="utf-8"))
+
+
+
+
+def say_line(folder: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """``POST /api/say`` in a worker process: the job validated as ``emodub run`` validates it, the line and its report written."""
+    from emodub.job import parse_job
+    from emodub.pipeline import synthesize_job, write_outputs
+
+    job = parse_job(spec, base_dir=Path(folder))
+    synthesis, report = synthesize_job(job)
+    write_outputs(synthesis, report, Path(folder) / "line.wav", Path(folder) / "line.json")
+    return json.loads((Path(folder) / "line.json").read_text(encoding="utf-8"))
