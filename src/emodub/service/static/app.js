@@ -217,9 +217,9 @@ function showCues(job) {
     $(".detected b", row).textContent = detected.dominant ? emotionName(detected.dominant) : "—";
     $(".detected .desc", row).textContent = described;
     $(".used", row).textContent = used ? `${t("used")}: ${used}` : "";
-    $("audio.original", row).src = withToken(job.original.cue.replace("{index:03d}", String(cue.index).padStart(3, "0")));
+    $("audio.original", row).src = withToken(job.original.cue_audio.replace("{index:03d}", String(cue.index).padStart(3, "0")));
     if (cue.status !== "not-dubbed" && cue.status !== "kept-original") {
-      $("audio.new", row).src = withToken(job.outputs.cue.replace("{index:03d}", String(cue.index).padStart(3, "0")));
+      $("audio.new", row).src = withToken(job.cue_audio.replace("{index:03d}", String(cue.index).padStart(3, "0")));
     } else {
       $("audio.new", row).remove();
     }

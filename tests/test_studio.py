@@ -1,0 +1,448 @@
+"""emodub serve: every API endpoint and refusal (FastAPI's test client), a job run by the real worker, a crash of the
+server mid-job, and the page driven end to end in Debian's chromium (Playwright, no ``playwright install``).
+
+Servers bind to 127.0.0.1 only.  One voice reference is used throughout, so its profile is searched once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from emodub import media
+from emodub.audio import Audio, load_audio
+from emodub.service import create_app
+from emodub.service.store import JobStore
+from emodub.service.worker import run_task
+from emodub.subtitles import write_srt
+from emodub.synthetic import expression_face, write_clip
+from test_cli import emodub
+
+CONSENT = "test voices made with flite (public domain)"
+OPTIONS = json.dumps({"consent": CONSENT})
+RATE = 48000
+ORIGINAL = ("I finally found the letter you wrote me.", "Nobody else was there when I came home.")
+NEW = ("Look, the letter you sent me is right here.", "There was no one at home when I got back.")
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> tuple[Path, Path]:
+    """Two shots (happy, sad faces), each with a line of flite speech, and a script of two new lines over them."""
+    folder = tmp_path_factory.mktemp("studio-clip")
+    parts, faces, cues, t = [np.zeros(int(0.4 * RATE), np.float32)], [], [], 0.4
+    for number, (text, emotion) in enumerate(zip(ORIGINAL, ("happy", "sad"))):
+        wav = folder / f"line{number}.wav"
+        subprocess.run(["flite", "-voice", "rms", "-t", text, "-o", str(wav)], check=True)
+        speech = load_audio(wav).resampled(RATE)
+        cues.append((t, t + speech.duration_s, NEW[number]))
+        parts += [speech.samples, np.zeros(int(0.8 * RATE), np.float32)]
+        faces.append((speech.duration_s + 0.8 + (0.4 if number == 0 else 0.0), expression_face(emotion)))
+        t += speech.duration_s + 0.8
+    video = write_clip(folder / "scene.mp4", faces, Audio(np.concatenate(parts), RATE))
+    script = folder / "scene.srt"
+    write_srt(cues, script)
+    return video, script
+
+
+def _files(clip, reference_path, **extra):
+    video, script = clip
+    files = {"video": ("scene.mp4", video.read_bytes(), "video/mp4"), "script": ("scene.srt", script.read_bytes(), "text/plain"),
+             "voice": ("voice.wav", reference_path.read_bytes(), "audio/wav")}
+    files.update(extra)
+    return {k: v for k, v in files.items() if v is not None}
+
+
+@pytest.fixture
+def client(tmp_path):
+    """The app without workers: jobs are queued, never run (for the refusals)."""
+    with TestClient(create_app(tmp_path / "data", run_workers=False, max_upload_mb=1)) as test_client:
+        yield test_client
+
+
+# -- uploads and their refusals -----------------------------------------------------------------------------
+def test_a_job_is_created_queued_with_fixed_file_names(client, clip, reference_path, tmp_path):
+    response = client.post("/api/jobs", files=_files(clip, reference_path, video=("../../evil.mp4", clip[0].read_bytes(), "video/mp4")),
+                           data={"options": OPTIONS})
+    assert response.status_code == 201, response.text
+    job = response.json()
+    assert job["status"] == "queued"
+    folder = tmp_path / "data" / "jobs" / job["id"]
+    assert sorted(p.name for p in folder.iterdir()) == ["script.sub", "video.mp4", "voice-1.wav"]  # the client's names are not paths
+    assert not (tmp_path / "evil.mp4").exists()
+    shown = client.get(f"/api/jobs/{job['id']}").json()
+    assert shown["status"] == "queued" and shown["progress"] == 0 and shown["outputs"] == {} and shown["options"]["consent"] == CONSENT
+    assert [j["id"] for j in client.get("/api/jobs").json()] == [job["id"]]
+
+
+@pytest.mark.parametrize(("files", "data", "status", "match"), [
+    ({"video": ("a.mp4", b"this is not a video at all", "video/mp4")}, {"options": OPTIONS}, 415, "video is not a media file"),
+    ({"video": None}, {"options": OPTIONS}, 422, "video is missing"),
+    ({}, {}, 422, "consent is required"),
+    ({}, {"options": "{not json"}, 422, "options is not JSON"),
+    ({}, {"options": json.dumps({"consent": "x", "sync": "loose"})}, 422, "sync"),
+    ({}, {"options": json.dumps({"consent": "x", "colour": "red"})}, 422, "unknown key 'colour' in the options"),
+    ({}, {"options": json.dumps({"consent": "x", "engine": {"name": "indextts2"}})}, 422, "dubbing runs the builtin engine"),
+    ({"script": ("s.srt", b"1\n00:00:01,000 --> 00:09:00,000\nFar too long.\n", "text/plain")}, {"options": OPTIONS}, 422,
+     "after the video ends"),
+    ({"voice": ("v.wav", b"RIFF....WAVEfmt garbage", "audio/wav")}, {"options": OPTIONS}, 415, "voice '\\*' is not a media file"),
+    ({}, {"options": OPTIONS, "speed": "2"}, 422, "unknown field 'speed'"),
+])
+def test_bad_uploads_are_refused_with_one_line_and_leave_nothing(client, clip, reference_path, tmp_path, files, data, status, match):
+    response = client.post("/api/jobs", files=_files(clip, reference_path, **files), data=data)
+    assert response.status_code == status
+    assert list(response.json()) == ["error"] and "\n" not in response.json()["error"]
+    assert __import__("re").search(match, response.json()["error"]), response.json()
+    assert list((tmp_path / "data" / "jobs").iterdir()) == [] and client.get("/api/jobs").json() == []
+
+
+def test_an_audio_file_is_not_a_video(client, clip, reference_path):
+    response = client.post("/api/jobs", files={"video": ("x.mp4", reference_path.read_bytes(), "video/mp4")}, data={"options": OPTIONS})
+    assert response.status_code == 422 and response.json()["error"] == "video has no video stream"
+
+
+def test_an_upload_over_the_limit_is_413(client, clip, reference_path):
+    big = ("big.mp4", b"\0" * (3 << 20), "video/mp4")
+    response = client.post("/api/jobs", files={"video": big}, data={"options": OPTIONS})
+    assert response.status_code == 413 and "larger than the limit of 1 MB" in response.json()["error"]
+
+
+# -- downloads stay inside the job's folder ------------------------------------------------------------------
+@pytest.fixture
+def queued(client, clip, reference_path, tmp_path):
+    job_id = client.post("/api/jobs", files=_files(clip, reference_path), data={"options": OPTIONS}).json()["id"]
+    return job_id, tmp_path / "data" / "jobs" / job_id
+
+
+@pytest.mark.parametrize("path", ["v1/..%2F..%2Fjobs.sqlite3", "..%2F..%2Fjobs.sqlite3/x", "original/%2Fetc%2Fpasswd", "v1/.hidden",
+                                  "original/secret.txt", "v1/link.wav", "etc/passwd"])
+def test_downloads_resolve_only_inside_the_job_folder(client, queued, tmp_path, path):
+    job_id, folder = queued
+    (folder / "v1").mkdir()
+    (tmp_path / "secret.txt").write_text("not yours")
+    (folder / "v1" / "link.wav").symlink_to(tmp_path / "secret.txt")
+    (folder / "original").symlink_to(tmp_path)
+    response = client.get(f"/api/jobs/{job_id}/files/{path}")
+    assert response.status_code == 404 and "not yours" not in response.text
+
+
+def test_unknown_jobs_are_404_and_a_queued_job_cannot_be_edited(client, queued):
+    job_id, _ = queued
+    assert client.get("/api/jobs/nope").status_code == 404
+    assert client.get("/api/jobs/..%2F..").status_code == 404
+    response = client.post(f"/api/jobs/{job_id}/cues/1", json={"text": "Hello."})
+    assert response.status_code == 409 and "once the job is done" in response.json()["error"]
+
+
+def test_delete_removes_the_job_and_its_files(client, queued):
+    job_id, folder = queued
+    assert client.delete(f"/api/jobs/{job_id}").status_code == 204
+    assert not folder.exists() and client.get(f"/api/jobs/{job_id}").status_code == 404
+
+
+# -- the token --------------------------------------------------------------------------------------------
+def test_with_a_token_every_api_call_needs_it(tmp_path):
+    with TestClient(create_app(tmp_path / "data", run_workers=False, token="s3cret")) as client:
+        assert client.get("/api/jobs").status_code == 401
+        assert client.get("/api/jobs", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert client.get("/api/jobs", headers={"Authorization": "Bearer s3cret"}).json() == []
+        assert client.get("/api/jobs?token=s3cret").status_code == 200  # media elements and SSE cannot send headers
+        assert client.get("/api/emotion?text=angry").status_code == 401
+        assert client.post("/api/say").status_code == 401
+        assert client.get("/").status_code == 200  # the page itself asks for the token
+
+
+@pytest.mark.parametrize(("args", "match"), [(["--host", "0.0.0.0"], "not a loopback address; binding to it without --token is refused"),
+                                             (["--host", "example.org"], "is not an IP address"),
+                                             (["--port", "0"], "--port")])
+def test_serve_refuses_a_public_address_without_a_token(tmp_path, args, match):
+    result = emodub("serve", "--data-dir", tmp_path / "data", *args)
+    assert result.returncode == 2 and match in result.stderr
+
+
+# -- the page, its docs, the emotion reading -----------------------------------------------------------------
+def test_page_and_docs_are_served_without_a_cdn(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "upload-form" in page.text
+    docs = client.get("/docs").text
+    assert "/static/vendor/node_modules/swagger-ui-dist/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()
+    for asset in ("vendor/node_modules/swagger-ui-dist/swagger-ui-bundle.js", "vendor/node_modules/wavesurfer.js/dist/wavesurfer.esm.js",
+                  "vendor/node_modules/wavesurfer.js/dist/plugins/regions.esm.js", "app.js", "style.css"):
+        assert client.get(f"/static/{asset}").status_code == 200, asset
+    schema = client.get("/openapi.json").json()
+    assert {"/api/jobs", "/api/jobs/{job_id}", "/api/jobs/{job_id}/events", "/api/jobs/{job_id}/cues/{cue}", "/api/say",
+            "/api/emotion"} <= set(schema["paths"])
+
+
+@pytest.mark.parametrize(("text", "dominant", "quality"), [("angrily, voice shaking", "angry", "tremble"), ("悲伤地低语", "sad", "whisper")])
+def test_emotion_endpoint_reads_a_description(client, text, dominant, quality):
+    data = client.get("/api/emotion", params={"text": text}).json()
+    assert max(data["vector"], key=data["vector"].get) == dominant and data["qualities"][quality] > 0
+    assert data["description"]["en"] and data["description"]["zh"]
+
+
+def test_emotion_endpoint_refuses_empty_text(client):
+    assert client.get("/api/emotion", params={"text": " "}).status_code == 422
+    assert client.get("/api/emotion").status_code == 422
+
+
+@pytest.mark.parametrize(("data", "voice", "match"), [({"consent": CONSENT}, True, "text is missing"),
+                                                      ({"text": "Hi.", "consent": CONSENT}, False, "voice is missing"),
+                                                      ({"text": "Hi."}, True, "consent is required"),
+                                                      ({"text": "Hi.", "consent": CONSENT, "ratio": "2"}, True, "ratio 2.0 is outside"),
+                                                      ({"text": "Hi.", "consent": CONSENT, "emotion": "smug"}, True, "unknown emotion 'smug'")])
+def test_say_refusals(client, reference_path, data, voice, match):
+    files = {"voice": ("v.wav", reference_path.read_bytes(), "audio/wav")} if voice else None
+    response = client.post("/api/say", data=data, files=files)
+    assert response.status_code == 422 and match in response.json()["error"]
+
+
+def test_say_makes_one_line_in_the_cloned_voice(client, reference_path):
+    response = client.post("/api/say", data={"text": "The weather is lovely today.", "consent": CONSENT, "emotion": "happy:0.6"},
+                           files={"voice": ("v.wav", reference_path.read_bytes(), "audio/wav")})
+    assert response.status_code == 200, response.text
+    line = response.json()
+    assert line["report"]["emotion_vector"]["happy"] == pytest.approx(0.6) and line["report"]["consent"] == CONSENT
+    audio = client.get(line["audio"])
+    assert audio.status_code == 200 and audio.content[:4] == b"RIFF"
+
+
+# -- a job run by the real worker: outputs, events, one cue regenerated ---------------------------------------
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, clip, reference_path):
+    """A job dubbed by :func:`run_task` (the worker's own function, in this process), then cue 1 regenerated."""
+    data = tmp_path_factory.mktemp("studio-data")
+    with TestClient(create_app(data, run_workers=False)) as client:
+        job_id = client.post("/api/jobs", files=_files(clip, reference_path), data={"options": OPTIONS}).json()["id"]
+        store = JobStore(data)
+        run_task(str(data), store.claim_next().id)
+        first = client.get(f"/api/jobs/{job_id}").json()
+        edit = client.post(f"/api/jobs/{job_id}/cues/1", json={"text": "Here it is, the letter you sent!", "emotion": "angry",
+                                                               "intensity": 0.7})
+        assert edit.status_code == 202, edit.text
+        run_task(str(data), store.claim_next().id)
+        second = client.get(f"/api/jobs/{job_id}").json()
+        yield client, job_id, first, second
+
+
+def test_the_worker_dubs_the_job_and_every_output_downloads(finished):
+    client, job_id, first, _ = finished
+    assert first["status"] == "done" and first["version"] == 1 and first["progress"] == 1
+    assert [c["status"] for c in first["report"]["cues"]] == ["dubbed", "dubbed"]
+    assert first["report"]["consent"] == CONSENT and "synthetic" in first["report"]["provenance"]["title"]
+    for key, url in first["versions"][0]["outputs"].items():
+        response = client.get(url)
+        assert response.status_code == 200, (key, url)
+    assert client.get(first["outputs"]["plot"]).content[:4] == b"\x89PNG"
+    ranged = client.get(first["outputs"]["video"], headers={"Range": "bytes=0-99"})
+    assert ranged.status_code == 206 and len(ranged.content) == 100  # the page's <video> seeks
+    for index in (1, 2):
+        assert client.get(first["original"]["cue_audio"].format(index=index)).status_code == 200
+        assert client.get(first["cue_audio"].format(index=index)).status_code == 200
+
+
+def test_events_tell_the_whole_story_and_end(finished):
+    client, job_id, _, _ = finished
+    with client.stream("GET", f"/api/jobs/{job_id}/events") as stream:
+        body = "".join(stream.iter_text())
+    events = [json.loads(line.removeprefix("data: ")) for line in body.splitlines() if line.startswith("data: ")]
+    kinds = [e.get("kind") for e in events]
+    assert kinds[0] == "status" and "progress" in kinds and "end" in body.split("event: ")[-1]
+    progress = [e["progress"] for e in events if e.get("kind") == "progress"]
+    assert progress == sorted(progress[: progress.index(max(progress)) + 1]) + progress[progress.index(max(progress)) + 1:]
+    assert [e["version"] for e in events if e.get("kind") == "status" and e.get("status") == "done"] == [1, 2]
+    later = client.get(f"/api/jobs/{job_id}/events", params={"after": events[-2]["id"]}).text
+    assert later.count("data:") <= 2  # resumes after the given event
+
+
+def test_regenerating_cue_1_changes_only_cue_1_and_keeps_version_1(finished):
+    client, job_id, first, second = finished
+    assert second["version"] == 2 and second["edits"][0]["status"] == "done"
+    cue1, cue2 = second["report"]["cues"]
+    assert cue1["text"] == "Here it is, the letter you sent!" and cue1["emotion_vector"]["angry"] == pytest.approx(0.7)
+    assert cue2 == first["report"]["cues"][1]
+    old = _wav(client.get(first["versions"][0]["outputs"]["audio"]).content)
+    new = _wav(client.get(second["outputs"]["audio"]).content)
+    split = int((cue1["end_s"] + cue2["start_s"]) / 2 * old.sample_rate_hz)
+    assert np.array_equal(old.samples[split:], new.samples[split:]) and not np.array_equal(old.samples[:split], new.samples[:split])
+
+
+@pytest.mark.parametrize(("cue", "body", "match"), [(3, {"text": "Hi."}, "cue 3 is not in this job; it has cues 1–2"),
+                                                    (1, {"speaker": "BOB"}, "speaker 'BOB' has no voice in this job"),
+                                                    (1, {"emotion": "smug"}, "unknown emotion 'smug'"),
+                                                    (1, {"intensity": 1.5}, "intensity 1.5"),
+                                                    (1, {"text": "  "}, "text '  ' is empty"),
+                                                    (1, {}, "nothing to change in cue 1"),
+                                                    (1, {"volume": 3}, "unknown field 'volume'"),
+                                                    (1, ["text"], "must be a JSON object")])
+def test_bad_cue_edits_are_refused_and_queue_nothing(finished, cue, body, match):
+    client, job_id, _, second = finished
+    response = client.post(f"/api/jobs/{job_id}/cues/{cue}", json=body)
+    assert response.status_code == 422 and match in response.json()["error"]
+    assert len(client.get(f"/api/jobs/{job_id}").json()["edits"]) == len(second["edits"])
+
+
+def _wav(data: bytes) -> Audio:
+    import io
+
+    import soundfile as sf
+
+    samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    return Audio(samples.mean(axis=1), rate)
+
+
+# -- the real server: a crash mid-job, and the page in a real browser --------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """``emodub serve`` in its own process on 127.0.0.1."""
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        self.port = port or _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = (data_dir.parent / f"server-{self.port}.log").open("a")
+        self.process = subprocess.Popen([sys.executable, "-m", "emodub", "serve", "--data-dir", str(data_dir), "--port", str(self.port)],
+                                        stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/api/jobs", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise RuntimeError(f"emodub serve did not start; see {self.log.name}")
+
+    def workers(self) -> list[int]:
+        """The server's worker processes (children of any of its threads that run multiprocessing's spawn_main)."""
+        pids = [int(pid) for children in Path(f"/proc/{self.process.pid}/task").glob("*/children") for pid in children.read_text().split()]
+        return [pid for pid in pids if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+
+def _wait_for(url: str, done, timeout_s: float = 600) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = httpx.get(url, timeout=10).json()
+        if done(job):
+            return job
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting on {url}: {job}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status
+
+
+def test_a_job_survives_a_crash_of_the_server(tmp_path, clip, reference_path):
+    data = tmp_path / "data"
+    server = Server(data)
+    try:
+        job_id = httpx.post(f"{server.url}/api/jobs", files=_files(clip, reference_path), data={"options": OPTIONS}, timeout=60).json()["id"]
+        _wait_for(f"{server.url}/api/jobs/{job_id}", lambda job: job["status"] == "running" and job["progress"] >= 0.12)
+        workers = server.workers()
+        assert workers, "the job runs in a worker process"
+        server.kill()
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in workers), "the worker dies with the server"
+        assert JobStore(data).job(job_id)["status"] == "running"  # as the crash left it
+        server = Server(data, port=server.port)
+        job = _wait_for(f"{server.url}/api/jobs/{job_id}", lambda job: job["status"] in ("done", "failed"))
+        assert job["status"] == "done" and job["version"] == 1, job
+        stages = [e.get("stage") for e in JobStore(data).events_after(job_id, 0)]
+        assert "queued again after a restart" in stages
+        assert not (data / "jobs" / job_id / "v1.partial").exists() and (data / "jobs" / job_id / "v1" / "dubbed.mp4").exists()
+    finally:
+        server.stop()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make setup installs it)")
+def test_the_page_dubs_plays_regenerates_one_line_and_downloads(tmp_path, clip, reference_path):
+    from playwright.sync_api import sync_playwright
+
+    video, script = clip
+    server = Server(tmp_path / "data")
+    problems: list[str] = []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.goto(server.url)
+            page.set_input_files("input[name=video]", str(video))
+            page.set_input_files("input[name=script]", str(script))
+            page.set_input_files("input[name=voice]", str(reference_path))
+            page.fill("input[name=consent]", CONSENT)
+            page.click("#upload-form button[type=submit]")
+            page.wait_for_selector("#job-status[data-status=done]", timeout=600_000)
+            page.wait_for_selector("#cue-2")
+            job_id = page.inner_text("#job-id")
+
+            played = page.evaluate("""async () => { const v = document.querySelector('#dubbed-video'); v.muted = true;
+                await v.play(); await new Promise(r => setTimeout(r, 700)); v.pause(); return v.currentTime; }""")
+            assert played > 0.2
+            assert page.locator("#waveform").count() == 1 and page.evaluate("document.querySelector('#emotion-plot').naturalWidth") > 0
+            assert page.inner_text("#cue-1 .detected b") in ("happy", "高兴", "surprised", "calm", "angry", "sad")
+
+            page.fill("#cue-1 textarea.text", "Here it is, the letter you sent!")
+            page.select_option("#cue-1 select.emotion", "angry")
+            page.click("#cue-1 button.regenerate")
+            page.wait_for_selector("#job-status[data-version='2'][data-status=done]", timeout=600_000)
+            page.wait_for_selector("#downloads li[data-version='2']")
+            assert page.input_value("#cue-1 textarea.text") == "Here it is, the letter you sent!"
+            page.screenshot(path=str(tmp_path / "studio.png"), full_page=True)
+
+            with page.expect_download() as download:
+                page.click("#downloads li[data-version='2'] a.video")
+            saved = tmp_path / "downloaded.mp4"
+            download.value.save_as(saved)
+            browser.close()
+        info = media.probe(saved)
+        assert info.has_video and info.has_audio
+        job = httpx.get(f"{server.url}/api/jobs/{job_id}").json()
+        old = _wav(httpx.get(server.url + job["versions"][0]["outputs"]["audio"]).content)
+        new = _wav(httpx.get(server.url + job["outputs"]["audio"]).content)
+        cue1, cue2 = job["report"]["cues"]
+        split = int((cue1["end_s"] + cue2["start_s"]) / 2 * old.sample_rate_hz)
+        assert np.array_equal(old.samples[split:], new.samples[split:]) and not np.array_equal(old.samples[:split], new.samples[:split])
+        assert cue1["emotion_source"] == "job: cue" and cue1["emotion_vector"]["angry"] > 0
+        assert problems == []
+        print(f"screenshot: {tmp_path / 'studio.png'}")
+        if os.environ.get("EMODUB_STUDIO_SCREENSHOT"):
+            shutil.copy(tmp_path / "studio.png", os.environ["EMODUB_STUDIO_SCREENSHOT"])
+    finally:
+        server.stop()
