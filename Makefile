@@ -20,3 +20,4 @@ bench: setup
 	.venv/bin/python bench/recognition.py
 	.venv/bin/python bench/dubbing.py
 	.venv/bin/python bench/compare_engines.py
+	.venv/bin/python bench/serve.py

@@ -47,6 +47,8 @@ def create_app(data_dir: str | Path, *, workers: int = 1, token: str | None = No
     """The studio over ``data_dir``; ``run_workers=False`` queues jobs without running them (API tests)."""
     data_dir = Path(data_dir)
     (data_dir / "jobs").mkdir(parents=True, exist_ok=True)
+    for staging in (data_dir / "jobs").glob(".*"):  # uploads cut short by a crash: never a job
+        files.remove_tree(staging)
     store = JobStore(data_dir)
     max_bytes = max_upload_mb << 20
     dispatcher = Dispatcher(store, workers) if run_workers else None

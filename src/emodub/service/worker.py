@@ -54,7 +54,8 @@ def run_task(data_dir: str, task_id: int) -> None:
         return
     folder = store.job_folder(task.job_id)
     job = store.job(task.job_id)
-    assert job is not None
+    if job is None:  # deleted while its task was being claimed
+        return
     version = job["version"] + 1
     partial = folder / f"v{version}.partial"
     shutil.rmtree(partial, ignore_errors=True)  # what a crashed attempt left
