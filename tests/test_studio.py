@@ -295,6 +295,18 @@ def test_bad_cue_edits_are_refused_and_queue_nothing(finished, cue, body, match)
     assert len(client.get(f"/api/jobs/{job_id}").json()["edits"]) == len(second["edits"])
 
 
+def test_a_cue_that_fails_in_the_worker_leaves_the_job_at_its_version(finished, tmp_path):
+    """Accepted by the API, refused by the pipeline (only a sound annotation): the job stays done at version 2."""
+    client, job_id, _, second = finished
+    assert client.post(f"/api/jobs/{job_id}/cues/2", json={"text": "[DOOR SLAMS]"}).status_code == 202
+    store = JobStore(client.app.state.store.data_dir)
+    run_task(str(store.data_dir), store.claim_next().id)
+    job = client.get(f"/api/jobs/{job_id}").json()
+    assert job["status"] == "done" and job["version"] == 2 and job["report"] == second["report"]
+    assert job["edits"][-1]["status"] == "failed" and "has nothing to say" in job["edits"][-1]["error"]
+    assert not (store.job_folder(job_id) / "v3").exists() and not (store.job_folder(job_id) / "v3.partial").exists()
+
+
 def _wav(data: bytes) -> Audio:
     import io
 
