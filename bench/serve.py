@@ -20,36 +20,18 @@ import time
 from pathlib import Path
 
 import httpx
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 os.environ["EMODUB_CACHE_DIR"] = tempfile.mkdtemp(prefix="emodub-bench-serve-")  # a new voice: its profile is searched here
 
-from emodub.audio import Audio, load_audio, save_audio  # noqa: E402
-from emodub.subtitles import write_srt  # noqa: E402
-from emodub.synthetic import expression_face, write_clip  # noqa: E402
+from emodub.audio import load_audio, save_audio  # noqa: E402
+from emodub.synthetic import flite_scene  # noqa: E402
 from human_references import alsa_speaker  # noqa: E402
 from tables import table  # noqa: E402
 
-RATE = 48000
 LINES = [("I finally found the letter you wrote me.", "Look, the letter you sent me is right here."),
          ("Nobody else was there when I came home.", "There was no one at home when I got back.")]
 CONSENT = "bench: flite voices and the alsa-utils recording (GPL-2 package data, used as a test voice)"
-
-
-def scene(folder: Path) -> tuple[Path, Path]:
-    parts, faces, cues, t = [np.zeros(int(0.4 * RATE), np.float32)], [], [], 0.4
-    for number, ((original, new), emotion) in enumerate(zip(LINES, ("happy", "sad"))):
-        wav = folder / f"line{number}.wav"
-        subprocess.run(["flite", "-voice", "rms", "-t", original, "-o", str(wav)], check=True)
-        speech = load_audio(wav).resampled(RATE)
-        cues.append((t, t + speech.duration_s, new))
-        parts += [speech.samples, np.zeros(int(0.8 * RATE), np.float32)]
-        faces.append((speech.duration_s + 0.8 + (0.4 if number == 0 else 0.0), expression_face(emotion)))
-        t += speech.duration_s + 0.8
-    video = write_clip(folder / "scene.mp4", faces, Audio(np.concatenate(parts), RATE))
-    write_srt(cues, folder / "scene.srt")
-    return video, folder / "scene.srt"
 
 
 def cli_dub(video: Path, script: Path, voice: Path, out: Path) -> float:
@@ -100,7 +82,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=4, help="jobs submitted at once for the throughput runs")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="emodub-bench-serve-"))
-    video, script = scene(folder)
+    video, script = flite_scene(folder, [(original, new, face) for (original, new), face in zip(LINES, ("happy", "sad"))])
     voice = save_audio(alsa_speaker(Path(os.environ.get("EMODUB_BENCH_CACHE", Path.home() / ".cache" / "emodub-bench"))),
                        folder / "alsa-voice.wav")
     first_s = cli_dub(video, script, voice, folder / "first.mp4")
@@ -121,8 +103,8 @@ def main() -> None:
         rows.append([workers, args.jobs, round(elapsed, 1), round(args.jobs / elapsed * 3600, 1)])
     base = rows[0][3]
     rows = [row + [f"{row[3] / base / row[0]:.2f}"] for row in rows]
-    print(f"machine: {os.cpu_count()} cores; scene: 2 cues, {load_audio(folder / 'line0.wav').duration_s:.1f} s + "
-          f"{load_audio(folder / 'line1.wav').duration_s:.1f} s of speech")
+    print(f"machine: {os.cpu_count()} cores; scene: 2 cues, {load_audio(folder / 'scene-line0.wav').duration_s:.1f} s + "
+          f"{load_audio(folder / 'scene-line1.wav').duration_s:.1f} s of speech")
     table("studio throughput (warm voice profile)", ["workers", "jobs", "wall s", "jobs per hour", "efficiency per worker"], rows)
     table("service over the CLI, one job", ["first job in a new voice (CLI) s", "CLI s", "studio s (upload ► done)", "added s"],
           [[round(first_s, 1), round(cli_s, 1), round(single_s, 1), round(single_s - cli_s, 1)]])

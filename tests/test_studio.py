@@ -22,17 +22,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from emodub import media
-from emodub.audio import Audio, load_audio
+from emodub.audio import Audio
 from emodub.service import create_app
 from emodub.service.store import JobStore
 from emodub.service.worker import run_task
-from emodub.subtitles import write_srt
-from emodub.synthetic import expression_face, write_clip
+from emodub.synthetic import flite_scene
 from test_cli import emodub
 
 CONSENT = "test voices made with flite (public domain)"
 OPTIONS = json.dumps({"consent": CONSENT})
-RATE = 48000
 ORIGINAL = ("I finally found the letter you wrote me.", "Nobody else was there when I came home.")
 NEW = ("Look, the letter you sent me is right here.", "There was no one at home when I got back.")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -42,20 +40,7 @@ CHROMIUM_ARGS = ["--disable-gpu", "--disable-background-networking", "--disable-
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> tuple[Path, Path]:
     """Two shots (happy, sad faces), each with a line of flite speech, and a script of two new lines over them."""
-    folder = tmp_path_factory.mktemp("studio-clip")
-    parts, faces, cues, t = [np.zeros(int(0.4 * RATE), np.float32)], [], [], 0.4
-    for number, (text, emotion) in enumerate(zip(ORIGINAL, ("happy", "sad"))):
-        wav = folder / f"line{number}.wav"
-        subprocess.run(["flite", "-voice", "rms", "-t", text, "-o", str(wav)], check=True)
-        speech = load_audio(wav).resampled(RATE)
-        cues.append((t, t + speech.duration_s, NEW[number]))
-        parts += [speech.samples, np.zeros(int(0.8 * RATE), np.float32)]
-        faces.append((speech.duration_s + 0.8 + (0.4 if number == 0 else 0.0), expression_face(emotion)))
-        t += speech.duration_s + 0.8
-    video = write_clip(folder / "scene.mp4", faces, Audio(np.concatenate(parts), RATE))
-    script = folder / "scene.srt"
-    write_srt(cues, script)
-    return video, script
+    return flite_scene(tmp_path_factory.mktemp("studio-clip"), [(ORIGINAL[0], NEW[0], "happy"), (ORIGINAL[1], NEW[1], "sad")])
 
 
 def _files(clip, reference_path, **extra):

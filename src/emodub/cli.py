@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import contextmanager
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -440,10 +441,13 @@ def dub(
                                                             "holds it, else AAC, or ALAC/FLAC for a lossless source).")] = None,
     sync: Annotated[str, typer.Option(help="fit: a line out of the 0.75–1.25 range is spoken at the limit when it fits; "
                                            "strict: it is not dubbed.")] = "fit",
+    ray: Annotated[Optional[str], typer.Option(help="Dub a folder on a Ray cluster: ADDRESS (HOST:PORT, ray://HOST:PORT, auto) "
+                                                    "or 'local' (start one here, --workers CPUs). Needs emodub[ray].")] = None,
+    ray_cue_group: Annotated[int, typer.Option(help="With --ray: cues per task when a long video is spread over the cluster.")] = 8,
 ) -> None:
     """Dub VIDEO: new lines from --script in the voices of --voice (or the video's own), with the emotion of the original performance."""
     from emodub.dubbing import DubOptions, default_workers, voice_map
-    from emodub.media import VIDEO_SUFFIXES, check_media_path
+    from emodub.media import check_media_path
 
     with _errors_to_exit_codes():
         given = EmotionVector.parse_preset(emotion) if emotion else None
@@ -456,24 +460,10 @@ def dub(
             if not path.is_file():
                 raise InputError(f"voice reference {str(path)!r}{'' if name == '*' else f' (of {name})'} does not exist")
         if video.is_dir():
-            videos = sorted(p for p in video.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
-            if not videos:
-                raise InputError(f"folder {str(video)!r} has no videos ({', '.join(VIDEO_SUFFIXES)})")
-            if output is None or not output.is_dir():
-                raise InputError(f"for a folder of videos, -o must be an existing folder; got {str(output)!r}")
-            failed = []
-            for item in videos:
-                item_script = (script if script is not None and script.is_dir() else item.parent) / f"{item.stem}.srt"
-                try:
-                    if not item_script.exists():
-                        raise InputError(f"no script {str(item_script)!r} for {str(item)!r}")
-                    _dub_one(item, item_script, voices, output / f"{item.stem}.dubbed{item.suffix.lower()}", None, options, force)
-                except EmodubError as error:  # one failure does not lose the others
-                    failed.append(item)
-                    err.print(f"error: {item}: {error}", markup=False, highlight=False, soft_wrap=True)
-            if failed:
-                raise typer.Exit(1)
+            _dub_batch(video, script, voices, output, options, force, ray, ray_cue_group, workers)
             return
+        if ray is not None:
+            raise InputError(f"--ray dubs a folder of videos; {str(video)!r} is one video (dub it without --ray)")
         check_media_path(video)
         if script is None:
             template = output.with_suffix(".srt") if output is not None else Path(f"{video.stem}.template.srt")
@@ -482,6 +472,36 @@ def dub(
         if output is None:
             raise InputError("-o/--output is required: the dubbed video to write (.mp4/.mkv/.mov)")
         _dub_one(video, script, voices, output, report, options, force)
+
+
+def _dub_batch(folder: Path, scripts: Optional[Path], voices: dict[str, Path], output: Optional[Path], options, force: bool,
+               ray: Optional[str], cue_group: int, workers: Optional[int]) -> None:
+    """Every video of FOLDER (with <name>.srt); locally or on Ray; one failure does not stop the others."""
+    from emodub.batch import LocalRunner, RayRunner, plan_batch, run_batch
+    from emodub.media import VIDEO_SUFFIXES
+
+    if output is None:
+        raise InputError("for a folder of videos, -o must be an existing folder; got None")
+    items = plan_batch(folder, scripts, output, VIDEO_SUFFIXES)
+    if ray is not None:
+        runner = RayRunner(ray, num_cpus=workers, cue_group=cue_group)
+    else:
+        runner = LocalRunner(hook_for=lambda item: _progress_hook())
+
+    def done(result) -> None:
+        if result.status == "failed":
+            err.print(f"error: {result.video}: {result.error}", markup=False, highlight=False, soft_wrap=True)
+        elif result.status == "skipped":
+            typer.echo(f"skipped {result.video}: {result.output} exists (use --force to redo it)")
+        else:
+            cues = ", ".join(f"{n} {status}" for status, n in result.cues.items())
+            typer.echo(f"wrote {result.output} ({cues}) in {result.seconds:.1f} s on {result.node}")
+
+    results = run_batch(items, voices, options, runner, force=force, done=done)
+    typer.echo(f"batch report {output / 'batch.json'}: {sum(r.status == 'done' for r in results)} done, "
+               f"{sum(r.status == 'skipped' for r in results)} skipped, {sum(r.status == 'failed' for r in results)} failed")
+    if any(r.status == "failed" for r in results):
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -577,11 +597,11 @@ def demo(
     from emodub.synthetic import make_demo_material
 
     with _errors_to_exit_codes():
-        root = Path(__file__).resolve().parents[2]
-        seed = root / "examples" / "seed_job.yaml"
-        voice = root / "examples" / "voice_samples" / "character_A.wav"
+        material = Path(str(resources.files("emodub") / "demo_material"))  # package data: works from a wheel too
+        seed = material / "seed_job.yaml"
+        voice = material / "voice_samples" / "character_A.wav"
         if not seed.exists() or not voice.exists():
-            raise InputError(f"demo material under {str(root / 'examples')!r} is missing; run 'make demo' from a source checkout")
+            raise InputError(f"demo material under {str(material)!r} is missing; reinstall emodub")
         out_dir.mkdir(parents=True, exist_ok=True)
         _run_job(load_job(seed), out_dir / "seed_job.wav", out_dir / "seed_job.json")
         typer.echo("building the demo clip (a happy 'actor': drawn face, builtin speech in flite's awb voice) …")

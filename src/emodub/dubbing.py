@@ -58,6 +58,7 @@ from emodub.verify import Thresholds, synthesize_verified
 from emodub.voice import speaker_similarity
 
 Hook = Callable[[str, int, int], None]
+Synthesizer = Callable[[list["_Job"], int, Hook], tuple[dict[int, "_Synth"], dict[int, str]]]  # jobs, workers, hook ► results, failures
 ANALYSIS_RATE_HZ = 16000
 DEFAULT_PROSODY_ALPHA = 0.7  # how much of the original delivery's contour the new line takes
 MIN_LOUDNESS_S = 0.45  # BS.1770 gating needs at least one 400-ms block
@@ -671,10 +672,12 @@ def _build_profiles(session: DubSession, notify: Hook) -> None:
 
 def dub_video(video: str | Path, script: str | Path, voices: str | Path | dict[str, str | Path] | list[str], output: str | Path, *,
               options: DubOptions = DubOptions(), report_path: str | Path | None = None, hook: Hook | None = None,
-              session_path: str | Path | None = None) -> DubReport:
+              session_path: str | Path | None = None, synthesize: Synthesizer | None = None) -> DubReport:
     """Dub ``video`` with the lines of ``script`` in the given voices (or the video's own); write video, WAV, SRT and report.
 
-    With ``session_path``, the :class:`DubSession` is kept there for :func:`redub_cue`.
+    With ``session_path``, the :class:`DubSession` is kept there for :func:`redub_cue`.  ``synthesize``
+    runs the cues' jobs somewhere else (the Ray runner spreads a long video's cues over a cluster);
+    by default they run here, in ``options.workers`` processes.
     """
     notify = hook or (lambda step, done, total: None)
     started = time.perf_counter()
@@ -687,7 +690,7 @@ def dub_video(video: str | Path, script: str | Path, voices: str | Path | dict[s
     session.timings_s["voice profile"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    session.results, session.failures = _run_jobs(jobs, options.workers, notify)
+    session.results, session.failures = (synthesize or _run_jobs)(jobs, options.workers, notify)
     session.timings_s["synthesise"] = time.perf_counter() - t0
     report = _finish(session, tracks, output, report_path, notify, started)
     if session_path is not None:

@@ -100,6 +100,29 @@ DEMO_ORIGINAL_LINE = "I can't believe it, we actually won the whole thing!"
 DEMO_NEW_LINE = "Best day of my life, thank you all!"
 
 
+def flite_scene(folder: str | Path, lines: list[tuple[str, str, str]], *, voice: str = "rms", name: str = "scene",
+                rate_hz: int = 48000) -> tuple[Path, Path]:
+    """A clip of shots, one per ``(original words, new line, drawn expression)``: flite speaking the original under a face,
+    and an SRT whose cues cover each original line with its new line.  Returns (video, script)."""
+    from emodub.audio import load_audio
+    from emodub.subtitles import write_srt
+
+    folder = Path(folder)
+    lead_s, gap_s = 0.4, 0.8
+    parts, faces, cues, t = [np.zeros(int(lead_s * rate_hz), np.float32)], [], [], lead_s
+    for number, (original, new, expression) in enumerate(lines):
+        wav = folder / f"{name}-line{number}.wav"
+        subprocess.run([_tool("flite"), "-voice", voice, "-t", original, "-o", str(wav)], check=True, capture_output=True)
+        speech = load_audio(wav).resampled(rate_hz)
+        cues.append((t, t + speech.duration_s, new))
+        parts += [speech.samples, np.zeros(int(gap_s * rate_hz), np.float32)]
+        faces.append((speech.duration_s + gap_s + (lead_s if number == 0 else 0.0), expression_face(expression)))
+        t += speech.duration_s + gap_s
+    video = write_clip(folder / f"{name}.mp4", faces, Audio(np.concatenate(parts), rate_hz))
+    write_srt(cues, folder / f"{name}.srt")
+    return video, folder / f"{name}.srt"
+
+
 def make_demo_material(folder: str | Path) -> tuple[Path, Path]:
     """A short clip of a happy 'actor' (drawn face, builtin-engine speech) and an SRT with a new line.
 

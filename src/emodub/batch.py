@@ -1,0 +1,329 @@
+"""Many videos: the local runner and the Ray runner behind one interface (``emodub dub FOLDER [--ray ADDRESS]``).
+
+Both dub each video with :func:`emodub.dubbing.dub_video`, skip videos whose output exists (so a batch
+resumed after a crash goes on where it stopped), keep going when one video fails for its own reasons,
+and write ``OUT_DIR/batch.json``: every video with its status, node, time and error.
+
+On Ray, one task per video; a long video's cues go out in groups as tasks of their own, so a single
+episode uses the cluster too.  Voice profiles are searched once, on the driver, and reach the tasks
+through the object store.  Without shared storage (the default) the driver ships the inputs' bytes
+and writes the outputs itself; with ``shared=True`` every node reads and writes the paths directly.
+Synthesis is seeded, so where a video ran does not change its tracks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from emodub.audio import atomic_output, load_audio
+from emodub.dubbing import DubOptions, Hook, dub_video, output_paths
+from emodub.errors import EmodubError, InputError
+
+RAY_ADDRESS = re.compile(r"^(local|auto|(ray://)?[A-Za-z0-9.\-]+:[0-9]{1,5}|(ray://)?\[[0-9A-Fa-f:]+\]:[0-9]{1,5})$")
+DEFAULT_CUE_GROUP = 8  # cues per task when a long video is spread over the cluster
+DEFAULT_MAX_RETRIES = 3  # a task whose worker or node dies is tried again this many times
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One video of a batch: its script (None: none found) and where its dub goes."""
+
+    video: Path
+    script: Path | None
+    output: Path
+
+
+@dataclass
+class ItemResult:
+    """How one video went: done, skipped (its output exists) or failed (with the reason)."""
+
+    video: str
+    output: str
+    status: str
+    node: str | None = None
+    seconds: float | None = None
+    error: str | None = None
+    cues: dict[str, int] = field(default_factory=dict)  # cue status ► count
+
+
+def plan_batch(folder: Path, scripts: Path | None, out_dir: Path, video_suffixes: tuple[str, ...]) -> list[BatchItem]:
+    """Every video of ``folder`` with ``<name>.srt`` beside it (or in ``scripts``), dubbed to ``out_dir/<name>.dubbed<ext>``."""
+    videos = sorted(p for p in folder.iterdir() if p.suffix.lower() in video_suffixes)
+    if not videos:
+        raise InputError(f"folder {str(folder)!r} has no videos ({', '.join(video_suffixes)})")
+    if not out_dir.is_dir():
+        raise InputError(f"for a folder of videos, -o must be an existing folder; got {str(out_dir)!r}")
+    items = []
+    for video in videos:
+        script = (scripts if scripts is not None and scripts.is_dir() else video.parent) / f"{video.stem}.srt"
+        items.append(BatchItem(video, script if script.exists() else None, out_dir / f"{video.stem}.dubbed{video.suffix.lower()}"))
+    return items
+
+
+def dub_item(item: BatchItem, voices: dict[str, Path], options: DubOptions, *, hook: Hook | None = None,
+             synthesize=None) -> ItemResult:
+    """Dub one video; a failure of its own (bad input, damaged file) is the result, not an exception."""
+    started = time.perf_counter()
+    try:
+        _check_script(item)
+        report = dub_video(item.video, item.script, voices, item.output, options=options, hook=hook, synthesize=synthesize)
+    except EmodubError as error:
+        return ItemResult(str(item.video), str(item.output), "failed", seconds=round(time.perf_counter() - started, 2), error=str(error))
+    counts: dict[str, int] = {}
+    for cue in report.cues:
+        counts[cue.status] = counts.get(cue.status, 0) + 1
+    return ItemResult(str(item.video), str(item.output), "done", seconds=round(time.perf_counter() - started, 2), cues=counts)
+
+
+def _check_script(item: BatchItem) -> None:
+    if item.script is None:
+        raise InputError(f"no script {item.video.stem + '.srt'!r} for {str(item.video)!r}")
+
+
+class LocalRunner:
+    """One video after another on this machine (each dub spreads its cues over ``options.workers`` processes)."""
+
+    name = "local"
+
+    def __init__(self, hook_for: Callable[[BatchItem], Any] | None = None) -> None:
+        self.hook_for = hook_for  # a context manager yielding a progress hook per video (the CLI's progress bar)
+
+    def run(self, items: list[BatchItem], voices: dict[str, Path], options: DubOptions,
+            done: Callable[[ItemResult], None]) -> list[ItemResult]:
+        results = []
+        for item in items:
+            if self.hook_for is None:
+                result = dub_item(item, voices, options)
+            else:
+                with self.hook_for(item) as hook:
+                    result = dub_item(item, voices, options, hook=hook)
+            result.node = "local"
+            results.append(result)
+            done(result)
+        return results
+
+
+def run_batch(items: list[BatchItem], voices: dict[str, Path], options: DubOptions, runner, *, force: bool = False,
+              done: Callable[[ItemResult], None] | None = None) -> list[ItemResult]:
+    """Dub every item not done yet with ``runner``; write ``batch.json`` beside the outputs after each video."""
+    notify = done or (lambda result: None)
+    results: list[ItemResult] = []
+    report_path = items[0].output.parent / "batch.json" if items else None
+    started = time.perf_counter()
+
+    def record(result: ItemResult) -> None:
+        results.append(result)
+        notify(result)
+        if report_path is not None:
+            with atomic_output(report_path) as tmp:
+                tmp.write_text(json.dumps({"runner": runner.name, "seconds": round(time.perf_counter() - started, 2),
+                                           "videos": [asdict(r) for r in results]}, indent=2), encoding="utf-8")
+
+    todo = []
+    for item in items:
+        if not force and item.output.exists():
+            record(ItemResult(str(item.video), str(item.output), "skipped", error=None))
+        else:
+            todo.append(item)
+    if todo:
+        runner.run(todo, voices, options, record)
+    return results
+
+
+# -- Ray ---------------------------------------------------------------------------------------------------
+def check_ray_address(address: str) -> str:
+    if not RAY_ADDRESS.match(address):
+        raise InputError(f"--ray {address!r} is not a Ray address; allowed: local (start one here), auto, HOST:PORT or ray://HOST:PORT")
+    return address
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise InputError("--ray needs Ray: pip install 'emodub[ray]'") from None
+    return ray
+
+
+class RayRunner:
+    """Each video a Ray task (``max_retries`` when a worker or node dies); a long video's cues in groups of ``cue_group``."""
+
+    name = "ray"
+
+    def __init__(self, address: str, *, num_cpus: int | None = None, cue_group: int = DEFAULT_CUE_GROUP,
+                 max_retries: int = DEFAULT_MAX_RETRIES, shared: bool = False) -> None:
+        self.address = check_ray_address(address)
+        if cue_group < 1:
+            raise InputError(f"cue group {cue_group!r} is not allowed; it must be ≥ 1 cues per task")
+        self.num_cpus, self.cue_group, self.max_retries, self.shared = num_cpus, cue_group, max_retries, shared
+        self.nodes: dict[str, str] = {}  # node id ► address
+
+    def connect(self):
+        ray = _import_ray()
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # emodub does not report usage anywhere
+        if not ray.is_initialized():
+            env = {"env_vars": {"EMODUB_THREADS": "1", "OMP_NUM_THREADS": "1", "RAY_USAGE_STATS_ENABLED": "0"}}
+            common = {"runtime_env": env, "log_to_driver": False, "logging_level": "ERROR"}
+            try:
+                if self.address == "local":
+                    ray.init(num_cpus=self.num_cpus, include_dashboard=False, **common)
+                else:
+                    ray.init(address=self.address, **common)
+            except (ConnectionError, RuntimeError, ValueError) as error:
+                raise InputError(f"cannot reach the Ray cluster at {self.address!r}: {error}") from None
+        self.nodes = {node["NodeID"]: node["NodeManagerAddress"] for node in ray.nodes() if node.get("Alive")}
+        return ray
+
+    def run(self, items: list[BatchItem], voices: dict[str, Path], options: DubOptions,
+            done: Callable[[ItemResult], None]) -> list[ItemResult]:
+        ray = self.connect()
+        options = replace(options, workers=1)  # the cluster's CPUs are the parallelism
+        profiles = ray.put(voice_profiles(items, voices, options))
+        shipped_voices = ray.put({name: (path.name, None if self.shared else path.read_bytes(), str(path)) for name, path in voices.items()})
+        task = ray.remote(num_cpus=1, max_retries=self.max_retries)(_dub_on_node)
+        pending, results = {}, []
+        for item in items:
+            try:
+                _check_script(item)
+            except InputError as error:  # known here: no task for it
+                results.append(ItemResult(str(item.video), str(item.output), "failed", node="driver", error=str(error)))
+                done(results[-1])
+                continue
+            inputs = None if self.shared else {"video": item.video.read_bytes(), "script": item.script.read_bytes() if item.script else None}
+            pending[task.remote(item, inputs, shipped_voices, profiles, options, self.cue_group)] = item
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            item = pending.pop(ready[0])
+            try:
+                result, files = ray.get(ready[0])
+            except Exception as error:  # retries spent (node lost), or a bug in the task: this video fails, the others go on
+                result, files = ItemResult(str(item.video), str(item.output), "failed", error=f"{type(error).__name__}: {error}"), {}
+            report_name = output_paths(item.output)[3].name
+            for name, data in files.items():  # shipped back: written here, each atomically
+                if name == report_name:  # the report names the files here, not the task's temporary copies
+                    data = _report_with_paths(data, item, voices)
+                with atomic_output(item.output.parent / name) as tmp:
+                    tmp.write_bytes(data)
+            result.video, result.output = str(item.video), str(item.output)
+            if result.node in self.nodes:
+                result.node = f"{self.nodes[result.node]} (node {result.node[:8]})"
+            results.append(result)
+            done(result)
+        return results
+
+
+def _report_with_paths(data: bytes, item: BatchItem, voices: dict[str, Path]) -> bytes:
+    report = json.loads(data)
+    report.update(video=str(item.video), script=str(item.script), output=str(item.output))
+    report["voices"] = {name: str(voices.get(name, path)) for name, path in report.get("voices", {}).items()}
+    return json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+def voice_profiles(items: list[BatchItem], voices: dict[str, Path], options: DubOptions) -> dict[str, bytes]:
+    """Each given voice's profile for every language its scripts use, searched once here: {cache file name: bytes}."""
+    from emodub import media
+    from emodub.dubbing import voice_map
+    from emodub.engines.base import SynthesisRequest
+    from emodub.engines.builtin import timbre
+    from emodub.subtitles import read_script
+
+    references = {name: load_audio(path) for name, path in voice_map(voices).items()}
+    languages: set[str] = set()
+    for item in items:
+        try:
+            cues = read_script(item.script, media_duration_s=media.probe(item.video).duration_s).cues if item.script else []
+        except EmodubError:
+            continue  # that video fails in its own task, with its own message
+        probe_voice = next(iter(references.values()), None)
+        languages |= {SynthesisRequest(text=part.text, speaker_reference=probe_voice).resolved_language
+                      for cue in cues for part in cue.parts} if probe_voice is not None else set()
+    files = {}
+    for reference in references.values():
+        for language in sorted(languages):
+            timbre.load_or_build_profile(reference, language, base_voice=options.base_voice, frame_match=options.frame_match)
+        path = timbre.cache_dir() / f"{timbre.reference_hash(reference)}.json"
+        if path.exists():
+            files[path.name] = path.read_bytes()
+    return files
+
+
+def _dub_on_node(item: BatchItem, inputs: dict[str, bytes | None] | None, voices: dict[str, tuple[str, bytes | None, str]],
+                 profiles: dict[str, bytes], options: DubOptions, cue_group: int) -> tuple[ItemResult, dict[str, bytes]]:
+    """One video on a Ray worker: profiles into the local cache, inputs from bytes (or shared paths), outputs back as bytes."""
+    import ray
+
+    from emodub.engines.builtin import timbre
+    from emodub.threads import limit_threads
+
+    limit_threads()
+    for name, data in profiles.items():
+        target = timbre.cache_dir() / name
+        if not target.exists():
+            with atomic_output(target) as tmp:
+                tmp.write_bytes(data)
+    node = ray.get_runtime_context().get_node_id()
+    synthesize = _cue_groups(cue_group)
+    if inputs is None:  # shared storage: every node sees the paths
+        result = dub_item(item, {name: Path(path) for name, (_, _, path) in voices.items()}, options, synthesize=synthesize)
+        result.node = node
+        return result, {}
+    with tempfile.TemporaryDirectory(prefix="emodub-ray-") as folder:
+        here = Path(folder)
+        video = here / f"video{item.video.suffix}"
+        video.write_bytes(inputs["video"])
+        script = None
+        if inputs["script"] is not None:
+            script = here / "script.srt"
+            script.write_bytes(inputs["script"])
+        local_voices = {}
+        for number, (name, (file_name, data, _)) in enumerate(voices.items()):
+            local_voices[name] = here / f"voice-{number}{Path(file_name).suffix}"
+            local_voices[name].write_bytes(data or b"")
+        out = here / "out"
+        out.mkdir()
+        output = out / item.output.name
+        result = dub_item(BatchItem(video, script, output), local_voices, options, synthesize=synthesize)
+        result.node = node
+        if result.error:  # name the driver's files, not this task's copies
+            result.error = result.error.replace(str(video), str(item.video)).replace(str(script), str(item.script))
+        made = {path.name for path in output_paths(output)} | {p.name for p in out.glob(f"{output.stem}.voice-*")}
+        return result, {name: (out / name).read_bytes() for name in sorted(made) if (out / name).is_file()}
+
+
+def _cue_groups(cue_group: int):
+    """A synthesizer for :func:`dub_video` that sends a long video's cues to the cluster in groups of ``cue_group``."""
+
+    def synthesize(jobs, workers: int, notify: Hook):
+        import ray
+
+        from emodub.dubbing import _run_jobs
+
+        if len(jobs) <= cue_group:
+            return _run_jobs(jobs, 1, notify)
+        group_task = ray.remote(num_cpus=1)(_synthesize_group)
+        groups = [jobs[start:start + cue_group] for start in range(0, len(jobs), cue_group)]
+        results, failures, done = {}, {}, 0
+        for group_results, group_failures in ray.get([group_task.remote(group) for group in groups]):
+            results.update(group_results)
+            failures.update(group_failures)
+            done += len(group_results) + len(group_failures)
+            notify("synthesise", done, len(jobs))
+        return results, failures
+
+    return synthesize
+
+
+def _synthesize_group(jobs):
+    from emodub.dubbing import _run_jobs
+    from emodub.threads import limit_threads
+
+    limit_threads()
+    return _run_jobs(jobs, 1, lambda step, done, total: None)
