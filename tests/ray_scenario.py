@@ -62,6 +62,11 @@ def main() -> int:
         outcome["seconds"] = round(time.perf_counter() - started, 2)
         outcome["results"] = [vars(r) for r in results]
         outcome["node_ids"] = runner.nodes
+        shared_out = out_dir.parent / "shared-out"  # then shared storage: the task reads and writes the paths itself
+        shared_out.mkdir()
+        shared = run_batch(plan_batch(in_dir, None, shared_out, VIDEO_SUFFIXES)[:1], {"*": voice}, options,
+                           RayRunner(cluster.address, shared=True))
+        outcome["shared"] = [vars(r) for r in shared]
     finally:
         result_path.write_text(json.dumps(outcome, indent=2, default=str))
         ray.shutdown()

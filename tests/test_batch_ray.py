@@ -85,6 +85,8 @@ def test_a_two_node_cluster_loses_a_node_and_gives_the_same_tracks(tmp_path, sea
     for name in ("ep1.dubbed.wav", "ep2.dubbed.wav"):
         ray_track, local_track = load_audio(out / name), load_audio(local_out / name)
         assert np.array_equal(ray_track.samples, local_track.samples), name  # where it ran does not change the track
+    assert [r["status"] for r in outcome["shared"]] == ["done"]
+    assert np.array_equal(load_audio(tmp_path / "shared-out" / "ep1.dubbed.wav").samples, load_audio(local_out / "ep1.dubbed.wav").samples)
     report = json.loads((out / "ep2.dubbed.json").read_text())
     assert report["video"] == str(season / "ep2.mp4")  # the report names the files on the driver, not the task's copies
     assert json.loads((out / "batch.json").read_text())["runner"] == "ray"

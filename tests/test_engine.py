@@ -195,3 +195,42 @@ def test_more_frame_matching_is_closer_to_the_reference(engine, reference):
 def test_frame_match_outside_0_to_1_is_refused(reference, share):
     with pytest.raises(InputError, match="frame_match .* outside the allowed range 0..1"):
         SynthesisRequest(text=TEXT_EN, speaker_reference=reference, frame_match=share)
+
+
+def test_base_probes_are_made_once_and_read_back_the_same(tmp_path, monkeypatch):
+    """A base voice's probe material does not depend on the reference: made once per machine, read back identical."""
+    from emodub.engines.builtin import timbre
+
+    monkeypatch.setenv("EMODUB_MODEL_DIR", str(tmp_path))
+    timbre.base_probes.cache_clear()
+    made = timbre.base_probes("flite-slt", "en")
+    assert len(list((tmp_path / "base-probes").glob("flite-slt-en-*.npz"))) == 1
+    timbre.base_probes.cache_clear()
+    read = timbre.base_probes("flite-slt", "en")
+    for a, b in zip(made.features, read.features):
+        assert np.array_equal(a.f0_hz, b.f0_hz) and np.array_equal(a.sp, b.sp) and np.array_equal(a.ap, b.ap)
+    assert np.array_equal(made.embeddings, read.embeddings) and len(read.features) == len(timbre.PROBE_TEXTS["en"])
+    fresh = world.analyze(synthesize_base("flite-slt", timbre.PROBE_TEXTS["en"][0]))  # the store keeps the analysis to < 0.25 dB
+    assert np.max(np.abs(10 * np.log10(fresh.sp / read.features[0].sp))) < 0.25
+    assert sum(p.stat().st_size for p in (tmp_path / "base-probes").iterdir()) < 8e6
+    timbre.base_probes.cache_clear()
+
+
+@pytest.mark.parametrize(("pruned", "fine_steps"), [(1, 1), (2, 0)])
+def test_the_search_searches_only_the_closest_voices_and_the_warps_next_to_the_best(reference, pruned, fine_steps):
+    """Coarse to fine: ``pruned`` voices closest by GE2E, fine warps within ``fine_steps`` grid steps of the best coarse one."""
+    from emodub.engines.builtin import timbre
+    from emodub.voice import cosine, speaker_embedding
+
+    candidates = ["flite-kal16", "flite-slt", "flite-awb", "espeak-en"]
+    ref_embedding = speaker_embedding(reference)
+    closeness = {v: np.mean([cosine(e, ref_embedding) for e in timbre.base_probes(v, "en").embeddings]) for v in candidates}
+    ticks = []
+    choice = timbre.choose_voice(reference, timbre.describe_reference(reference), "en", candidates=candidates, pruned_voices=pruned,
+                                 fine_steps=fine_steps, progress=lambda done, total: ticks.append((done, total)))
+    closest = sorted(candidates, key=lambda v: -closeness[v])[:pruned]
+    assert choice.base_voice in closest  # the reference is flite kal16: its own voice is the closest and keeps the words
+    assert choice.probe_error is not None and choice.probe_error <= choice.error_limit
+    assert choice.base_similarity == pytest.approx(max(closeness.values()), abs=1e-4)
+    scored = len(timbre.COARSE_WARPS) * pruned + min(timbre.FINE_VOICES, pruned) * 2 * fine_steps
+    assert ticks[-1][0] <= ticks[-1][1] and ticks[-1][0] <= scored + timbre.EAR_SHORTLIST

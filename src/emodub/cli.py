@@ -444,6 +444,8 @@ def dub(
     ray: Annotated[Optional[str], typer.Option(help="Dub a folder on a Ray cluster: ADDRESS (HOST:PORT, ray://HOST:PORT, auto) "
                                                     "or 'local' (start one here, --workers CPUs). Needs emodub[ray].")] = None,
     ray_cue_group: Annotated[int, typer.Option(help="With --ray: cues per task when a long video is spread over the cluster.")] = 8,
+    ray_shared: Annotated[bool, typer.Option(help="With --ray: every node sees the input and output paths (shared storage); "
+                                                  "else the driver ships the bytes.")] = False,
 ) -> None:
     """Dub VIDEO: new lines from --script in the voices of --voice (or the video's own), with the emotion of the original performance."""
     from emodub.dubbing import DubOptions, default_workers, voice_map
@@ -460,7 +462,7 @@ def dub(
             if not path.is_file():
                 raise InputError(f"voice reference {str(path)!r}{'' if name == '*' else f' (of {name})'} does not exist")
         if video.is_dir():
-            _dub_batch(video, script, voices, output, options, force, ray, ray_cue_group, workers)
+            _dub_batch(video, script, voices, output, options, force, ray, ray_cue_group, ray_shared, workers)
             return
         if ray is not None:
             raise InputError(f"--ray dubs a folder of videos; {str(video)!r} is one video (dub it without --ray)")
@@ -475,7 +477,7 @@ def dub(
 
 
 def _dub_batch(folder: Path, scripts: Optional[Path], voices: dict[str, Path], output: Optional[Path], options, force: bool,
-               ray: Optional[str], cue_group: int, workers: Optional[int]) -> None:
+               ray: Optional[str], cue_group: int, shared: bool, workers: Optional[int]) -> None:
     """Every video of FOLDER (with <name>.srt); locally or on Ray; one failure does not stop the others."""
     from emodub.batch import LocalRunner, RayRunner, plan_batch, run_batch
     from emodub.media import VIDEO_SUFFIXES
@@ -484,7 +486,7 @@ def _dub_batch(folder: Path, scripts: Optional[Path], voices: dict[str, Path], o
         raise InputError("for a folder of videos, -o must be an existing folder; got None")
     items = plan_batch(folder, scripts, output, VIDEO_SUFFIXES)
     if ray is not None:
-        runner = RayRunner(ray, num_cpus=workers, cue_group=cue_group)
+        runner = RayRunner(ray, num_cpus=workers, cue_group=cue_group, shared=shared)
     else:
         runner = LocalRunner(hook_for=lambda item: _progress_hook())
 

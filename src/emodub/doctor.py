@@ -98,7 +98,7 @@ def run_checks() -> list[Check]:
         _package("indextts", "pip install git+https://github.com/index-tts/index-tts (GPU; checkpoints via hf download)",
                  "engine indextts2 (official package)", required=False),
         _package("fastapi", "pip install fastapi uvicorn sse-starlette python-multipart", "the studio's web server (emodub serve)"),
-        _package("ray", "pip install 'ray[default]'", "Ray (scale-out)", required=False),
+        _package("ray", "pip install 'emodub[ray]'", "Ray (dub FOLDER --ray)", required=False),
         _package("demucs", "pip install demucs (with its htdemucs weights in the torch hub cache)", "separator demucs", required=False),
         _package("playwright", "pip install playwright", "Playwright (browser tests)", required=False),
     ]

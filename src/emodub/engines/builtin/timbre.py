@@ -13,13 +13,16 @@ al. 2023, on WORLD cepstra).  That brings the speaker's own spectral detail, whi
 statistics cannot carry; the choice's ``frame_match`` share (default 0; a request may set
 0–1) says how much: more is closer to the speaker, less is clearer.
 
-The base voice and warp are chosen by a search that never trades words for likeness: first
-GE2E similarity (``emodub.voice``, averaged over three probe sentences so the choice
-generalises to new text) for every candidate — coarse warps for every base voice, the fine
-grid for the leading two — then the ear (:mod:`emodub.ear`) on the three most similar, over six
-sentences, and on the best of each other base voice when none of them keeps the words.  The
-winner is the most similar candidate whose probe error stays within ``EAR_MARGIN`` of the
-clearest base voice's own error (base voices beyond it are never shortlisted).  The default
+The base voice and warp are chosen by a search that never trades words for likeness, coarse to
+fine: the base voices' own probe sentences are analysed once per machine (:func:`base_probes`);
+the ``PRUNED_VOICES`` base voices whose probes are closest to the reference (GE2E) are searched
+at coarse warps, and the leading two at the fine warps next to their best coarse one, each
+candidate by GE2E similarity (``emodub.voice``, averaged over three probe sentences so the
+choice generalises to new text); then the ear (:mod:`emodub.ear`) hears the candidates, most
+similar first, over six sentences, and stops at the first that keeps the words.  When no
+searched voice does, the other base voices are searched and their best heard.  The winner is
+the most similar candidate whose probe error stays within ``EAR_MARGIN`` of the clearest base
+voice's own error (base voices beyond it are never shortlisted).  The default
 frame-match share is 0: on real references, any share tried (0.25, 0.5) cost words.  The
 result is a :class:`VoiceProfile`, cached under the reference's hash.
 """
@@ -46,8 +49,11 @@ from emodub.voice import cosine, speaker_embedding
 
 PROFILE_VERSION = 9
 WARP_GRID = (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25)
-COARSE_WARPS = (0.9, 1.05, 1.2)  # every base voice; the fine grid only for the leading voices
+COARSE_WARPS = (0.9, 1.05, 1.2)  # every searched base voice; the fine grid only for the leading voices
 FINE_VOICES = 2
+PRUNED_VOICES = 3  # base voices searched: the closest to the reference by the GE2E cosine of their own probes
+FINE_STEPS = 1  # fine warps tried on each side of a leading voice's best coarse warp (grid steps of 0.05)
+BASE_PROBES_VERSION = 1  # bump when the probe analysis changes: the per-machine cache is rebuilt
 EAR_SHORTLIST = 3  # most similar candidates the ear hears
 EAR_MAX_HEARINGS = 6  # when none of those keeps the words: the best candidate of each other base voice, up to this many
 EAR_MARGIN = 0.05  # probe error a candidate may add over the clearest base voice's own (pooled WER/CER)
@@ -322,22 +328,89 @@ def base_probe_error(voice: str, language: str, ear: Ear) -> float:
     return float(known[key])
 
 
+@dataclass(frozen=True)
+class BaseProbes:
+    """A base voice's similarity probes analysed by WORLD, their GE2E embeddings, and its ear-only sentences.
+
+    None of it depends on the reference, so it is made once per machine (``models_dir()/base-probes``,
+    about 3 MB per voice: envelopes stored as float16 logs) and every new voice's search starts from it.
+    The ear-only sentences are kept as audio and analysed only for a voice the ear hears.
+    """
+
+    features: tuple[world.WorldFeatures, ...]  # PROBE_TEXTS, as read back from the store (float16 envelope logs)
+    embeddings: np.ndarray  # (len(PROBE_TEXTS), dims): GE2E of the base voice's own probes
+    extra_audio: tuple[Audio, ...]  # EAR_EXTRA_TEXTS
+
+    @functools.cached_property
+    def extra(self) -> tuple[world.WorldFeatures, ...]:
+        return tuple(world.analyze(audio) for audio in self.extra_audio)
+
+
+def _stored(features: world.WorldFeatures) -> dict[str, np.ndarray]:
+    return {"f0": features.f0_hz.astype(np.float32), "log_sp": np.log(np.maximum(features.sp, 1e-30)).astype(np.float16),
+            "ap": features.ap.astype(np.float16)}
+
+
+def _restored(arrays: dict[str, np.ndarray], rate: int) -> world.WorldFeatures:
+    return world.WorldFeatures(arrays["f0"].astype(np.float64), np.exp(arrays["log_sp"].astype(np.float64)),
+                               arrays["ap"].astype(np.float64), rate)
+
+
+@functools.lru_cache(maxsize=32)
+def base_probes(voice: str, language: str) -> BaseProbes:
+    texts, extra_texts = PROBE_TEXTS[language], EAR_EXTRA_TEXTS[language]
+    digest = hashlib.sha1("|".join((str(BASE_PROBES_VERSION), voice, language, *texts, *extra_texts)).encode()).hexdigest()[:12]
+    path = models_dir() / "base-probes" / f"{voice}-{language}-{digest}.npz"
+    if not path.exists():
+        bases = [synthesize_base(voice, text) for text in texts]
+        arrays: dict[str, np.ndarray] = {"embeddings": np.stack([speaker_embedding(b) for b in bases]),
+                                         "rate": np.array(bases[0].sample_rate_hz)}
+        for i, base in enumerate(bases):
+            arrays.update({f"{key}_{i}": value for key, value in _stored(world.analyze(base)).items()})
+        for i, text in enumerate(extra_texts):
+            extra = synthesize_base(voice, text)
+            arrays.update({f"extra_{i}": extra.samples, f"extra_rate_{i}": np.array(extra.sample_rate_hz)})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    with np.load(path) as data:  # read back even when just made: every search sees the same stored values
+        rate = int(data["rate"])
+        features = tuple(_restored({k: data[f"{k}_{i}"] for k in ("f0", "log_sp", "ap")}, rate) for i in range(len(texts)))
+        extra = tuple(Audio(data[f"extra_{i}"], int(data[f"extra_rate_{i}"])) for i in range(len(extra_texts)))
+        return BaseProbes(features, data["embeddings"], extra)
+
+
 def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, candidates: list[str] | None = None,
-                 frame_match: float | None = None, progress: SearchProgress | None = None, ear: Ear | None = None) -> VoiceChoice:
+                 frame_match: float | None = None, progress: SearchProgress | None = None, ear: Ear | None = None,
+                 pruned_voices: int | None = PRUNED_VOICES, fine_steps: int | None = FINE_STEPS) -> VoiceChoice:
     """Search base voices × warps for the most similar voice that keeps the words, at ``frame_match`` (None: the default share).
 
-    See the module docstring.  ``ear`` defaults to :func:`emodub.ear.default_ear`; without an
-    ear for ``language`` the most similar candidate wins and ``probe_error`` stays None.
+    See the module docstring.  Coarse to fine: only the ``pruned_voices`` base voices closest to the
+    reference (GE2E of their own probes) are searched, and the leaders' fine warps only ``fine_steps``
+    grid steps around their best coarse warp (None: every voice, every warp, the exhaustive search
+    ``bench/builtin_engine.py search`` compares against).  When no searched voice keeps the words, the
+    other base voices are searched too.  ``ear`` defaults to :func:`emodub.ear.default_ear`; without
+    an ear for ``language`` the most similar candidate wins and ``probe_error`` stays None.
     """
     ref_embedding = speaker_embedding(reference)
     candidates = candidates or voices_for(language)
     if not candidates:
         raise EngineError(f"no base voice for language {language!r} is installed (need espeak-ng / flite)")
     share = DEFAULT_FRAME_MATCH if frame_match is None else frame_match
-    fine_warps = [w for w in WARP_GRID if w not in COARSE_WARPS]
     ear = ear if ear is not None else default_ear()
     hears = ear is not None and can_hear(ear, language)
-    total = len(candidates) * len(COARSE_WARPS) + min(FINE_VOICES, len(candidates)) * len(fine_warps) + (EAR_SHORTLIST if hears else 0)
+    material = {voice: base_probes(voice, language) for voice in candidates}
+    closeness = {voice: float(np.mean([cosine(e, ref_embedding) for e in material[voice].embeddings])) for voice in candidates}
+    by_closeness = sorted(candidates, key=lambda v: -closeness[v])
+    searched = by_closeness[:pruned_voices] if pruned_voices else by_closeness
+
+    def fine_warps(best_coarse: float) -> list[float]:
+        return [w for w in WARP_GRID if w not in COARSE_WARPS and (fine_steps is None or abs(w - best_coarse) <= 0.05 * fine_steps + 1e-9)]
+
+    fine_count = min(FINE_VOICES, len(searched)) * (len(fine_warps(COARSE_WARPS[1])) if fine_steps is not None
+                                                   else len(WARP_GRID) - len(COARSE_WARPS))
+    total = len(searched) * len(COARSE_WARPS) + fine_count + (EAR_SHORTLIST if hears else 0)
     done = 0
 
     def tick() -> None:
@@ -346,29 +419,27 @@ def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, cand
         if progress is not None:
             progress(done, max(total, done))
 
-    probes: dict[str, list[world.WorldFeatures]] = {}
-    base_similarity = -1.0
     scored: list[VoiceChoice] = []
 
     def score(voice: str, warp: float) -> None:
-        choice = _choice_for(probes[voice], profile, voice, warp, share)
-        choice.similarity, _ = _probe_similarity(probes[voice], profile, choice, ref_embedding)
+        probes = list(material[voice].features)
+        choice = _choice_for(probes, profile, voice, warp, share)
+        choice.similarity, _ = _probe_similarity(probes, profile, choice, ref_embedding)
         scored.append(choice)
         tick()
 
-    for voice in candidates:
-        bases = [synthesize_base(voice, text) for text in PROBE_TEXTS[language]]
-        base_similarity = max(base_similarity, float(np.mean([cosine(speaker_embedding(b), ref_embedding) for b in bases])))
-        probes[voice] = [world.analyze(b) for b in bases]
-        for warp in COARSE_WARPS:
-            score(voice, warp)
-    leaders = sorted(candidates, key=lambda v: -max(c.similarity for c in scored if c.base_voice == v))[:FINE_VOICES]
-    for voice in leaders:
-        for warp in fine_warps:
-            score(voice, warp)
-    ranked = sorted(scored, key=lambda c: -c.similarity)
+    def search(voices: list[str]) -> None:
+        for voice in voices:
+            for warp in COARSE_WARPS:
+                score(voice, warp)
+        best_of = {v: max((c for c in scored if c.base_voice == v), key=lambda c: c.similarity) for v in voices}
+        for voice in sorted(voices, key=lambda v: -best_of[v].similarity)[:FINE_VOICES]:
+            for warp in fine_warps(best_of[voice].warp):
+                score(voice, warp)
+
+    search(searched)
     if not hears:
-        best = ranked[0]
+        best = max(scored, key=lambda c: c.similarity)
     else:
         assert ear is not None
         base_errors = {voice: base_probe_error(voice, language, ear) for voice in candidates}
@@ -376,23 +447,30 @@ def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, cand
         limit = round(floor + EAR_MARGIN, 4)
         clear_voices = {v for v, e in base_errors.items() if e <= limit}  # a voice unclear on its own cannot become clear
         heard: list[VoiceChoice] = []
-        extra: dict[str, list[world.WorldFeatures]] = {}  # the ear-only probes, analysed once per base voice
-        for choice in _hearing_order(ranked, clear_voices):
-            voice = choice.base_voice
-            if voice not in extra:
-                extra[voice] = [world.analyze(synthesize_base(voice, t)) for t in EAR_EXTRA_TEXTS[language]]
-            rendered = [world.synthesize(adapt(f, profile, choice)) for f in (*probes[voice], *extra[voice])]
-            choice.probe_error, choice.base_probe_error, choice.error_limit, choice.ear = (
-                probe_error(rendered, language, ear), floor, limit, ear.name)
-            heard.append(choice)
-            tick()
-            if len(heard) >= EAR_SHORTLIST and any(c.probe_error <= limit for c in heard):
-                break
-        keeping = [c for c in heard if c.probe_error is not None and c.probe_error <= limit]
-        best = max(keeping, key=lambda c: c.similarity) if keeping else None
+
+        def hear(order: list[VoiceChoice]) -> VoiceChoice | None:
+            """The first candidate (the most similar left) whose words stay within the limit; every one heard is kept."""
+            for choice in order:
+                probes = material[choice.base_voice]
+                rendered = [world.synthesize(adapt(f, profile, choice)) for f in (*probes.features, *probes.extra)]
+                choice.probe_error, choice.base_probe_error, choice.error_limit, choice.ear = (
+                    probe_error(rendered, language, ear), floor, limit, ear.name)
+                heard.append(choice)
+                tick()
+                if choice.probe_error <= limit:
+                    return choice
+            return None
+
+        best = hear(_hearing_order(sorted(scored, key=lambda c: -c.similarity), clear_voices))
+        others = [v for v in by_closeness if v not in searched and v in clear_voices]
+        if best is None and others:  # no searched voice keeps the words: the others' best candidates, one each
+            search(others)
+            fresh = [c for c in sorted(scored, key=lambda c: -c.similarity) if c.base_voice in others]
+            best = hear([next(c for c in fresh if c.base_voice == v) for v in dict.fromkeys(c.base_voice for c in fresh)]
+                        [:max(0, EAR_MAX_HEARINGS - len(heard))])
         if best is None:  # nothing kept the words: the clearest candidate heard
             best = min(heard, key=lambda c: (c.probe_error, -c.similarity))
-    best.base_similarity = round(base_similarity, 4)
+    best.base_similarity = round(max(closeness.values()), 4)
     return best
 
 
