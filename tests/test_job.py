@@ -14,7 +14,7 @@ def test_seed_job_parses_as_is():
     assert isinstance(job.emotion_control, TextEmotion)
     assert job.emotion_control.description == "angrily, voice shaking"
     assert job.duration_control.plan().ratio == 1.1
-    assert job.speaker_reference == EXAMPLES / "voice_samples" / "character_A.wav"
+    assert job.speaker_reference.resolve() == (EXAMPLES / "voice_samples" / "character_A.wav").resolve()
 
 
 def test_mix_job_parses():

@@ -55,7 +55,7 @@ FINE_VOICES = 2
 # bench/builtin_engine.py search, it saved 6 s of 34 on average and lost 0.07 of similarity on one real voice in four.
 PRUNED_VOICES: int | None = None  # base voices searched: the closest to the reference by the GE2E cosine of their own probes
 FINE_STEPS: int | None = None  # fine warps tried on each side of a leading voice's best coarse warp (grid steps of 0.05)
-BASE_PROBES_VERSION = 1  # bump when the probe analysis changes: the per-machine cache is rebuilt
+BASE_PROBES_VERSION = 3  # bump when the probe analysis changes: the per-machine cache is rebuilt
 EAR_SHORTLIST = 3  # most similar candidates the ear hears
 EAR_MAX_HEARINGS = 6  # when none of those keeps the words: the best candidate of each other base voice, up to this many
 EAR_MARGIN = 0.05  # probe error a candidate may add over the clearest base voice's own (pooled WER/CER)
@@ -335,11 +335,11 @@ class BaseProbes:
     """A base voice's similarity probes analysed by WORLD, their GE2E embeddings, and its ear-only sentences.
 
     None of it depends on the reference, so it is made once per machine (``models_dir()/base-probes``,
-    about 3 MB per voice: envelopes stored as float16 logs) and every new voice's search starts from it.
+    5–15 MB per voice, float32) and every new voice's search starts from it.
     The ear-only sentences are kept as audio and analysed only for a voice the ear hears.
     """
 
-    features: tuple[world.WorldFeatures, ...]  # PROBE_TEXTS, as read back from the store (float16 envelope logs)
+    features: tuple[world.WorldFeatures, ...]  # PROBE_TEXTS, as read back from the store (float32)
     embeddings: np.ndarray  # (len(PROBE_TEXTS), dims): GE2E of the base voice's own probes
     extra_audio: tuple[Audio, ...]  # EAR_EXTRA_TEXTS
 
@@ -349,13 +349,11 @@ class BaseProbes:
 
 
 def _stored(features: world.WorldFeatures) -> dict[str, np.ndarray]:
-    return {"f0": features.f0_hz.astype(np.float32), "log_sp": np.log(np.maximum(features.sp, 1e-30)).astype(np.float16),
-            "ap": features.ap.astype(np.float16)}
+    return {"f0": features.f0_hz.astype(np.float32), "sp": features.sp.astype(np.float32), "ap": features.ap.astype(np.float32)}
 
 
 def _restored(arrays: dict[str, np.ndarray], rate: int) -> world.WorldFeatures:
-    return world.WorldFeatures(arrays["f0"].astype(np.float64), np.exp(arrays["log_sp"].astype(np.float64)),
-                               arrays["ap"].astype(np.float64), rate)
+    return world.WorldFeatures(*(arrays[k].astype(np.float64) for k in ("f0", "sp", "ap")), rate)
 
 
 @functools.lru_cache(maxsize=32)
@@ -365,10 +363,11 @@ def base_probes(voice: str, language: str) -> BaseProbes:
     path = models_dir() / "base-probes" / f"{voice}-{language}-{digest}.npz"
     if not path.exists():
         bases = [synthesize_base(voice, text) for text in texts]
+        analysed = [world.analyze(base) for base in bases]
         arrays: dict[str, np.ndarray] = {"embeddings": np.stack([speaker_embedding(b) for b in bases]),
-                                         "rate": np.array(bases[0].sample_rate_hz)}
-        for i, base in enumerate(bases):
-            arrays.update({f"{key}_{i}": value for key, value in _stored(world.analyze(base)).items()})
+                                         "rate": np.array(analysed[0].sample_rate_hz)}  # WORLD's analysis rate, not the voice's
+        for i, features in enumerate(analysed):
+            arrays.update({f"{key}_{i}": value for key, value in _stored(features).items()})
         for i, text in enumerate(extra_texts):
             extra = synthesize_base(voice, text)
             arrays.update({f"extra_{i}": extra.samples, f"extra_rate_{i}": np.array(extra.sample_rate_hz)})
@@ -378,7 +377,7 @@ def base_probes(voice: str, language: str) -> BaseProbes:
         os.replace(tmp, path)
     with np.load(path) as data:  # read back even when just made: every search sees the same stored values
         rate = int(data["rate"])
-        features = tuple(_restored({k: data[f"{k}_{i}"] for k in ("f0", "log_sp", "ap")}, rate) for i in range(len(texts)))
+        features = tuple(_restored({k: data[f"{k}_{i}"] for k in ("f0", "sp", "ap")}, rate) for i in range(len(texts)))
         extra = tuple(Audio(data[f"extra_{i}"], int(data[f"extra_rate_{i}"])) for i in range(len(extra_texts)))
         return BaseProbes(features, data["embeddings"], extra)
 
