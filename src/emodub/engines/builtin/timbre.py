@@ -52,7 +52,7 @@ WARP_GRID = (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25)
 COARSE_WARPS = (0.9, 1.05, 1.2)  # every searched base voice; the fine grid only for the leading voices
 FINE_VOICES = 2
 # A pruned search (the 3 closest base voices, fine warps ±1 step) is available but off: measured in
-# bench/builtin_engine.py search, it saved 6 s of 34 on average and lost 0.07 of similarity on one real voice in four.
+# bench/builtin_engine.py search, it saved 6.6 s of 28 on average and cost words on two of eight (voice, language) pairs.
 PRUNED_VOICES: int | None = None  # base voices searched: the closest to the reference by the GE2E cosine of their own probes
 FINE_STEPS: int | None = None  # fine warps tried on each side of a leading voice's best coarse warp (grid steps of 0.05)
 BASE_PROBES_VERSION = 3  # bump when the probe analysis changes: the per-machine cache is rebuilt
@@ -335,7 +335,7 @@ class BaseProbes:
     """A base voice's similarity probes analysed by WORLD, their GE2E embeddings, and its ear-only sentences.
 
     None of it depends on the reference, so it is made once per machine (``models_dir()/base-probes``,
-    5–15 MB per voice, float32) and every new voice's search starts from it.
+    about 12 MB per voice, float32) and every new voice's search starts from it.
     The ear-only sentences are kept as audio and analysed only for a voice the ear hears.
     """
 
