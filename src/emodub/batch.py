@@ -230,23 +230,22 @@ def _report_with_paths(data: bytes, item: BatchItem, voices: dict[str, Path]) ->
 def voice_profiles(items: list[BatchItem], voices: dict[str, Path], options: DubOptions) -> dict[str, bytes]:
     """Each given voice's profile for every language its scripts use, searched once here: {cache file name: bytes}."""
     from emodub import media
-    from emodub.dubbing import voice_map
-    from emodub.engines.base import SynthesisRequest
+    from emodub.engines.base import detect_language
     from emodub.engines.builtin import timbre
     from emodub.subtitles import read_script
 
-    references = {name: load_audio(path) for name, path in voice_map(voices).items()}
+    references = [load_audio(path) for path in voices.values()]
+    if not references:  # every voice comes from its own video's cast
+        return {}
     languages: set[str] = set()
     for item in items:
         try:
             cues = read_script(item.script, media_duration_s=media.probe(item.video).duration_s).cues if item.script else []
         except EmodubError:
             continue  # that video fails in its own task, with its own message
-        probe_voice = next(iter(references.values()), None)
-        languages |= {SynthesisRequest(text=part.text, speaker_reference=probe_voice).resolved_language
-                      for cue in cues for part in cue.parts} if probe_voice is not None else set()
+        languages |= {detect_language(part.text) for cue in cues for part in cue.parts}
     files = {}
-    for reference in references.values():
+    for reference in references:
         for language in sorted(languages):
             timbre.load_or_build_profile(reference, language, base_voice=options.base_voice, frame_match=options.frame_match)
         path = timbre.cache_dir() / f"{timbre.reference_hash(reference)}.json"

@@ -46,7 +46,7 @@ from emodub.emotion.describe import describe_en, describe_zh
 from emodub.emotion.space import EmotionVector, VoiceQualities, fuse
 from emodub.emotion.speech import AcousticSER, SpeechEmotionModel
 from emodub.emotion.text import text_to_emotion
-from emodub.engines.base import SynthesisRequest, get_engine
+from emodub.engines.base import SynthesisRequest, detect_language, get_engine
 from emodub.engines.builtin import timbre
 from emodub.errors import EmodubError, InputError
 from emodub.subtitles import Cue, Part, read_script, write_srt
@@ -662,8 +662,7 @@ def _cue_job(session: DubSession, number: int, track16: Audio, track_rate_hz: in
 
 def _build_profiles(session: DubSession, notify: Hook) -> None:
     """Each (voice, language) profile once, before the workers start (they load it from the cache)."""
-    needed = {(key, SynthesisRequest(text=part.text, speaker_reference=session.references[key]).resolved_language)
-              for cue, row in zip(session.cues, session.assigned) for part, (_, key) in zip(cue.parts, row)}
+    needed = {(key, detect_language(part.text)) for cue, row in zip(session.cues, session.assigned) for part, (_, key) in zip(cue.parts, row)}
     for key, language in sorted(needed):
         timbre.load_or_build_profile(session.references[key], language, base_voice=session.options.base_voice,
                                      frame_match=session.options.frame_match,
@@ -732,6 +731,9 @@ def redub_cue(session: DubSession, index: int, edit: CueEdit, output: str | Path
     cue, row = session.cues[number], session.assigned[number]
     speaker = edit.speaker if edit.speaker is not None else (row[0][0] if row else None)
     key = session.voice_key(edit.speaker) if edit.speaker is not None else (row[0][1] if row else None)
+    if key is None:
+        raise InputError(f"cue {index} had nothing to say, so it has no voice yet; give its speaker too "
+                         f"(allowed: {', '.join(session.speaker_choices()) or 'none'})")
     parts = list(cue.parts)
     if edit.text is not None:
         lines, _ = strip_markup(edit.text)
@@ -745,9 +747,6 @@ def redub_cue(session: DubSession, index: int, edit: CueEdit, output: str | Path
         parts = [replace(part, preset=None, description=None) for part in parts]
         session.options = replace(session.options, cue_emotions={**session.options.cue_emotions,
                                                                  index: DirectedEmotion(edit.emotion, edit.emotion_text)})
-    if key is None:
-        raise InputError(f"cue {index} had nothing to say, so it has no voice yet; give its speaker too "
-                         f"(allowed: {', '.join(session.speaker_choices()) or 'none'})")
     session.cues[number] = replace(cue, parts=tuple(parts))
     session.assigned[number] = [(part.speaker or speaker, _edited_part_key(session, part, speaker, key)) for part in parts]
     info = media.probe(session.video)

@@ -12,8 +12,9 @@ import secrets
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -270,7 +271,7 @@ def _new_job(store: JobStore, form, max_bytes: int) -> dict[str, Any]:
     options = _options(form)
     job_id = uuid.uuid4().hex[:12]
     staging = Path(tempfile.mkdtemp(prefix=f".{job_id}-", dir=store.data_dir / "jobs"))
-    try:
+    with _removed_unless_accepted(staging):
         video, info = files.accept_video(files.copy_limited(video_upload.file, staging, max_bytes=max_bytes, what="video"), staging)
         inputs: dict[str, Any] = {"video": video.name, "output_ext": "mp4" if video.suffix == ".mp4" else "mkv", "voices": {},
                                   "names": {"video": video_upload.filename}}
@@ -286,12 +287,6 @@ def _new_job(store: JobStore, form, max_bytes: int) -> dict[str, Any]:
                 raise files.UploadRefused(422, f"voice field {key!r} needs a speaker name once (voice:NAME), or 'voice' for everyone")
             temp = files.copy_limited(upload.file, staging, max_bytes=max_bytes, what=f"voice {name!r}")
             inputs["voices"][name] = files.accept_voice(temp, staging, name).name
-    except files.UploadRefused as refused:
-        files.remove_tree(staging)
-        raise HTTPException(refused.status, refused.message) from None
-    except BaseException:
-        files.remove_tree(staging)
-        raise
     shutil.move(staging, store.job_folder(job_id))
     store.create_job(job_id, inputs, options)
     return {"id": job_id, "status": "queued"}
@@ -311,7 +306,7 @@ def _say_request(data_dir: Path, form, max_bytes: int) -> tuple[Path, dict[str, 
         raise HTTPException(422, f"unknown field {unknown[0]!r}; allowed: text, voice, consent, emotion, emotion_text, ratio")
     folder = data_dir / "say" / uuid.uuid4().hex[:12]
     folder.mkdir(parents=True)
-    try:
+    with _removed_unless_accepted(folder):
         reference = files.accept_voice(files.copy_limited(voice.file, folder, max_bytes=max_bytes, what="voice"), folder, "voice")
         sources: list[dict[str, Any]] = []
         if form.get("emotion"):
@@ -324,13 +319,20 @@ def _say_request(data_dir: Path, form, max_bytes: int) -> tuple[Path, dict[str, 
             spec["emotion_control"] = sources[0] if len(sources) == 1 else {"method": "mix", "sources": sources}
         if form.get("ratio"):
             spec["duration_control"] = {"mode": "controlled", "ratio": _number(str(form.get("ratio")), "ratio")}
+    return folder, spec
+
+
+@contextmanager
+def _removed_unless_accepted(folder: Path) -> Iterator[None]:
+    """Uploads land in ``folder``; on any failure it goes, and a refusal becomes its HTTP status and one line."""
+    try:
+        yield
     except files.UploadRefused as refused:
         files.remove_tree(folder)
         raise HTTPException(refused.status, refused.message) from None
-    except HTTPException:
+    except BaseException:
         files.remove_tree(folder)
         raise
-    return folder, spec
 
 
 def _number(text: str, what: str) -> float:

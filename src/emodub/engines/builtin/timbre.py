@@ -408,8 +408,7 @@ def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, cand
     def fine_warps(best_coarse: float) -> list[float]:
         return [w for w in WARP_GRID if w not in COARSE_WARPS and (fine_steps is None or abs(w - best_coarse) <= 0.05 * fine_steps + 1e-9)]
 
-    fine_count = min(FINE_VOICES, len(searched)) * (len(fine_warps(COARSE_WARPS[1])) if fine_steps is not None
-                                                   else len(WARP_GRID) - len(COARSE_WARPS))
+    fine_count = min(FINE_VOICES, len(searched)) * len(fine_warps(COARSE_WARPS[1]))
     total = len(searched) * len(COARSE_WARPS) + fine_count + (EAR_SHORTLIST if hears else 0)
     done = 0
 
