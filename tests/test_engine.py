@@ -210,29 +210,111 @@ def test_base_probes_are_made_once_and_read_back_the_same(tmp_path, monkeypatch)
     for a, b in zip(made.features, read.features):
         assert np.array_equal(a.f0_hz, b.f0_hz) and np.array_equal(a.sp, b.sp) and np.array_equal(a.ap, b.ap)
     assert np.array_equal(made.embeddings, read.embeddings) and len(read.features) == len(timbre.PROBE_TEXTS["en"])
-    fresh = world.analyze(synthesize_base("flite-slt", timbre.PROBE_TEXTS["en"][0]))  # the store keeps the analysis (float32)
+    fresh = timbre.without_long_pauses(world.analyze(synthesize_base("flite-slt", timbre.PROBE_TEXTS["en"][0])))  # kept: the analysis
     assert read.features[0].sample_rate_hz == fresh.sample_rate_hz  # WORLD's rate (22.05 kHz), not flite's 16 kHz
     assert np.max(np.abs(10 * np.log10(fresh.sp / read.features[0].sp))) < 1e-3
     assert np.allclose(world.synthesize(fresh).samples, world.synthesize(read.features[0]).samples, atol=1e-3)
-    assert sum(p.stat().st_size for p in (tmp_path / "base-probes").iterdir()) < 20e6
+    assert sum(p.stat().st_size for p in (tmp_path / "base-probes").iterdir()) < 30e6
+    for (warp, band), (mean, std) in list(read.statistics.items())[::7]:  # stored statistics equal those made on demand
+        assert np.allclose(mean, timbre._unstored_statistics("flite-slt", "en", warp, band)[0])
+        assert np.allclose(std, timbre._unstored_statistics("flite-slt", "en", warp, band)[1])
+    assert len(read.extra) == len(timbre.EAR_EXTRA_TEXTS["en"]) and read.extra[0].sample_rate_hz == world.ANALYSIS_RATE_HZ
     timbre.base_probes.cache_clear()
 
 
-@pytest.mark.parametrize(("pruned", "fine_steps"), [(1, 1), (2, 0)])
-def test_the_search_searches_only_the_closest_voices_and_the_warps_next_to_the_best(reference, pruned, fine_steps):
-    """Coarse to fine: ``pruned`` voices closest by GE2E, fine warps within ``fine_steps`` grid steps of the best coarse one."""
+@pytest.mark.parametrize("plan", ["quick", "pruned"])
+def test_the_search_renders_only_what_its_plan_says_and_keeps_the_words(reference, plan, monkeypatch):
+    """Screened candidates are rendered on one probe, finalists on all; a pruned plan searches the closest voices only."""
     from emodub.engines.builtin import timbre
     from emodub.voice import cosine, speaker_embedding
 
-    candidates = ["flite-kal16", "flite-slt", "flite-awb", "espeak-en"]
+    plans = {"quick": timbre.QUICK_SEARCH, "pruned": timbre.SearchPlan(screen_probes=1, finalists=2, fine_steps=1, pruned_voices=1,
+                                                                          render_rate_hz=16000)}
+    search = plans[plan]
+    candidates = ["flite-kal16", "flite-awb", "espeak-en"]
+    renders: list[tuple[str, float]] = []
+    real_render = timbre._render
+    monkeypatch.setattr(timbre, "_render", lambda source, profile, choice, rate: (renders.append((choice.base_voice, choice.warp)),
+                                                                                   real_render(source, profile, choice, rate))[1])
+    ticks = []
+    choice = timbre.choose_voice(reference, timbre.describe_reference(reference), "en", candidates=candidates, plan=search,
+                                 progress=lambda done, total: ticks.append((done, total)))
+    probes, ear_sentences = len(timbre.PROBE_TEXTS["en"]), len(timbre.ear_texts("en"))
+    scoring = renders[:len(renders) - choice.hearings * (ear_sentences - probes)]  # the ear hears the probes GE2E was given
+    assert all(renders.count(r) in (1, probes, ear_sentences) for r in set(renders))
+    searched = len(candidates) if search.pruned_voices is None else search.pruned_voices
+    fully_scored = {r for r in scoring if scoring.count(r) == probes}
+    assert len(set(scoring)) <= searched * len(timbre.COARSE_WARPS) + timbre.FINE_VOICES * 2 * search.fine_steps
+    assert len(fully_scored) <= 2 * search.finalists  # the coarse stage's finalists and the fine stage's
+    assert (choice.base_voice, choice.warp) in fully_scored  # the choice was scored on every probe
     ref_embedding = speaker_embedding(reference)
     closeness = {v: np.mean([cosine(e, ref_embedding) for e in timbre.base_probes(v, "en").embeddings]) for v in candidates}
-    ticks = []
-    choice = timbre.choose_voice(reference, timbre.describe_reference(reference), "en", candidates=candidates, pruned_voices=pruned,
-                                 fine_steps=fine_steps, progress=lambda done, total: ticks.append((done, total)))
-    closest = sorted(candidates, key=lambda v: -closeness[v])[:pruned]
-    assert choice.base_voice in closest  # the reference is flite kal16: its own voice is the closest and keeps the words
-    assert choice.probe_error is not None and choice.probe_error <= choice.error_limit
+    if search.pruned_voices:
+        assert {v for v, _ in scoring} == set(sorted(candidates, key=lambda v: -closeness[v])[:search.pruned_voices])
+    assert choice.base_voice == "flite-kal16"  # the reference is flite kal16: its own voice is the closest and keeps the words
+    assert choice.probe_error is not None and choice.probe_error <= choice.error_limit and choice.hearings >= 1
     assert choice.base_similarity == pytest.approx(max(closeness.values()), abs=1e-4)
-    scored = len(timbre.COARSE_WARPS) * pruned + min(timbre.FINE_VOICES, pruned) * 2 * fine_steps
-    assert ticks[-1][0] <= ticks[-1][1] and ticks[-1][0] <= scored + timbre.EAR_SHORTLIST
+    assert all(done <= total for done, total in ticks) and ticks[-1][0] == len(set(scoring)) + len(fully_scored) + choice.hearings
+
+
+def test_base_voices_unclear_on_their_own_are_not_searched(reference, monkeypatch):
+    """espeak-ng's Mandarin is far less clear to the ear than zh-baker: no warp can make it clear, so it is never rendered."""
+    from emodub.ear import default_ear
+    from emodub.engines.builtin import timbre
+
+    ear = default_ear()
+    assert timbre.base_probe_error("espeak-cmn", "zh", ear) > timbre.base_probe_error("zh-baker", "zh", ear) + timbre.EAR_MARGIN
+    asked: list[str] = []
+    real_base_probes = timbre.base_probes
+    monkeypatch.setattr(timbre, "base_probes", lambda voice, language: (asked.append(voice), real_base_probes(voice, language))[1])
+    choice = timbre.choose_voice(reference, timbre.describe_reference(reference), "zh", candidates=["espeak-cmn", "zh-baker"])
+    assert choice.base_voice == "zh-baker" and set(asked) == {"zh-baker"}
+    assert choice.probe_error is not None and choice.hearings >= 1
+
+
+@pytest.mark.parametrize(("rate_hz", "fft_size"), [(16000, 512), (16000, 1024), (11025, 512)])
+def test_a_render_at_a_lower_rate_is_the_same_voice_and_length(reference, rate_hz, fft_size):
+    """``world.at_rate`` keeps every frame and the voice: GE2E hears the same speaker as in the full-rate render."""
+    from emodub.voice import speaker_similarity
+
+    features = world.analyze(reference)
+    low = world.at_rate(features, rate_hz, fft_size)
+    assert low.sp.shape == (features.n_frames, fft_size // 2 + 1) and low.sample_rate_hz == rate_hz
+    assert np.array_equal(low.f0_hz, features.f0_hz)
+    full, rendered = world.synthesize(features), world.synthesize(low)
+    assert abs(rendered.duration_s - full.duration_s) < 0.006
+    assert speaker_similarity(rendered, full) > 0.95
+
+
+@pytest.mark.parametrize(("stride", "dio_speed"), [(1, 1), (2, 1), (2, 2)])
+def test_a_strided_analysis_describes_the_same_voice(reference, stride, dio_speed):
+    """The reference is described on every 2nd frame with a faster F0 tracker: its statistics barely move."""
+    from emodub.engines.builtin import timbre
+
+    full = world.analyze(reference)
+    strided = world.analyze(reference, frame_stride=stride, dio_speed=dio_speed)
+    assert strided.frame_period_ms == full.frame_period_ms * stride
+    assert abs(strided.n_frames - -(-full.n_frames // stride)) <= 1
+    (mean, spread), (full_mean, full_spread) = world.log_f0_stats(strided), world.log_f0_stats(full)
+    assert abs(mean - full_mean) < 0.01 and abs(spread - full_spread) < 0.01  # 0.01 in log-F0: a sixth of a semitone
+    coded, full_coded = timbre.voiced_coded(strided), timbre.voiced_coded(full)
+    assert np.abs(coded.mean(0) - full_coded.mean(0)).max() < 0.05 * np.abs(full_coded.mean(0)).max()
+
+
+@pytest.mark.parametrize("pause_s", [0.05, 0.4, 1.5])
+def test_probes_keep_no_long_pause(reference, pause_s):
+    """Pauses are cut to ``PROBE_PAUSE_S`` (so GE2E needs no voice-activity trim); speech frames stay, in order."""
+    from emodub.engines.builtin import timbre
+
+    speech = reference.samples[:int(1.5 * reference.sample_rate_hz)]
+    gap = np.zeros(int(pause_s * reference.sample_rate_hz), np.float32)
+    features = world.analyze(Audio(np.concatenate([gap, speech, gap, speech, gap]), reference.sample_rate_hz))
+    kept = timbre.without_long_pauses(features)
+    energy = features.frame_energy_db()
+    loud = energy >= energy.max() - timbre.PAUSE_DB
+    longest = int(timbre.PROBE_PAUSE_S * 1000 / features.frame_period_ms)
+    kept_energy = kept.frame_energy_db()
+    quiet = kept_energy < energy.max() - timbre.PAUSE_DB
+    assert np.array_equal(kept_energy[~quiet], energy[loud])  # every frame of speech, in order
+    runs = np.diff(np.flatnonzero(np.concatenate([[True], ~quiet, [True]]))) - 1
+    assert runs.max() <= longest

@@ -30,14 +30,16 @@ def _encoder():
         return VoiceEncoder("cpu", verbose=False)
 
 
-def speaker_embedding(audio: Audio) -> np.ndarray:
+def speaker_embedding(audio: Audio, *, trim_silence: bool = True) -> np.ndarray:
     """256-dim, unit-norm GE2E embedding of the voice in ``audio``.
 
-    The last few embeddings are kept by content, so a reference compared with many outputs
-    (one per cue, one per verification round) is embedded once.
+    ``trim_silence=False`` skips resemblyzer's voice-activity trim, for speech known to hold no
+    long pause (the profile search's probes, trimmed once per machine).  The last few embeddings
+    are kept by content, so a reference compared with many outputs (one per cue, one per
+    verification round) is embedded once.
     """
-    key = (hashlib.sha1(audio.samples.tobytes()).hexdigest(), audio.sample_rate_hz)
-    embedding = _recent.pop(key) if key in _recent else _embed(audio)
+    key = (hashlib.sha1(audio.samples.tobytes()).hexdigest(), audio.sample_rate_hz, trim_silence)
+    embedding = _recent.pop(key) if key in _recent else _embed(audio, trim_silence)
     _recent[key] = embedding  # most recently used last
     if len(_recent) > _RECENT_MAX:
         _recent.pop(next(iter(_recent)))
@@ -45,16 +47,16 @@ def speaker_embedding(audio: Audio) -> np.ndarray:
 
 
 _RECENT_MAX = 8
-_recent: dict[tuple[str, int], np.ndarray] = {}
+_recent: dict[tuple[str, int, bool], np.ndarray] = {}
 
 
-def _embed(audio: Audio) -> np.ndarray:
+def _embed(audio: Audio, trim_silence: bool) -> np.ndarray:
     with warnings.catch_warnings():  # webrtcvad imports the deprecated pkg_resources
         warnings.simplefilter("ignore")
         from resemblyzer import preprocess_wav
 
     samples = _at_level(audio.resampled(ENCODER_RATE_HZ).samples.astype(np.float32))
-    wav = preprocess_wav(samples, source_sr=ENCODER_RATE_HZ)
+    wav = preprocess_wav(samples, source_sr=ENCODER_RATE_HZ) if trim_silence else samples
     if len(wav) < ENCODER_RATE_HZ // 4:  # VAD trimmed almost everything: embed the raw signal
         wav = samples
     return _encoder().embed_utterance(wav)

@@ -14,16 +14,18 @@ statistics cannot carry; the choice's ``frame_match`` share (default 0; a reques
 0–1) says how much: more is closer to the speaker, less is clearer.
 
 The base voice and warp are chosen by a search that never trades words for likeness, coarse to
-fine: the base voices' own probe sentences are analysed once per machine (:func:`base_probes`);
-every base voice (or, pruned, the ``PRUNED_VOICES`` closest to the reference) is searched at
-coarse warps, and the leading two on the fine grid (or, pruned, next to their best coarse warp),
-each candidate by GE2E similarity (``emodub.voice``, averaged over three probe sentences so the
-choice generalises to new text); then the ear (:mod:`emodub.ear`) hears the candidates, most
-similar first, over six sentences, and stops at the first that keeps the words.  When no
-searched voice does, the other base voices are searched and their best heard.  The winner is
-the most similar candidate whose probe error stays within ``EAR_MARGIN`` of the clearest base
-voice's own error (base voices beyond it are never shortlisted).  The default
-frame-match share is 0: on real references, any share tried (0.25, 0.5) cost words.  The
+fine.  What does not depend on the reference is made once per machine (:func:`base_probes`):
+the base voices' probe sentences analysed, and their warped envelopes' statistics.  Base voices
+the ear finds unclear on their own (own error over the clearest's plus ``EAR_MARGIN``) are
+not searched.  Each remaining voice is tried at the coarse warps and the two leading voices at
+fine ones, each candidate scored by the GE2E similarity of its renders to the reference
+(``emodub.voice``).  The default plan (:data:`QUICK_SEARCH`) tries fine warps only next to a
+leader's best coarse one, scores a candidate on one probe sentence rendered at GE2E's 16 kHz,
+and only each stage's best three on all three probes, so the choice still generalises to new
+text; :data:`EXHAUSTIVE_SEARCH` scores every fine warp and every candidate on all three.  Then the ear (:mod:`emodub.ear`) hears the candidates,
+most similar first, over six sentences, and stops at the first whose error stays within
+``EAR_MARGIN`` of the clearest base voice's own; when none does, the clearest heard wins.  The
+default frame-match share is 0: on real references, any share tried (0.25, 0.5) cost words.  The
 result is a :class:`VoiceProfile`, cached under the reference's hash.
 """
 
@@ -47,17 +49,15 @@ from emodub.errors import EngineError
 from emodub.model_files import models_dir
 from emodub.voice import cosine, speaker_embedding
 
-PROFILE_VERSION = 9
+PROFILE_VERSION = 10
 WARP_GRID = (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25)
 COARSE_WARPS = (0.9, 1.05, 1.2)  # every searched base voice; the fine grid only for the leading voices
 FINE_VOICES = 2
-# A pruned search (the 3 closest base voices, fine warps ±1 step) is available but off: measured in
-# bench/builtin_engine.py search, it saved 6.6 s of 28 on average and cost words on two of eight (voice, language) pairs.
-PRUNED_VOICES: int | None = None  # base voices searched: the closest to the reference by the GE2E cosine of their own probes
-FINE_STEPS: int | None = None  # fine warps tried on each side of a leading voice's best coarse warp (grid steps of 0.05)
-BASE_PROBES_VERSION = 3  # bump when the probe analysis changes: the per-machine cache is rebuilt
+FINE_AROUND = 1  # a leading voice's fine warps lie next to its best coarse warp
+BASE_PROBES_VERSION = 5  # bump when the probe analysis changes: the per-machine cache is rebuilt
 EAR_SHORTLIST = 3  # most similar candidates the ear hears
 EAR_MAX_HEARINGS = 6  # when none of those keeps the words: the best candidate of each other base voice, up to this many
+SEARCH_BEAM_SIZE = 1  # the search's ear decodes greedily: ≈ 1 s less per hearing on one core
 EAR_MARGIN = 0.05  # probe error a candidate may add over the clearest base voice's own (pooled WER/CER)
 CEPSTRUM_DIMS = 40
 BAND_EDGE = 0.9
@@ -65,7 +65,8 @@ AP_BANDS_HZ = ((0, 1000), (1000, 4000), (4000, 11025))
 FRAME_MATCH_NEIGHBOURS = 4
 DEFAULT_FRAME_MATCH = 0.0  # 0 = statistics only; 1 = wholly from the reference frames.  On real references 0.25–0.5 cost
 # words (alsa-utils voice: WER 0 % at 0, 13.5 % at 0.25 and 0.5) for +0.01–0.08 GE2E: bench/intelligibility.py shares
-FRAME_STRIDE = 2  # reference frames kept for matching: every 2nd 5-ms frame (neighbours are alike)
+FRAME_STRIDE = 2  # the reference is described on every 2nd 5-ms frame (neighbours are alike): half of WORLD's costly passes
+REFERENCE_DIO_SPEED = 2  # F0 of the reference tracked on a downsampled signal: only its statistics are used
 PROBE_TEXTS = {
     "en": ("The quick brown fox jumps over the lazy dog, and then it runs away into the quiet forest.",
            "She sells fresh fish at the market every morning, rain or shine.",
@@ -101,6 +102,7 @@ class VoiceChoice:
     base_probe_error: float | None = None  # the clearest candidate base voice's own probe error
     error_limit: float | None = None
     ear: str | None = None
+    hearings: int = 0  # candidates the ear heard in the search, this one included (≈ 3 s each on one core)
 
 
 @dataclass
@@ -193,11 +195,11 @@ def band_limited(features: world.WorldFeatures, nyquist_hz: float) -> world.Worl
 
 def describe_reference(reference: Audio) -> VoiceProfile:
     """Measure the reference: F0 statistics, cepstral statistics, band aperiodicity."""
-    features = world.analyze(reference)
+    features = world.analyze(reference, frame_stride=FRAME_STRIDE, dio_speed=REFERENCE_DIO_SPEED)
     mean, std = world.log_f0_stats(features)
     coded = voiced_coded(band_limited(features, reference.sample_rate_hz / 2))  # encoded once: statistics and frames
     cep_mean, cep_std = cepstrum_stats(coded)
-    frames = coded[::FRAME_STRIDE]
+    frames = coded
     return VoiceProfile(
         reference_hash=reference_hash(reference),
         log_f0_mean=mean,
@@ -234,14 +236,31 @@ def map_f0(features: world.WorldFeatures, profile: VoiceProfile) -> world.WorldF
     return features.with_(f0_hz=f0)
 
 
-def match_cepstrum(features: world.WorldFeatures, profile: VoiceProfile, choice: VoiceChoice) -> world.WorldFeatures:
+@dataclass(frozen=True)
+class Warped:
+    """A base voice's frames with the envelope warped, and that envelope coded within the reference's band.
+
+    The part of :func:`adapt` that does not depend on the reference's statistics, computed once
+    per frame sequence and warp: the search's statistics and its renders share it.
+    """
+
+    features: world.WorldFeatures
+    coded: np.ndarray  # (frames, CEPSTRUM_DIMS)
+
+
+def warped(features: world.WorldFeatures, warp: float, nyquist_hz: float) -> Warped:
+    features = features.with_(sp=warp_envelope(features.sp, warp))
+    return Warped(features, world.encode_envelope(band_limited(features, nyquist_hz), CEPSTRUM_DIMS))
+
+
+def match_cepstrum(source: Warped, profile: VoiceProfile, choice: VoiceChoice) -> world.WorldFeatures:
     """Move each envelope coefficient of voiced frames from the base voice's mean/spread to the reference's.
 
     Coefficient 0 (overall level) is kept: loudness is set later, by BS.1770.  Above the
     reference's band the base voice keeps its own envelope shape, joined level-matched at the
     band edge (the reference says nothing about it).
     """
-    coded = world.encode_envelope(band_limited(features, profile.nyquist_hz), CEPSTRUM_DIMS)
+    features, coded = source.features, source.coded
     scale = np.asarray(profile.cepstrum_std) / np.maximum(np.asarray(choice.cepstrum_std), 1e-6)
     mapped = coded.copy()  # unvoiced frames (fricatives, silence) keep their envelope: the statistics are of voiced speech
     v = features.voiced
@@ -270,8 +289,12 @@ def nearest_frames_mean(queries: np.ndarray, frames: np.ndarray, k: int = FRAME_
 
 def adapt(features: world.WorldFeatures, profile: VoiceProfile, choice: VoiceChoice) -> world.WorldFeatures:
     """Apply F0 mapping, envelope warp, cepstral matching and aperiodicity shift."""
-    features = map_f0(features, profile)
-    features = match_cepstrum(features.with_(sp=warp_envelope(features.sp, choice.warp)), profile, choice)
+    return adapt_warped(warped(features, choice.warp, profile.nyquist_hz), profile, choice)
+
+
+def adapt_warped(source: Warped, profile: VoiceProfile, choice: VoiceChoice) -> world.WorldFeatures:
+    """:func:`adapt` from frames already warped by ``choice.warp`` (:func:`warped`)."""
+    features = map_f0(match_cepstrum(source, profile, choice), profile)
     ap = features.ap.copy()
     freqs = features.frequencies_hz
     v = features.voiced
@@ -281,22 +304,47 @@ def adapt(features: world.WorldFeatures, profile: VoiceProfile, choice: VoiceCho
     return features.with_(ap=ap)
 
 
-def _choice_for(probes: list[world.WorldFeatures], profile: VoiceProfile, base_voice: str, warp: float,
-                frame_match: float) -> VoiceChoice:
-    warped = [band_limited(f.with_(sp=warp_envelope(f.sp, warp)), profile.nyquist_hz) for f in probes]
-    mean, std = cepstrum_stats(np.concatenate([voiced_coded(f) for f in warped]))
-    ap_shift = 0.5 * (np.asarray(profile.ap_bands) - np.mean([_ap_bands(f) for f in probes], axis=0))
-    return VoiceChoice(base_voice, warp, mean.round(5).tolist(), std.round(5).tolist(), ap_shift.round(4).tolist(), 0.0, 0.0,
+def _choice_for(profile: VoiceProfile, voice: str, language: str, warp: float, frame_match: float) -> VoiceChoice:
+    mean, std = probe_statistics(voice, language, warp, profile.nyquist_hz)
+    ap_shift = 0.5 * (np.asarray(profile.ap_bands) - base_probes(voice, language).ap_bands)
+    return VoiceChoice(voice, warp, mean.round(5).tolist(), std.round(5).tolist(), ap_shift.round(4).tolist(), 0.0, 0.0,
                        frame_match)
 
 
 SearchProgress = Callable[[int, int], None]
 
 
-def _probe_similarity(probes: list[world.WorldFeatures], profile: VoiceProfile, choice: VoiceChoice,
-                      ref_embedding: np.ndarray) -> tuple[float, list[Audio]]:
-    rendered = [world.synthesize(adapt(f, profile, choice)) for f in probes]
-    return round(float(np.mean([cosine(speaker_embedding(r), ref_embedding) for r in rendered])), 4), rendered
+@dataclass(frozen=True)
+class SearchPlan:
+    """How much of base voices × warps the profile search renders and embeds.
+
+    ``screen_probes``: a candidate is first scored on that many probe sentences, and only the best
+    ``finalists`` of each stage (coarse warps, then fine) on all of them (None: every candidate on all);
+    ``fine_steps``: a leading voice's fine warps lie within that many grid steps of its
+    ``FINE_AROUND`` best coarse warps scored on every probe (None: every fine warp); ``pruned_voices``: only the base voices closest to the
+    reference are searched first (None: all); ``render_rate_hz``: the rate candidates are rendered at for GE2E
+    (None: WORLD's own, as a line is).
+    """
+
+    screen_probes: int | None = None
+    finalists: int = 0
+    fine_steps: int | None = None
+    pruned_voices: int | None = None
+    render_rate_hz: int | None = None
+
+
+EXHAUSTIVE_SEARCH = SearchPlan()
+QUICK_SEARCH = SearchPlan(screen_probes=1, finalists=3, fine_steps=1, render_rate_hz=16000)
+DEFAULT_SEARCH = QUICK_SEARCH
+SCORE_FFT_SIZE = {16000: 512}  # the FFT a render at that rate is synthesised with (a 32-ms window: F0 down to 31 Hz)
+
+
+def _render(source: Warped, profile: VoiceProfile, choice: VoiceChoice, rate_hz: int | None) -> Audio:
+    """A candidate's rendering of ``source`` at ``rate_hz`` (None: WORLD's own), for GE2E or the ear (both hear 16 kHz)."""
+    adapted = adapt_warped(source, profile, choice)
+    if rate_hz is not None:
+        adapted = world.at_rate(adapted, rate_hz, SCORE_FFT_SIZE.get(rate_hz, 1024))
+    return world.synthesize(adapted)
 
 
 def ear_texts(language: str) -> tuple[str, ...]:
@@ -307,19 +355,21 @@ def probe_error(rendered: list[Audio], language: str, ear: Ear) -> float:
     """The ear's error rate over the ear's probe sentences (:func:`ear_texts`), heard as one recording.
 
     Whisper reads a 30-s window whatever the clip's length, so the probes are joined with
-    0.5-s pauses and heard once (≈ 2–3 s on one core instead of ≈ 2 s per sentence); edits over
+    0.5-s pauses and heard once (≈ 3 s on one core instead of ≈ 2 s per sentence); edits over
     the joined text pooled this way equal the per-sentence sum up to the joins, capped at 1.0.
+    Decoded greedily (``SEARCH_BEAM_SIZE``): the verdict compares candidates with base voices heard the same way.
     """
     rate = rendered[0].sample_rate_hz
     gap = np.zeros(int(0.5 * rate), np.float32)
     joined = Audio(np.concatenate([piece for r in rendered for piece in (r.resampled(rate).samples, gap)]), rate)
-    return round(error_rate(" ".join(ear_texts(language)[:len(rendered)]), ear.transcribe(joined, language), language), 4)
+    heard = ear.transcribe(joined, language, beam_size=SEARCH_BEAM_SIZE)
+    return round(error_rate(" ".join(ear_texts(language)[:len(rendered)]), heard, language), 4)
 
 
 def base_probe_error(voice: str, language: str, ear: Ear) -> float:
     """A base voice's own error on the ear's probes; it does not depend on the reference, so it is measured once per machine."""
     path = models_dir() / "base_voice_probe_errors.json"
-    key = f"{ear.name}|{voice}|{hashlib.sha1('|'.join(ear_texts(language)).encode()).hexdigest()[:12]}"
+    key = f"{ear.name}|beam {SEARCH_BEAM_SIZE}|{voice}|{hashlib.sha1('|'.join(ear_texts(language)).encode()).hexdigest()[:12]}"
     known = json.loads(path.read_text()) if path.exists() else {}
     if key not in known:
         known[key] = probe_error([synthesize_base(voice, text) for text in ear_texts(language)], language, ear)
@@ -332,20 +382,53 @@ def base_probe_error(voice: str, language: str, ear: Ear) -> float:
 
 @dataclass(frozen=True)
 class BaseProbes:
-    """A base voice's similarity probes analysed by WORLD, their GE2E embeddings, and its ear-only sentences.
+    """A base voice's similarity probes analysed by WORLD, what the search needs of them, and its ear-only sentences.
 
     None of it depends on the reference, so it is made once per machine (``models_dir()/base-probes``,
-    about 12 MB per voice, float32) and every new voice's search starts from it.
-    The ear-only sentences are kept as audio and analysed only for a voice the ear hears.
+    about 24 MB per voice, float32) and every new voice's search starts from it: the probes' GE2E
+    embeddings, their band aperiodicity, and their warped envelopes' statistics for every grid
+    warp in the common reference bands (``STORED_BANDS_HZ``).  The ear-only sentences are read
+    from the store only for a voice the ear hears.
     """
 
     features: tuple[world.WorldFeatures, ...]  # PROBE_TEXTS, as read back from the store (float32)
     embeddings: np.ndarray  # (len(PROBE_TEXTS), dims): GE2E of the base voice's own probes
-    extra_audio: tuple[Audio, ...]  # EAR_EXTRA_TEXTS
+    ap_bands: np.ndarray  # (len(AP_BANDS_HZ),): mean band aperiodicity over the probes' voiced frames
+    statistics: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]]  # (warp, band Hz) → coded mean, spread
+    path: Path
 
     @functools.cached_property
     def extra(self) -> tuple[world.WorldFeatures, ...]:
-        return tuple(world.analyze(audio) for audio in self.extra_audio)
+        """The ear-only sentences (EAR_EXTRA_TEXTS), analysed."""
+        with np.load(self.path) as data:
+            count = len([k for k in data.files if k.startswith("extra_f0_")])
+            return tuple(_restored({k: data[f"extra_{k}_{i}"] for k in ("f0", "sp", "ap")}, int(data["rate"])) for i in range(count))
+
+
+STORED_BANDS_HZ = (8000.0, 11025.0, 12000.0, world.ANALYSIS_RATE_HZ / 2 / BAND_EDGE)  # references at 16, 22.05, 24 kHz, and ≥ 24.5 kHz
+
+
+def searched_band_hz(nyquist_hz: float) -> float:
+    """The reference band the search's statistics depend on: every Nyquist frequency whose cutoff is above WORLD's is the same."""
+    return min(float(nyquist_hz), STORED_BANDS_HZ[-1])
+
+
+PROBE_PAUSE_S = 0.1  # longest pause a stored probe keeps: the search embeds its renders without a voice-activity trim
+PAUSE_DB = 50.0  # a frame this far under the probe's loudest is a pause
+
+
+def without_long_pauses(features: world.WorldFeatures) -> world.WorldFeatures:
+    """``features`` with every pause (leading and trailing ones too) cut to ``PROBE_PAUSE_S``."""
+    energy = features.frame_energy_db()
+    silent = energy < energy.max() - PAUSE_DB
+    longest = int(PROBE_PAUSE_S * 1000 / features.frame_period_ms)
+    keep = np.ones(features.n_frames, bool)
+    run = 0
+    for i, quiet in enumerate(silent):
+        run = run + 1 if quiet else 0
+        keep[i] = run <= longest
+    return world.WorldFeatures(features.f0_hz[keep], features.sp[keep], features.ap[keep], features.sample_rate_hz,
+                               features.frame_period_ms)
 
 
 def _stored(features: world.WorldFeatures) -> dict[str, np.ndarray]:
@@ -356,6 +439,11 @@ def _restored(arrays: dict[str, np.ndarray], rate: int) -> world.WorldFeatures:
     return world.WorldFeatures(*(arrays[k].astype(np.float64) for k in ("f0", "sp", "ap")), rate)
 
 
+def _warped_statistics(probes: tuple[world.WorldFeatures, ...], warp: float, band_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """Coded-envelope mean and spread over the voiced frames of ``probes`` warped by ``warp``, within ``band_hz``."""
+    return cepstrum_stats(np.concatenate([_voiced(f, warped(f, warp, band_hz).coded) for f in probes]))
+
+
 @functools.lru_cache(maxsize=32)
 def base_probes(voice: str, language: str) -> BaseProbes:
     texts, extra_texts = PROBE_TEXTS[language], EAR_EXTRA_TEXTS[language]
@@ -363,35 +451,55 @@ def base_probes(voice: str, language: str) -> BaseProbes:
     path = models_dir() / "base-probes" / f"{voice}-{language}-{digest}.npz"
     if not path.exists():
         bases = [synthesize_base(voice, text) for text in texts]
-        analysed = [world.analyze(base) for base in bases]
+        # Stored as float32: everything below is computed from what a search will read back.
+        probes = tuple(_restored(_stored(without_long_pauses(world.analyze(base))), world.ANALYSIS_RATE_HZ) for base in bases)
         arrays: dict[str, np.ndarray] = {"embeddings": np.stack([speaker_embedding(b) for b in bases]),
-                                         "rate": np.array(analysed[0].sample_rate_hz)}  # WORLD's analysis rate, not the voice's
-        for i, features in enumerate(analysed):
+                                         "rate": np.array(world.ANALYSIS_RATE_HZ),  # WORLD's analysis rate, not the voice's
+                                         "ap_bands": np.mean([_ap_bands(f) for f in probes], axis=0)}
+        for i, features in enumerate(probes):
             arrays.update({f"{key}_{i}": value for key, value in _stored(features).items()})
         for i, text in enumerate(extra_texts):
-            extra = synthesize_base(voice, text)
-            arrays.update({f"extra_{i}": extra.samples, f"extra_rate_{i}": np.array(extra.sample_rate_hz)})
+            arrays.update({f"extra_{key}_{i}": value for key, value in _stored(world.analyze(synthesize_base(voice, text))).items()})
+        statistics = [[_warped_statistics(probes, warp, band) for warp in WARP_GRID] for band in STORED_BANDS_HZ]
+        arrays["statistics_mean"] = np.array([[m for m, _ in row] for row in statistics])  # (bands, warps, CEPSTRUM_DIMS)
+        arrays["statistics_std"] = np.array([[d for _, d in row] for row in statistics])
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
         np.savez(tmp, **arrays)
         os.replace(tmp, path)
+        for stale in path.parent.glob(f"{voice}-{language}-*.npz"):  # earlier versions' material for this voice
+            if stale != path and ".tmp." not in stale.name:
+                stale.unlink(missing_ok=True)
     with np.load(path) as data:  # read back even when just made: every search sees the same stored values
         rate = int(data["rate"])
         features = tuple(_restored({k: data[f"{k}_{i}"] for k in ("f0", "sp", "ap")}, rate) for i in range(len(texts)))
-        extra = tuple(Audio(data[f"extra_{i}"], int(data[f"extra_rate_{i}"])) for i in range(len(extra_texts)))
-        return BaseProbes(features, data["embeddings"], extra)
+        statistics = {(warp, band): (data["statistics_mean"][b, w], data["statistics_std"][b, w])
+                      for b, band in enumerate(STORED_BANDS_HZ) for w, warp in enumerate(WARP_GRID)}
+        return BaseProbes(features, data["embeddings"], data["ap_bands"], statistics, path)
+
+
+@functools.lru_cache(maxsize=256)
+def _unstored_statistics(voice: str, language: str, warp: float, band_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    return _warped_statistics(base_probes(voice, language).features, warp, band_hz)
+
+
+def probe_statistics(voice: str, language: str, warp: float, nyquist_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """A base voice's warped probe statistics for a reference band: from the store, or computed once per process."""
+    band = searched_band_hz(nyquist_hz)
+    stored = base_probes(voice, language).statistics.get((warp, band))
+    return stored if stored is not None else _unstored_statistics(voice, language, warp, band)
 
 
 def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, candidates: list[str] | None = None,
                  frame_match: float | None = None, progress: SearchProgress | None = None, ear: Ear | None = None,
-                 pruned_voices: int | None = PRUNED_VOICES, fine_steps: int | None = FINE_STEPS) -> VoiceChoice:
+                 plan: SearchPlan = DEFAULT_SEARCH) -> VoiceChoice:
     """Search base voices × warps for the most similar voice that keeps the words, at ``frame_match`` (None: the default share).
 
-    See the module docstring.  ``pruned_voices``: search only that many base voices, the closest to
-    the reference (GE2E of their own probes); ``fine_steps``: the leaders' fine warps only that many
-    grid steps around their best coarse warp.  None (the default): every voice, every warp.  When no
-    searched voice keeps the words, the other base voices are searched too.  ``ear`` defaults to :func:`emodub.ear.default_ear`; without
-    an ear for ``language`` the most similar candidate wins and ``probe_error`` stays None.
+    See the module docstring; ``plan`` says how much is rendered (:class:`SearchPlan`).  Base voices
+    the ear finds unclear on their own are not searched: no warp makes them clear.  When no
+    searched voice keeps the words, the other base voices are searched too.  ``ear`` defaults to
+    :func:`emodub.ear.default_ear`; without an ear for ``language`` every base voice is searched,
+    the most similar candidate wins and ``probe_error`` stays None.
     """
     ref_embedding = speaker_embedding(reference)
     candidates = candidates or voices_for(language)
@@ -400,16 +508,27 @@ def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, cand
     share = DEFAULT_FRAME_MATCH if frame_match is None else frame_match
     ear = ear if ear is not None else default_ear()
     hears = ear is not None and can_hear(ear, language)
+    if hears:
+        assert ear is not None
+        base_errors = {voice: base_probe_error(voice, language, ear) for voice in candidates}
+        floor = min(base_errors.values())
+        limit = round(floor + EAR_MARGIN, 4)
+        candidates = [v for v in candidates if base_errors[v] <= limit]  # a voice unclear on its own cannot become clear
     material = {voice: base_probes(voice, language) for voice in candidates}
     closeness = {voice: float(np.mean([cosine(e, ref_embedding) for e in material[voice].embeddings])) for voice in candidates}
     by_closeness = sorted(candidates, key=lambda v: -closeness[v])
-    searched = by_closeness[:pruned_voices] if pruned_voices else by_closeness
+    searched = by_closeness[:plan.pruned_voices] if plan.pruned_voices else by_closeness
+    probe_count = len(PROBE_TEXTS[language])
+    screen = min(plan.screen_probes or probe_count, probe_count)
 
-    def fine_warps(best_coarse: float) -> list[float]:
-        return [w for w in WARP_GRID if w not in COARSE_WARPS and (fine_steps is None or abs(w - best_coarse) <= 0.05 * fine_steps + 1e-9)]
+    def fine_warps(around: list[float]) -> list[float]:
+        return [w for w in WARP_GRID if w not in COARSE_WARPS
+                and (plan.fine_steps is None or any(abs(w - a) <= 0.05 * plan.fine_steps + 1e-9 for a in around))]
 
-    fine_count = min(FINE_VOICES, len(searched)) * len(fine_warps(COARSE_WARPS[1]))
-    total = len(searched) * len(COARSE_WARPS) + fine_count + (EAR_SHORTLIST if hears else 0)
+    coarse_count = len(searched) * len(COARSE_WARPS)
+    fine_count = min(FINE_VOICES, len(searched)) * len(fine_warps([COARSE_WARPS[1]]))
+    final_count = 0 if screen == probe_count else 2 * plan.finalists
+    total = coarse_count + fine_count + final_count + (EAR_SHORTLIST if hears else 0)
     done = 0
 
     def tick() -> None:
@@ -418,40 +537,66 @@ def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, cand
         if progress is not None:
             progress(done, max(total, done))
 
-    scored: list[VoiceChoice] = []
+    choices: dict[tuple[str, float], VoiceChoice] = {}
+    similarities: dict[tuple[str, float], list[float]] = {}
+    renders: dict[tuple[str, float, int], Audio] = {}  # the ear hears the probes GE2E was given, not new renders of them
 
-    def score(voice: str, warp: float) -> None:
-        probes = list(material[voice].features)
-        choice = _choice_for(probes, profile, voice, warp, share)
-        choice.similarity, _ = _probe_similarity(probes, profile, choice, ref_embedding)
-        scored.append(choice)
+    def render(key: tuple[str, float], index: int) -> Audio:
+        """Candidate ``key`` reading sentence ``index`` of the probes followed by the ear-only sentences."""
+        voice, warp = key
+        if (voice, warp, index) not in renders:
+            features = (material[voice].features + material[voice].extra if index >= probe_count else material[voice].features)[index]
+            renders[voice, warp, index] = _render(warped(features, warp, profile.nyquist_hz), profile, choices[key], plan.render_rate_hz)
+        return renders[voice, warp, index]
+
+    def score(key: tuple[str, float], probes_upto: int) -> None:
+        """GE2E similarity to the reference of the candidate ``key`` rendered on probes up to ``probes_upto``."""
+        voice, warp = key
+        if key not in choices:
+            choices[key] = _choice_for(profile, voice, language, warp, share)
+        sims = similarities.setdefault(key, [])
+        for index in range(len(sims), probes_upto):
+            sims.append(cosine(speaker_embedding(render(key, index), trim_silence=False), ref_embedding))
+        choices[key].similarity = round(float(np.mean(sims)), 4)
         tick()
 
+    def scored_stage(keys: list[tuple[str, float]]) -> None:
+        """Every candidate on the screening probes, then the best ``finalists`` on all of them."""
+        for key in keys:
+            score(key, screen)
+        if screen < probe_count:
+            for key in sorted(keys, key=lambda k: -choices[k].similarity)[:plan.finalists]:
+                score(key, probe_count)
+
+    def finished() -> list[VoiceChoice]:
+        """Candidates scored on every probe, the most similar first."""
+        return sorted((choices[k] for k, sims in similarities.items() if len(sims) == probe_count), key=lambda c: -c.similarity)
+
+    def ranked() -> list[VoiceChoice]:
+        """Every candidate scored, screened ones by their screening probes, the most similar first."""
+        return sorted(choices.values(), key=lambda c: -c.similarity)
+
     def search(voices: list[str]) -> None:
-        for voice in voices:
-            for warp in COARSE_WARPS:
-                score(voice, warp)
-        best_of = {v: max((c for c in scored if c.base_voice == v), key=lambda c: c.similarity) for v in voices}
-        for voice in sorted(voices, key=lambda v: -best_of[v].similarity)[:FINE_VOICES]:
-            for warp in fine_warps(best_of[voice].warp):
-                score(voice, warp)
+        scored_stage([(voice, warp) for voice in voices for warp in COARSE_WARPS])
+        ranked = [c for c in finished() if c.base_voice in voices]
+        leaders = list(dict.fromkeys(c.base_voice for c in ranked))[:FINE_VOICES]
+        scored_stage([(voice, warp) for voice in leaders
+                      for warp in fine_warps([c.warp for c in ranked if c.base_voice == voice][:FINE_AROUND])])
 
     search(searched)
     if not hears:
-        best = max(scored, key=lambda c: c.similarity)
+        best = finished()[0]
     else:
         assert ear is not None
-        base_errors = {voice: base_probe_error(voice, language, ear) for voice in candidates}
-        floor = min(base_errors.values())
-        limit = round(floor + EAR_MARGIN, 4)
-        clear_voices = {v for v, e in base_errors.items() if e <= limit}  # a voice unclear on its own cannot become clear
         heard: list[VoiceChoice] = []
 
         def hear(order: list[VoiceChoice]) -> VoiceChoice | None:
             """The first candidate (the most similar left) whose words stay within the limit; every one heard is kept."""
             for choice in order:
-                probes = material[choice.base_voice]
-                rendered = [world.synthesize(adapt(f, profile, choice)) for f in (*probes.features, *probes.extra)]
+                key = (choice.base_voice, choice.warp)
+                if len(similarities[key]) < probe_count:  # a screened candidate: its probes are rendered for the ear anyway
+                    score(key, probe_count)
+                rendered = [render(key, index) for index in range(len(ear_texts(language)))]
                 choice.probe_error, choice.base_probe_error, choice.error_limit, choice.ear = (
                     probe_error(rendered, language, ear), floor, limit, ear.name)
                 heard.append(choice)
@@ -460,24 +605,25 @@ def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, cand
                     return choice
             return None
 
-        best = hear(_hearing_order(sorted(scored, key=lambda c: -c.similarity), clear_voices))
-        others = [v for v in by_closeness if v not in searched and v in clear_voices]
+        best = hear(_hearing_order(finished(), ranked()))
+        others = [v for v in by_closeness if v not in searched]
         if best is None and others:  # no searched voice keeps the words: the others' best candidates, one each
             search(others)
-            fresh = [c for c in sorted(scored, key=lambda c: -c.similarity) if c.base_voice in others]
+            fresh = [c for c in ranked() if c.base_voice in others]
             best = hear([next(c for c in fresh if c.base_voice == v) for v in dict.fromkeys(c.base_voice for c in fresh)]
                         [:max(0, EAR_MAX_HEARINGS - len(heard))])
         if best is None:  # nothing kept the words: the clearest candidate heard
             best = min(heard, key=lambda c: (c.probe_error, -c.similarity))
+        best.hearings = len(heard)
     best.base_similarity = round(max(closeness.values()), 4)
     return best
 
 
-def _hearing_order(ranked: list[VoiceChoice], clear_voices: set[str]) -> list[VoiceChoice]:
-    """Candidates for the ear: the most similar first; after the shortlist, one per base voice not heard yet."""
-    clear = [c for c in ranked if c.base_voice in clear_voices]
-    order = clear[:EAR_SHORTLIST]
-    for candidate in clear[EAR_SHORTLIST:]:
+def _hearing_order(finished: list[VoiceChoice], ranked: list[VoiceChoice]) -> list[VoiceChoice]:
+    """Candidates for the ear: the most similar on every probe first; after that shortlist, the best of each base voice not
+    heard yet, screened candidates included (``ranked``: everything scored, most similar first)."""
+    order = finished[:EAR_SHORTLIST]
+    for candidate in ranked:
         if len(order) >= EAR_MAX_HEARINGS:
             break
         if candidate.base_voice not in {c.base_voice for c in order}:

@@ -66,16 +66,25 @@ class WorldFeatures:
         return WorldFeatures(f0, sp, ap, self.sample_rate_hz, self.frame_period_ms)
 
 
-def analyze(audio: Audio) -> WorldFeatures:
-    """WORLD analysis of ``audio`` (resampled to 22.05 kHz)."""
+def analyze(audio: Audio, frame_stride: int = 1, dio_speed: int = 1) -> WorldFeatures:
+    """WORLD analysis of ``audio`` (resampled to 22.05 kHz).
+
+    For statistics over a recording (a reference voice), not for synthesis: ``frame_stride`` > 1
+    keeps every n-th 5-ms frame (F0 is still tracked on the 5-ms grid), and the envelope and
+    aperiodicity, WORLD's costly passes, are measured only there; ``dio_speed`` > 1 tracks F0 on
+    a downsampled signal (2: about 2× faster, log-F0 mean and spread within 0.002 on real voices and flite;
+    3 moved a flite voice's spread by 20 %).
+    """
     audio = audio.resampled(ANALYSIS_RATE_HZ)
     x = audio.samples.astype(np.float64)
     fs = audio.sample_rate_hz
-    f0, t = pyworld.dio(x, fs, f0_floor=F0_FLOOR_HZ, f0_ceil=F0_CEIL_HZ, frame_period=FRAME_PERIOD_MS)
-    f0 = pyworld.stonemask(x, f0, t, fs)
+    f0, t = pyworld.dio(x, fs, f0_floor=F0_FLOOR_HZ, f0_ceil=F0_CEIL_HZ, frame_period=FRAME_PERIOD_MS,
+                       speed=dio_speed)
+    f0 = np.ascontiguousarray(pyworld.stonemask(x, f0, t, fs)[::frame_stride])
+    t = np.ascontiguousarray(t[::frame_stride])
     sp = pyworld.cheaptrick(x, f0, t, fs)
     ap = pyworld.d4c(x, f0, t, fs)
-    return WorldFeatures(f0, sp, ap, fs)
+    return WorldFeatures(f0, sp, ap, fs, FRAME_PERIOD_MS * frame_stride)
 
 
 def synthesize(features: WorldFeatures) -> Audio:
@@ -88,6 +97,23 @@ def synthesize(features: WorldFeatures) -> Audio:
         features.frame_period_ms,
     )
     return Audio(y.astype(np.float32), features.sample_rate_hz)
+
+
+def at_rate(features: WorldFeatures, sample_rate_hz: int, fft_size: int) -> WorldFeatures:
+    """The same frames described for synthesis at a lower ``sample_rate_hz`` with ``fft_size``.
+
+    Envelope and aperiodicity are read (linearly) at the new grid's frequencies; what lies above
+    the new Nyquist frequency is dropped.  A render for GE2E, which hears 16 kHz, costs half as
+    much this way as at 22.05 kHz and resampled.
+    """
+    source_hz = features.frequencies_hz
+    target_hz = np.linspace(0, sample_rate_hz / 2, fft_size // 2 + 1)
+    position = np.interp(target_hz, source_hz, np.arange(len(source_hz)))
+    lo = np.floor(position).astype(int)
+    hi = np.minimum(lo + 1, len(source_hz) - 1)
+    w = position - lo
+    return features.with_(sp=features.sp[:, lo] * (1 - w) + features.sp[:, hi] * w,
+                          ap=features.ap[:, lo] * (1 - w) + features.ap[:, hi] * w, sample_rate_hz=sample_rate_hz)
 
 
 def encode_envelope(features: WorldFeatures, dims: int) -> np.ndarray:
