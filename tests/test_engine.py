@@ -244,7 +244,7 @@ def test_the_search_renders_only_what_its_plan_says_and_keeps_the_words(referenc
     assert all(renders.count(r) in (1, probes, ear_sentences) for r in set(renders))
     searched = len(candidates) if search.pruned_voices is None else search.pruned_voices
     fully_scored = {r for r in scoring if scoring.count(r) == probes}
-    assert len(set(scoring)) <= searched * len(timbre.COARSE_WARPS) + timbre.FINE_VOICES * 2 * search.fine_steps
+    assert len(set(scoring)) <= searched * len(timbre.COARSE_WARPS) + search.fine_voices * 2 * search.fine_steps
     assert len(fully_scored) <= 2 * search.finalists  # the coarse stage's finalists and the fine stage's
     assert (choice.base_voice, choice.warp) in fully_scored  # the choice was scored on every probe
     ref_embedding = speaker_embedding(reference)
@@ -257,7 +257,7 @@ def test_the_search_renders_only_what_its_plan_says_and_keeps_the_words(referenc
     assert all(done <= total for done, total in ticks) and ticks[-1][0] == len(set(scoring)) + len(fully_scored) + choice.hearings
 
 
-def test_base_voices_unclear_on_their_own_are_not_searched(reference, monkeypatch):
+def test_base_voices_unclear_on_their_own_and_costly_warps_are_not_searched(reference, monkeypatch):
     """espeak-ng's Mandarin is far less clear to the ear than zh-baker: no warp can make it clear, so it is never rendered."""
     from emodub.ear import default_ear
     from emodub.engines.builtin import timbre
@@ -267,8 +267,14 @@ def test_base_voices_unclear_on_their_own_are_not_searched(reference, monkeypatc
     asked: list[str] = []
     real_base_probes = timbre.base_probes
     monkeypatch.setattr(timbre, "base_probes", lambda voice, language: (asked.append(voice), real_base_probes(voice, language))[1])
+    warps: list[float] = []
+    real_render = timbre._render
+    monkeypatch.setattr(timbre, "_render", lambda source, profile, choice, rate: (warps.append(choice.warp),
+                                                                                   real_render(source, profile, choice, rate))[1])
     choice = timbre.choose_voice(reference, timbre.describe_reference(reference), "zh", candidates=["espeak-cmn", "zh-baker"])
     assert choice.base_voice == "zh-baker" and set(asked) == {"zh-baker"}
+    low, high = timbre.WARP_RANGE["zh"]  # warps that cost Mandarin characters are never tried
+    assert warps and all(low <= warp <= high for warp in warps)
     assert choice.probe_error is not None and choice.hearings >= 1
 
 
