@@ -589,10 +589,10 @@ def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, cand
 
     def search(voices: list[str]) -> None:
         scored_stage([(voice, warp) for voice in voices for warp in coarse_warps])
-        ranked = [c for c in finished() if c.base_voice in voices]
-        leaders = list(dict.fromkeys(c.base_voice for c in ranked))[:plan.fine_voices]
+        leading = [c for c in finished() if c.base_voice in voices]
+        leaders = list(dict.fromkeys(c.base_voice for c in leading))[:plan.fine_voices]
         scored_stage([(voice, warp) for voice in leaders
-                      for warp in fine_warps([c.warp for c in ranked if c.base_voice == voice][:FINE_AROUND])])
+                      for warp in fine_warps([c.warp for c in leading if c.base_voice == voice][:FINE_AROUND])])
 
     search(searched)
     if not hears:
