@@ -54,10 +54,10 @@ from emodub.voice import cosine, speaker_embedding
 PROFILE_VERSION = 11
 WARP_GRID = (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25)
 COARSE_WARPS = (0.9, 1.05, 1.2)  # every searched base voice; the fine grid only for the leading voices
-# Warps a language's search may use (others: the whole grid).  Measured by the ear on every grid warp of every clear
-# base voice for four references (136 hearings, greedy): in Mandarin, zh-baker's character error rises from 0.057–0.067 at
-# 0.85–1.0 to 0.081 at 1.05 and 0.167 at 1.25, for no gain in similarity.  English keeps 0.85: it lost words on
-# average (0.050 against 0.024–0.033), but a man cloned from flite-slt needs it to sound like a man (the cast test).
+# Warps a language's search may use (others: the whole grid).  Measured by the ear (greedy) on every grid warp of
+# every clear base voice for four references (136 hearings): in Mandarin, zh-baker's character error rises from
+# 0.057–0.067 at 0.85–1.0 to 0.081 at 1.05 and 0.167 at 1.25, for no gain in similarity.  English keeps 0.85: it
+# lost words on average (0.050 against 0.024–0.033), but a man cloned from flite-slt needs it (the cast test).
 WARP_RANGE = {"zh": (0.85, 1.05)}
 FINE_AROUND = 1  # a leading voice's fine warps lie next to its best coarse warp
 BASE_PROBES_VERSION = 5  # bump when the probe analysis changes: the per-machine cache is rebuilt
