@@ -273,7 +273,7 @@ def bench_search(tmp: Path, plans: dict[str, timbre.SearchPlan] | None = None) -
     machine_s = time.perf_counter() - started
     warm = next(iter(references.values()))  # the models' first calls (≈ 5 s) are not part of any search
     speaker_embedding(warm)
-    ear.transcribe(warm, "en", beam_size=timbre.SEARCH_BEAM_SIZE)
+    ear.transcribe(warm, "en")
     plans = plans or {"exhaustive": timbre.EXHAUSTIVE_SEARCH, "quick": timbre.QUICK_SEARCH}
     rows = []
     for language in languages:

@@ -63,7 +63,6 @@ FINE_AROUND = 1  # a leading voice's fine warps lie next to its best coarse warp
 BASE_PROBES_VERSION = 5  # bump when the probe analysis changes: the per-machine cache is rebuilt
 EAR_SHORTLIST = 3  # most similar candidates the ear hears
 EAR_MAX_HEARINGS = 6  # when none of those keeps the words: the best candidate of each other base voice, up to this many
-SEARCH_BEAM_SIZE = 5  # greedy (1) saved ≈ 1 s a hearing but heard flite-slt 7 words wrong of 83, not 4: no English woman left
 EAR_MARGIN = 0.05  # probe error a candidate may add over the clearest base voice's own (pooled WER/CER)
 CEPSTRUM_DIMS = 40
 BAND_EDGE = 0.9
@@ -205,7 +204,6 @@ def describe_reference(reference: Audio) -> VoiceProfile:
     mean, std = world.log_f0_stats(features)
     coded = voiced_coded(band_limited(features, reference.sample_rate_hz / 2))  # encoded once: statistics and frames
     cep_mean, cep_std = cepstrum_stats(coded)
-    frames = coded
     return VoiceProfile(
         reference_hash=reference_hash(reference),
         log_f0_mean=mean,
@@ -214,7 +212,7 @@ def describe_reference(reference: Audio) -> VoiceProfile:
         cepstrum_std=cep_std.round(5).tolist(),
         ap_bands=_ap_bands(features).round(4).tolist(),
         nyquist_hz=reference.sample_rate_hz / 2,
-        voiced_frames=frames.round(4).tolist(),
+        voiced_frames=coded.round(4).tolist(),
     )
 
 
@@ -365,19 +363,19 @@ def probe_error(rendered: list[Audio], language: str, ear: Ear) -> float:
     Whisper reads a 30-s window whatever the clip's length, so the probes are joined with
     0.5-s pauses and heard once (≈ 3 s on one core instead of ≈ 2 s per sentence); edits over
     the joined text pooled this way equal the per-sentence sum up to the joins, capped at 1.0.
-    Decoded with ``SEARCH_BEAM_SIZE``, as the base voices' own errors are: the verdict compares like with like.
+    Whisper decodes with its beam of 5 here too: greedy saved ≈ 1 s a hearing but heard flite-slt alone
+    7 words wrong of 83, not 4, which left no English woman's voice.
     """
     rate = rendered[0].sample_rate_hz
     gap = np.zeros(int(0.5 * rate), np.float32)
     joined = Audio(np.concatenate([piece for r in rendered for piece in (r.resampled(rate).samples, gap)]), rate)
-    heard = ear.transcribe(joined, language, beam_size=SEARCH_BEAM_SIZE)
-    return round(error_rate(" ".join(ear_texts(language)[:len(rendered)]), heard, language), 4)
+    return round(error_rate(" ".join(ear_texts(language)[:len(rendered)]), ear.transcribe(joined, language), language), 4)
 
 
 def base_probe_error(voice: str, language: str, ear: Ear) -> float:
     """A base voice's own error on the ear's probes; it does not depend on the reference, so it is measured once per machine."""
     path = models_dir() / "base_voice_probe_errors.json"
-    key = f"{ear.name}|beam {SEARCH_BEAM_SIZE}|{voice}|{hashlib.sha1('|'.join(ear_texts(language)).encode()).hexdigest()[:12]}"
+    key = f"{ear.name}|{voice}|{hashlib.sha1('|'.join(ear_texts(language)).encode()).hexdigest()[:12]}"
     known = json.loads(path.read_text()) if path.exists() else {}
     if key not in known:
         known[key] = probe_error([synthesize_base(voice, text) for text in ear_texts(language)], language, ear)
