@@ -97,7 +97,7 @@ class BuiltinEngine:
         if language == "zh":
             warnings.extend(mandarin_voice_notes(choice.base_voice))
         if choice.probe_error is not None and choice.error_limit is not None and choice.probe_error > choice.error_limit:
-            warnings.append(f"no candidate voice kept the words of the probe sentences (ear error {choice.probe_error:.2f}, limit "
+            warnings.append(f"no candidate voice kept the words of the probe sentences (share lost {choice.probe_error:.2f}, limit "
                             f"{choice.error_limit:.2f}): the clearest was used; is the reference clean speech of one person?")
         base, phones = synthesize_base_timed(choice.base_voice, request.text, seed=request.seed)
         features = world.analyze(base)
