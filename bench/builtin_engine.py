@@ -296,8 +296,67 @@ def bench_search(tmp: Path, plans: dict[str, timbre.SearchPlan] | None = None) -
     print(f"per-machine material (base probes, their statistics and their errors, {', '.join(languages)}), once: {machine_s:.1f} s")
 
 
+class TranscribingEar:
+    """Whisper made to transcribe (beam 5) where the search reads along: the check the search used before."""
+
+    def __init__(self, ear) -> None:
+        self._ear, self.name = ear, f"{ear.name}, transcribing"
+
+    def transcribe(self, audio: Audio, language: str) -> str:
+        return self._ear.transcribe(audio, language)
+
+
+def bench_ear_check(tmp: Path) -> None:
+    """How well the search's check of a candidate predicts its words on new lines: read along or transcribed.
+
+    Every base voice × every other grid warp (Mandarin: its ``WARP_RANGE``) for the four
+    references: the share of the probe sentences' words lost, measured both ways on the same
+    renders (``timbre.probe_error``), against the error of six new lines heard one by one
+    (``_rendered_lines``, as in the search table).  Spearman's rank correlation, the new lines'
+    error of the candidates each check passes and fails at the search's limit, and the time per check.
+    """
+    from scipy.stats import spearmanr
+
+    references = {"flite kal16": make_reference("flite", "kal16", tmp), **human_references(HUMAN_CACHE)}
+    ears = {"read along": default_ear()}
+    ears["transcribed"] = TranscribingEar(ears["read along"])
+    rows = []
+    for language in ("en", "zh"):
+        voices = voices_for(language)
+        base = {name: {v: timbre.base_probe_error(v, language, ear) for v in voices} for name, ear in ears.items()}
+        limits = {name: min(errors.values()) + timbre.EAR_MARGIN for name, errors in base.items()}
+        low, high = timbre.WARP_RANGE.get(language, (timbre.WARP_GRID[0], timbre.WARP_GRID[-1]))
+        warps = [w for w in timbre.WARP_GRID if low - 1e-9 <= w <= high + 1e-9][::2 if language == "en" else 1]
+        found = []
+        for reference in references.values():
+            profile = timbre.describe_reference(reference)
+            for voice in voices:
+                material = timbre.base_probes(voice, language)
+                for warp in warps:
+                    choice = timbre._choice_for(profile, voice, language, warp, 0.0)
+                    rendered = [timbre._render(timbre.warped(f, warp, profile.nyquist_hz), profile, choice, 16000)
+                                for f in (*material.features, *material.extra)]
+                    checks = {}
+                    for name, ear in ears.items():
+                        started = time.perf_counter()
+                        checks[name] = (timbre.probe_error(rendered, language, ear), time.perf_counter() - started)
+                    found.append((checks, _rendered_lines(reference, profile, choice, language)["error"]))
+        truth = np.array([new for _, new in found])
+        for name in ears:
+            lost = np.array([checks[name][0] for checks, _ in found])
+            passed = lost <= limits[name] + 1e-9
+            rows.append([language, name, len(found), round(float(spearmanr(lost, truth).statistic), 2),
+                         int(passed.sum()), float(truth[passed].mean()) if passed.any() else None,
+                         float(truth[~passed].mean()) if (~passed).any() else None,
+                         round(float(np.mean([checks[name][1] for checks, _ in found])), 2)])
+    table("The search's check of a candidate against its error on six new lines (base voices × warps × four references)",
+          ["language", "check", "candidates", "Spearman ρ", "passed", "new-line error, passed", "new-line error, failed",
+           "s per check"], rows)
+
+
 def main() -> None:
-    parts = set(sys.argv[1:]) or {"duration", "speed", "similarity", "emotion", "transfer", "wer", "frame_match", "search"}
+    parts = set(sys.argv[1:]) or {"duration", "speed", "similarity", "emotion", "transfer", "wer", "frame_match", "search",
+                                  "ear_check"}
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         reference = make_reference("flite", "kal16", tmp)
@@ -319,6 +378,8 @@ def main() -> None:
             bench_frame_match(reference)
         if "search" in parts:
             bench_search(tmp)
+        if "ear_check" in parts:
+            bench_ear_check(tmp)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 import subprocess
 
+import numpy as np
 import pytest
 
 from emodub import ear
@@ -105,3 +106,62 @@ def test_homophones_are_not_counted_against_the_voice():
     assert chinese_tokens("她") == chinese_tokens("他")
     assert error_rate("请坐下", "请做下", "zh") == 0.0
     assert error_rate("封信", "封现", "zh") == 0.5  # a different syllable is
+
+
+def _spoken(language: str, text: str, tmp_path) -> "object":
+    if language == "zh":
+        return synthesize_base("zh-baker", text)
+    path = tmp_path / "line.wav"
+    subprocess.run(["flite", "-voice", "slt", "-t", text, "-o", str(path)], check=True)
+    return load_audio(path)
+
+
+READ_ALONG_CASES = [
+    ("en", "Please close the door when you leave the room.", "Please close the window when you leave the room.", "window",
+     "Seven green apples fell from the old tree yesterday."),
+    ("zh", "今天天气很好，我们一起去公园散步。", "今天天气很好，我们一起去商店散步。", "商店", "我妹妹上周四在车站买了一把黄色的雨伞。"),
+]
+
+
+@pytest.mark.parametrize(("language", "said", "swapped", "swapped_word", "other"), READ_ALONG_CASES)
+def test_reading_along_doubts_only_the_words_the_audio_does_not_carry(whisper, tmp_path, language, said, swapped,
+                                                                         swapped_word, other):
+    """The said text reads along with high probabilities, a swapped word is the least likely one, another sentence is lost."""
+    audio = _spoken(language, said, tmp_path)
+    read = whisper.read_along(audio, said, language)
+    assert [unit for word, _ in read for unit in ear.tokens_for(word, language)] == ear.tokens_for(said, language)
+    assert all(0.0 <= p <= 1.0 for _, p in read)
+    least = min(whisper.read_along(audio, swapped, language), key=lambda item: item[1])
+    assert swapped_word.startswith(least[0].strip()) or least[0].strip().startswith(swapped_word[0]), least
+    lost_said, units = ear.units_lost(whisper, audio, said, language)
+    lost_other, other_units = ear.units_lost(whisper, audio, other, language)
+    assert units == len(ear.tokens_for(said, language)) and other_units == len(ear.tokens_for(other, language))
+    # Mandarin loses a little even when said right: Whisper writes half-width commas, and the text's BPE split is not always its own
+    assert lost_said / units < 0.25 and lost_other / other_units > 0.5
+
+
+class _Transcribing:
+    """The real Whisper ear offering only transcription: how ``units_lost`` counts with an ear that cannot read along."""
+
+    def __init__(self, whisper: WhisperEar) -> None:
+        self.name, self._whisper = "whisper, transcribing", whisper
+
+    def transcribe(self, audio, language: str) -> str:
+        return self._whisper.transcribe(audio, language)
+
+
+def test_an_ear_that_cannot_read_along_counts_the_edits_of_its_transcription(whisper, tmp_path):
+    text = "Please close the door when you leave the room."
+    audio = _spoken("en", text, tmp_path)
+    wrong = "Please open the door when you enter the house."
+    heard = whisper.transcribe(audio, "en")
+    lost, units = ear.units_lost(_Transcribing(whisper), audio, wrong, "en")
+    assert units == 9 and lost == ear.edit_distance(ear.tokens_for(wrong, "en"), ear.tokens_for(heard, "en")) >= 3
+    assert ear.loss_measure(whisper).endswith("read along") and ear.loss_measure(_Transcribing(whisper)).endswith("transcribed")
+
+
+def test_reading_along_takes_one_whisper_window_at_most(whisper, tmp_path):
+    audio = _spoken("en", "Please close the door when you leave the room.", tmp_path)
+    long = type(audio)(np.tile(audio.samples, int(31 / audio.duration_s) + 1), audio.sample_rate_hz)
+    with pytest.raises(EngineError, match=r"at most 30 s of audio, got 3\d\.\d s"):
+        whisper.read_along(long, "Please close the door.", "en")
