@@ -260,7 +260,8 @@ def bench_search(tmp: Path, plans: dict[str, timbre.SearchPlan] | None = None) -
     ``quick`` (the default :data:`timbre.QUICK_SEARCH`: screened on one probe, fine warps next to the
     best coarse one, rendered at 16 kHz) against ``exhaustive`` (every clear base voice, every warp
     of the leading voices, three probes each).  The per-machine material both start from (base
-    voices' probes analysed, their statistics, their own errors by the ear) is made first and timed apart.
+    voices' probes analysed, their statistics and coded warped envelopes, their own losses by the ear) is made first
+    and timed apart.
     """
     references = {"flite kal16": make_reference("flite", "kal16", tmp), **human_references(HUMAN_CACHE)}
     ear = default_ear()
@@ -270,6 +271,8 @@ def bench_search(tmp: Path, plans: dict[str, timbre.SearchPlan] | None = None) -
         for voice in voices_for(language):
             timbre.base_probes(voice, language)
             timbre.base_probe_error(voice, language, ear)
+            for band in {timbre.searched_band_hz(r.sample_rate_hz / 2) for r in references.values()}:
+                timbre.stored_coded(voice, language, band)
     machine_s = time.perf_counter() - started
     warm = next(iter(references.values()))  # the models' first calls (≈ 5 s) are not part of any search
     speaker_embedding(warm)
@@ -293,7 +296,8 @@ def bench_search(tmp: Path, plans: dict[str, timbre.SearchPlan] | None = None) -
         print(f"{mode}: search {np.mean([r[3] for r in picked]):.1f} s mean, {np.median([r[3] for r in picked]):.1f} s median, "
               f"{max(r[3] for r in picked):.1f} s worst; {np.mean([r[4] for r in picked]):.2f} hearings; "
               f"similarity {np.mean([r[6] for r in picked]):.3f}; error {np.mean([r[7] for r in picked]):.3f}")
-    print(f"per-machine material (base probes, their statistics and their errors, {', '.join(languages)}), once: {machine_s:.1f} s")
+    print(f"per-machine material (base probes, their statistics, coded warps and losses, {', '.join(languages)}), once: "
+          f"{machine_s:.1f} s")
 
 
 class TranscribingEar:
@@ -325,8 +329,7 @@ def bench_ear_check(tmp: Path) -> None:
         voices = voices_for(language)
         base = {name: {v: timbre.base_probe_error(v, language, ear) for v in voices} for name, ear in ears.items()}
         limits = {name: min(errors.values()) + timbre.EAR_MARGIN for name, errors in base.items()}
-        low, high = timbre.WARP_RANGE.get(language, (timbre.WARP_GRID[0], timbre.WARP_GRID[-1]))
-        warps = [w for w in timbre.WARP_GRID if low - 1e-9 <= w <= high + 1e-9][::2 if language == "en" else 1]
+        warps = timbre.searched_warps(language)[::2 if language == "en" else 1]
         found = []
         for reference in references.values():
             profile = timbre.describe_reference(reference)

@@ -40,6 +40,9 @@ def test_mandarin_synthesises(engine, reference):
     assert result.applied["language"] == "zh"
     assert result.applied["base_voice"] == "zh-baker"  # espeak-cmn is far less intelligible: the search leaves it out
     assert result.audio.duration_s > 1.0
+    checked = result.applied["probe_intelligibility"]  # how the search's ear checked the chosen voice
+    assert checked["ear"].endswith("read along") and checked["candidates_heard"] >= 1
+    assert checked["share_lost"] <= checked["limit"] == round(checked["clearest_base_voice"] + 0.08, 4) or checked["candidates_heard"] > 1
 
 
 @pytest.mark.parametrize("ratio", [0.75, 0.85, 1.0, 1.1, 1.25])
@@ -219,7 +222,30 @@ def test_base_probes_are_made_once_and_read_back_the_same(tmp_path, monkeypatch)
         assert np.allclose(mean, timbre._unstored_statistics("flite-slt", "en", warp, band)[0])
         assert np.allclose(std, timbre._unstored_statistics("flite-slt", "en", warp, band)[1])
     assert len(read.extra) == len(timbre.EAR_EXTRA_TEXTS["en"]) and read.extra[0].sample_rate_hz == world.ANALYSIS_RATE_HZ
+    timbre.stored_coded.cache_clear()
+    coded = timbre.stored_coded("flite-slt", "en", 8000.0)  # the renders' coded warps, kept per band beside the probes
+    sentences = read.features + read.extra
+    assert set(coded) == {(w, i) for w in timbre.searched_warps("en") for i in range(len(sentences))}
+    for (warp, index), stored in list(coded.items())[::11]:
+        assert np.allclose(stored, timbre.warped(sentences[index], warp, 8000.0).coded, atol=1e-4)
+    assert len(list((tmp_path / "base-probes").glob("flite-slt-en-*-coded-8000.npz"))) == 1
+    assert sum(p.stat().st_size for p in (tmp_path / "base-probes").iterdir()) < 40e6
     timbre.base_probes.cache_clear()
+    timbre.stored_coded.cache_clear()
+
+
+@pytest.mark.parametrize("warp", [0.85, 1.0, 1.25])
+@pytest.mark.parametrize("first_bin", [0, 300, 512])
+def test_a_warped_envelope_read_from_a_bin_on_is_that_part_of_the_whole(reference, warp, first_bin):
+    """Renders read only the warped envelope above the reference's band: the same values as the whole warp there."""
+    from emodub.engines.builtin import timbre
+
+    sp = world.analyze(reference).sp
+    whole = timbre.warp_envelope(sp, warp)
+    assert whole.shape == sp.shape
+    assert np.allclose(timbre.warp_envelope(sp, warp, first_bin), whole[:, first_bin:], rtol=1e-12)
+    moved = np.argmax(whole.mean(axis=0)[:200]) - np.argmax(sp.mean(axis=0)[:200])  # the strongest low peak moves up by > 1
+    assert (moved > 0) == (warp > 1.0) or moved == 0
 
 
 @pytest.mark.parametrize("plan", ["quick", "pruned"])
@@ -255,6 +281,26 @@ def test_the_search_renders_only_what_its_plan_says_and_keeps_the_words(referenc
     assert choice.probe_error is not None and choice.probe_error <= choice.error_limit and choice.hearings >= 1
     assert choice.base_similarity == pytest.approx(max(closeness.values()), abs=1e-4)
     assert all(done <= total for done, total in ticks) and ticks[-1][0] == len(set(scoring)) + len(fully_scored) + choice.hearings
+
+
+def test_the_ear_reads_the_probes_along_in_whisper_windows(monkeypatch):
+    """Probe sentences too long for one 30-s window are read in several, in order, and every word is counted once."""
+    from emodub.ear import WhisperEar, default_ear
+    from emodub.engines.builtin import timbre
+
+    ear = default_ear()
+    texts = timbre.ear_texts("en")
+    second = np.zeros(16000, np.float32)
+    rendered = [Audio(np.concatenate([synthesize_base("flite-slt", t).resampled(16000).samples, second]), 16000) for t in texts]
+    windows: list[tuple[float, str]] = []
+    real = WhisperEar.read_along
+    monkeypatch.setattr(WhisperEar, "read_along", lambda self, audio, text, language: (windows.append((audio.duration_s, text)),
+                                                                                         real(self, audio, text, language))[1])
+    lost = timbre.probe_error(rendered, "en", ear)
+    assert len(windows) >= 2 and all(seconds <= 30.0 for seconds, _ in windows)
+    assert " ".join(text for _, text in windows) == " ".join(texts)
+    assert sum(seconds for seconds, _ in windows) == pytest.approx(sum(r.duration_s for r in rendered) + len(texts) * timbre.PROBE_GAP_S)
+    assert 0.0 <= lost < timbre.base_probe_error("flite-slt", "en", ear) + timbre.EAR_MARGIN  # flite-slt's own voice keeps its words
 
 
 def test_base_voices_unclear_on_their_own_and_costly_warps_are_not_searched(reference, monkeypatch):

@@ -165,7 +165,7 @@ class BuiltinEngine:
                 "emotion_reference_heard": None if heard is None else {
                     "by": str(request.emotion_encoder), "vector": heard[0].to_dict(), "confidence": round(heard[1], 3)},
                 "similarity_probe": {"adapted": choice.similarity, "best_base_voice": choice.base_similarity},
-                "probe_intelligibility": {"error": choice.probe_error, "clearest_base_voice": choice.base_probe_error,
+                "probe_intelligibility": {"share_lost": choice.probe_error, "clearest_base_voice": choice.base_probe_error,
                                           "limit": choice.error_limit, "ear": choice.ear, "candidates_heard": choice.hearings},
                 "seconds": round(time.perf_counter() - started, 3),
             },

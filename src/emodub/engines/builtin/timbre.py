@@ -216,17 +216,16 @@ def describe_reference(reference: Audio) -> VoiceProfile:
     )
 
 
-def warp_envelope(sp: np.ndarray, warp: float) -> np.ndarray:
-    """Frequency-warp the envelope: the value at f moves to warp·f (linear in log power)."""
+def warp_envelope(sp: np.ndarray, warp: float, first_bin: int = 0) -> np.ndarray:
+    """Frequency-warp the envelope: the value at f moves to warp·f (linear in log power).  Bins from ``first_bin`` on."""
+    bins = np.arange(first_bin, sp.shape[1])
     if warp == 1.0:
-        return sp
-    bins = np.arange(sp.shape[1])
+        return sp[:, first_bin:]
     source = np.clip(bins / warp, 0, sp.shape[1] - 1)
     lo = np.floor(source).astype(int)
     hi = np.minimum(lo + 1, sp.shape[1] - 1)
     w = source - lo
-    log_sp = np.log(sp + 1e-16)
-    return np.exp((1 - w) * log_sp[:, lo] + w * log_sp[:, hi])
+    return np.exp((1 - w) * np.log(sp[:, lo] + 1e-16) + w * np.log(sp[:, hi] + 1e-16))
 
 
 def map_f0(features: world.WorldFeatures, profile: VoiceProfile) -> world.WorldFeatures:
@@ -242,19 +241,26 @@ def map_f0(features: world.WorldFeatures, profile: VoiceProfile) -> world.WorldF
 
 @dataclass(frozen=True)
 class Warped:
-    """A base voice's frames with the envelope warped, and that envelope coded within the reference's band.
+    """A base voice's frames and their envelope warped by ``warp`` and coded within the reference's band.
 
     The part of :func:`adapt` that does not depend on the reference's statistics, computed once
-    per frame sequence and warp: the search's statistics and its renders share it.
+    per frame sequence and warp (or read from the per-machine store, :func:`stored_coded`): the
+    search's statistics and its renders share it.  ``features`` keep the unwarped envelope;
+    only what lies above the reference's band is ever read warped (:meth:`envelope_from`).
     """
 
     features: world.WorldFeatures
+    warp: float
     coded: np.ndarray  # (frames, CEPSTRUM_DIMS)
+
+    def envelope_from(self, first_bin: int) -> np.ndarray:
+        """The warped envelope's bins from ``first_bin`` on."""
+        return warp_envelope(self.features.sp, self.warp, first_bin)
 
 
 def warped(features: world.WorldFeatures, warp: float, nyquist_hz: float) -> Warped:
-    features = features.with_(sp=warp_envelope(features.sp, warp))
-    return Warped(features, world.encode_envelope(band_limited(features, nyquist_hz), CEPSTRUM_DIMS))
+    coded = world.encode_envelope(band_limited(features.with_(sp=warp_envelope(features.sp, warp)), nyquist_hz), CEPSTRUM_DIMS)
+    return Warped(features, warp, coded)
 
 
 def match_cepstrum(source: Warped, profile: VoiceProfile, choice: VoiceChoice) -> world.WorldFeatures:
@@ -277,8 +283,8 @@ def match_cepstrum(source: Warped, profile: VoiceProfile, choice: VoiceChoice) -
     edge = int(np.searchsorted(features.frequencies_hz, band_cutoff_hz(profile.nyquist_hz)))
     if edge >= features.sp.shape[1]:
         return matched
-    sp = matched.sp.copy()
-    sp[:, edge:] = features.sp[:, edge:] * (matched.sp[:, edge - 1] / np.maximum(features.sp[:, edge - 1], 1e-16))[:, None]
+    sp, above = matched.sp.copy(), source.envelope_from(edge - 1)
+    sp[:, edge:] = above[:, 1:] * (matched.sp[:, edge - 1] / np.maximum(above[:, 0], 1e-16))[:, None]
     return matched.with_(sp=sp)
 
 
@@ -502,6 +508,34 @@ def base_probes(voice: str, language: str) -> BaseProbes:
         return BaseProbes(features, data["embeddings"], data["ap_bands"], statistics, path)
 
 
+def searched_warps(language: str) -> list[float]:
+    """The grid warps a search in ``language`` may try (``WARP_RANGE``)."""
+    low, high = WARP_RANGE.get(language, (WARP_GRID[0], WARP_GRID[-1]))
+    return [w for w in WARP_GRID if low - 1e-9 <= w <= high + 1e-9]
+
+
+@functools.lru_cache(maxsize=16)
+def stored_coded(voice: str, language: str, band_hz: float) -> dict[tuple[float, int], np.ndarray]:
+    """A base voice's probe and ear-only sentences warped by each searched warp and coded within ``band_hz``.
+
+    The renders' costly reference-independent half (:func:`warped`: about a quarter of a
+    candidate's render), kept per machine beside :func:`base_probes` for each reference band
+    met (about 3–6 MB a voice and band, float32); a band's first search makes it (≈ 1.5 s a voice).
+    Keyed by (warp, sentence index): the probes first, then the ear-only sentences.
+    """
+    material = base_probes(voice, language)
+    path = material.path.with_name(f"{material.path.stem}-coded-{band_hz:g}.npz")
+    sentences = material.features + material.extra
+    if not path.exists():
+        arrays = {f"{warp:g}_{i}": warped(features, warp, band_hz).coded.astype(np.float32)
+                  for warp in searched_warps(language) for i, features in enumerate(sentences)}
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    with np.load(path) as data:
+        return {(warp, i): data[f"{warp:g}_{i}"].astype(np.float64) for warp in searched_warps(language) for i in range(len(sentences))}
+
+
 @functools.lru_cache(maxsize=256)
 def _unstored_statistics(voice: str, language: str, warp: float, band_hz: float) -> tuple[np.ndarray, np.ndarray]:
     return _warped_statistics(base_probes(voice, language).features, warp, band_hz)
@@ -545,11 +579,10 @@ def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, cand
     probe_count = len(PROBE_TEXTS[language])
     screen = min(plan.screen_probes or probe_count, probe_count)
 
-    low, high = WARP_RANGE.get(language, (WARP_GRID[0], WARP_GRID[-1]))
-    coarse_warps = [w for w in COARSE_WARPS if low - 1e-9 <= w <= high + 1e-9]
+    coarse_warps = [w for w in COARSE_WARPS if w in searched_warps(language)]
 
     def fine_warps(around: list[float]) -> list[float]:
-        return [w for w in WARP_GRID if w not in COARSE_WARPS and low - 1e-9 <= w <= high + 1e-9
+        return [w for w in searched_warps(language) if w not in COARSE_WARPS
                 and (plan.fine_steps is None or any(abs(w - a) <= 0.05 * plan.fine_steps + 1e-9 for a in around))]
 
     coarse_count = len(searched) * len(coarse_warps)
@@ -567,13 +600,15 @@ def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, cand
     choices: dict[tuple[str, float], VoiceChoice] = {}
     similarities: dict[tuple[str, float], list[float]] = {}
     renders: dict[tuple[str, float, int], Audio] = {}  # the ear hears the probes GE2E was given, not new renders of them
+    band = searched_band_hz(profile.nyquist_hz)
 
     def render(key: tuple[str, float], index: int) -> Audio:
         """Candidate ``key`` reading sentence ``index`` of the probes followed by the ear-only sentences."""
         voice, warp = key
         if (voice, warp, index) not in renders:
             features = (material[voice].features + material[voice].extra if index >= probe_count else material[voice].features)[index]
-            renders[voice, warp, index] = _render(warped(features, warp, profile.nyquist_hz), profile, choices[key], plan.render_rate_hz)
+            source = Warped(features, warp, stored_coded(voice, language, band)[warp, index])
+            renders[voice, warp, index] = _render(source, profile, choices[key], plan.render_rate_hz)
         return renders[voice, warp, index]
 
     def score(key: tuple[str, float], probes_upto: int) -> None:
