@@ -16,7 +16,7 @@ statistics cannot carry; the choice's ``frame_match`` share (default 0; a reques
 The base voice and warp are chosen by a search that never trades words for likeness, coarse to
 fine. What does not depend on the reference is made once per machine (:func:`base_probes`): the
 base voices' probe sentences analysed, and their warped envelopes' statistics. Base voices the
-ear finds unclear on their own (own error over the clearest's plus ``EAR_MARGIN``) are not
+ear finds unclear on their own (own loss over the clearest's plus ``EAR_MARGIN``) are not
 searched. Each remaining voice is tried at the coarse warps and the leading voices at fine ones
 (within the language's ``WARP_RANGE``: warps the ear found costly are not tried),
 each candidate scored by the GE2E similarity of its renders to the reference (``emodub.voice``).
@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from emodub.audio import Audio
-from emodub.ear import READ_ALONG_WINDOW_S, Ear, can_hear, default_ear, loss_measure, units_lost
+from emodub.ear import READ_ALONG_WINDOW_S, Ear, WhisperEar, can_hear, default_ear, loss_measure, units_lost
 from emodub.engines.builtin import world
 from emodub.engines.builtin.base_voice import synthesize_base, voices_for
 from emodub.errors import EngineError
@@ -63,7 +63,8 @@ FINE_AROUND = 1  # a leading voice's fine warps lie next to its best coarse warp
 BASE_PROBES_VERSION = 5  # bump when the probe analysis changes: the per-machine cache is rebuilt
 EAR_SHORTLIST = 3  # most similar candidates the ear hears
 EAR_MAX_HEARINGS = 6  # when none of those keeps the words: the best candidate of each other base voice, up to this many
-EAR_MARGIN = 0.08  # share of probe words a candidate may lose over the clearest base voice (see probe_error)
+EAR_MARGIN = 0.08  # share of probe words a candidate may lose over the clearest base voice, Whisper reading along (probe_error)
+TRANSCRIBED_EAR_MARGIN = 0.05  # the same for an ear that transcribes (pocketsphinx): whole edits, not a soft count
 CEPSTRUM_DIMS = 40
 BAND_EDGE = 0.9
 AP_BANDS_HZ = ((0, 1000), (1000, 4000), (4000, 11025))
@@ -396,6 +397,11 @@ def probe_error(rendered: list[Audio], language: str, ear: Ear) -> float:
     return round(min(1.0, lost / total), 4)
 
 
+def ear_margin(ear: Ear) -> float:
+    """The share of probe words a candidate may lose over the clearest base voice, as this ear measures it."""
+    return EAR_MARGIN if isinstance(ear, WhisperEar) else TRANSCRIBED_EAR_MARGIN
+
+
 def base_probe_error(voice: str, language: str, ear: Ear) -> float:
     """A base voice's own error on the ear's probes; it does not depend on the reference, so it is measured once per machine."""
     path = models_dir() / "base_voice_probe_errors.json"
@@ -570,7 +576,7 @@ def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, cand
         assert ear is not None
         base_errors = {voice: base_probe_error(voice, language, ear) for voice in candidates}
         floor = min(base_errors.values())
-        limit = round(floor + EAR_MARGIN, 4)
+        limit = round(floor + ear_margin(ear), 4)
         candidates = [v for v in candidates if base_errors[v] <= limit]  # a voice unclear on its own cannot become clear
     material = {voice: base_probes(voice, language) for voice in candidates}
     closeness = {voice: float(np.mean([cosine(e, ref_embedding) for e in material[voice].embeddings])) for voice in candidates}
