@@ -130,7 +130,6 @@ class WhisperEar:
         heard = "".join(segment.text for segment in segments).strip()
         return simplified(heard) if language == "zh" else heard
 
-
     def read_along(self, audio: Audio, text: str, language: str) -> list[tuple[str, float]]:
         """Each word of ``text`` (a character or a few in Mandarin) with the probability Whisper gives it, made to read
         ``text`` along with ``audio`` (at most one 30-s window).

@@ -26,8 +26,8 @@ stage's best three on all three probes, so the choice still generalises to new t
 :data:`EXHAUSTIVE_SEARCH` scores every fine warp and every candidate on all three. Then the ear
 (:mod:`emodub.ear`) hears the candidates, most similar first, reading six sentences along
 (:func:`probe_error`), and stops at the first that loses at most ``EAR_MARGIN`` of their words
-more than the clearest base voice does; when none does, the clearest heard wins. The default frame-match share is 0: on real references, any share
-tried (0.25, 0.5) cost words. The result is a :class:`VoiceProfile`, cached under the
+more than the clearest base voice does; when none does, the clearest heard wins. The default
+frame-match share is 0: on real references, any share tried (0.25, 0.5) cost words. The result is a :class:`VoiceProfile`, cached under the
 reference's hash.
 """
 
@@ -51,7 +51,7 @@ from emodub.errors import EngineError
 from emodub.model_files import models_dir
 from emodub.voice import cosine, speaker_embedding
 
-PROFILE_VERSION = 11
+PROFILE_VERSION = 12
 WARP_GRID = (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25)
 COARSE_WARPS = (0.9, 1.05, 1.2)  # every searched base voice; the fine grid only for the leading voices
 # Warps a language's search may use (others: the whole grid).  Measured by the ear (greedy) on every grid warp of
