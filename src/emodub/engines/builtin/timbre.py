@@ -37,6 +37,7 @@ import functools
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -131,9 +132,9 @@ class VoiceProfile:
         return np.asarray(self.voiced_frames, dtype=float)
 
     def save(self, path: str | os.PathLike) -> None:
-        data = asdict(self)
-        tmp = Path(f"{path}.tmp")
-        tmp.write_text(json.dumps(data))
+        """Written whole, then renamed: workers that searched the same new voice at once each replace it with a full file."""
+        tmp = _writing(Path(path))
+        tmp.write_text(json.dumps(asdict(self)))
         os.replace(tmp, path)
 
     @classmethod
@@ -141,6 +142,11 @@ class VoiceProfile:
         data = json.loads(Path(path).read_text())
         data["choices"] = {k: VoiceChoice(**v) for k, v in data["choices"].items()}
         return cls(**data)
+
+
+def _writing(path: Path) -> Path:
+    """Where ``path`` is written before it is renamed into place: one name per process and thread, so writers never collide."""
+    return path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp{path.suffix}")
 
 
 def reference_hash(audio: Audio) -> str:
@@ -410,7 +416,7 @@ def base_probe_error(voice: str, language: str, ear: Ear) -> float:
     if key not in known:
         known[key] = probe_error([synthesize_base(voice, text) for text in ear_texts(language)], language, ear)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp = _writing(path)
         tmp.write_text(json.dumps(known, indent=1))
         os.replace(tmp, path)
     return float(known[key])
@@ -500,7 +506,7 @@ def base_probes(voice: str, language: str) -> BaseProbes:
         arrays["statistics_mean"] = np.array([[m for m, _ in row] for row in statistics])  # (bands, warps, CEPSTRUM_DIMS)
         arrays["statistics_std"] = np.array([[d for _, d in row] for row in statistics])
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+        tmp = _writing(path)
         np.savez(tmp, **arrays)
         os.replace(tmp, path)
         for stale in path.parent.glob(f"{voice}-{language}-*.npz"):  # earlier versions' material for this voice
@@ -535,7 +541,7 @@ def stored_coded(voice: str, language: str, band_hz: float) -> dict[tuple[float,
     if not path.exists():
         arrays = {f"{warp:g}_{i}": warped(features, warp, band_hz).coded.astype(np.float32)
                   for warp in searched_warps(language) for i, features in enumerate(sentences)}
-        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+        tmp = _writing(path)
         np.savez(tmp, **arrays)
         os.replace(tmp, path)
     with np.load(path) as data:
