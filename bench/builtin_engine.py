@@ -258,7 +258,7 @@ class TranscribingEar:
     """Whisper made to transcribe (beam 5) where the search reads along: the check the search used before."""
 
     def __init__(self, ear) -> None:
-        self._ear, self.name = ear, f"{ear.name}, transcribing"
+        self._ear, self.name, self.languages = ear, f"{ear.name}, transcribing", ear.languages
 
     def transcribe(self, audio: Audio, language: str) -> str:
         return self._ear.transcribe(audio, language)

@@ -144,7 +144,7 @@ class _Transcribing:
     """The real Whisper ear offering only transcription: how ``units_lost`` counts with an ear that cannot read along."""
 
     def __init__(self, whisper: WhisperEar) -> None:
-        self.name, self._whisper = "whisper, transcribing", whisper
+        self.name, self.languages, self._whisper = "whisper, transcribing", whisper.languages, whisper
 
     def transcribe(self, audio, language: str) -> str:
         return self._whisper.transcribe(audio, language)

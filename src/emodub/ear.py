@@ -44,6 +44,7 @@ class Ear(Protocol):
     """A recogniser: what it hears in ``audio`` spoken in ``language``."""
 
     name: str
+    languages: tuple[str, ...]  # the languages it hears
 
     def transcribe(self, audio: Audio, language: str) -> str: ...
 
@@ -105,6 +106,7 @@ class WhisperEar:
     """Whisper base through faster-whisper (CTranslate2, int8, one thread per process by default)."""
 
     name = "whisper-base (faster-whisper, int8)"
+    languages = ("en", "zh")
 
     def __init__(self, model) -> None:
         self._model = model
@@ -162,6 +164,7 @@ class SphinxEar:
     """pocketsphinx's shipped en-us model: the fallback when faster-whisper is missing (English only)."""
 
     name = "pocketsphinx en-us"
+    languages = ("en",)
 
     def __init__(self) -> None:
         from pocketsphinx import Decoder
@@ -189,7 +192,7 @@ def default_ear() -> Ear | None:
 
 
 def can_hear(ear: Ear, language: str) -> bool:
-    return isinstance(ear, WhisperEar) or language == "en"
+    return language in ear.languages
 
 
 def edit_distance(truth: list[str], hypothesis: list[str]) -> int:
