@@ -102,6 +102,11 @@ def whisper_model_dir() -> Path:
     return folder
 
 
+def _ear_samples(audio: Audio) -> np.ndarray:
+    """``audio`` as Whisper takes it: 16 kHz float32 within ±1."""
+    return np.clip(audio.resampled(EAR_RATE_HZ).samples, -1, 1).astype(np.float32)
+
+
 class WhisperEar:
     """Whisper base through faster-whisper (CTranslate2, int8, one thread per process by default)."""
 
@@ -123,7 +128,7 @@ class WhisperEar:
         return cls.from_local(whisper_model_dir())
 
     def transcribe(self, audio: Audio, language: str) -> str:
-        samples = np.clip(audio.resampled(EAR_RATE_HZ).samples, -1, 1).astype(np.float32)
+        samples = _ear_samples(audio)
         # Temperature 0 only and a token budget from the clip's length: on garbled audio the
         # default fallback (six temperatures) and a looping decoder took tens of seconds per clip.
         budget = int(min(MAX_TOKENS, 20 + TOKENS_PER_S * audio.duration_s))
@@ -143,7 +148,7 @@ class WhisperEar:
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
 
-        samples = np.clip(audio.resampled(EAR_RATE_HZ).samples, -1, 1).astype(np.float32)
+        samples = _ear_samples(audio)
         if len(samples) > READ_ALONG_WINDOW_S * EAR_RATE_HZ:
             raise EngineError(f"read-along takes at most {READ_ALONG_WINDOW_S:g} s of audio, got {audio.duration_s:.1f} s")
         features = self._model.feature_extractor(samples)
@@ -155,7 +160,7 @@ class WhisperEar:
 
     def detect_language(self, audio: Audio) -> str:
         """Whisper's guess of the language spoken in (the first 30 s of) ``audio``: an ISO 639-1 code."""
-        samples = np.clip(audio.resampled(EAR_RATE_HZ).samples[:30 * EAR_RATE_HZ], -1, 1).astype(np.float32)
+        samples = _ear_samples(audio)[:30 * EAR_RATE_HZ]
         language, _, _ = self._model.detect_language(samples)
         return language
 
@@ -213,15 +218,20 @@ def units_lost(ear: Ear, audio: Audio, text: str, language: str) -> tuple[float,
     the few edits of one transcription.  Other ears transcribe and count the edits.
     """
     total = len(tokens_for(text, language))
-    if isinstance(ear, WhisperEar):
+    if reads_along(ear):
         read = ear.read_along(audio, text, language)
         return float(sum(len(tokens_for(word, language)) * (1.0 - p) for word, p in read)), total
     return float(min(total, edit_distance(tokens_for(text, language), tokens_for(ear.transcribe(audio, language), language)))), total
 
 
+def reads_along(ear: Ear) -> bool:
+    """Whether :func:`units_lost` reads the known text along with this ear (Whisper) or transcribes and counts edits."""
+    return isinstance(ear, WhisperEar)
+
+
 def loss_measure(ear: Ear) -> str:
     """How :func:`units_lost` measures with this ear: for reports, and to key what was measured."""
-    return f"{ear.name}, read along" if isinstance(ear, WhisperEar) else f"{ear.name}, transcribed"
+    return f"{ear.name}, read along" if reads_along(ear) else f"{ear.name}, transcribed"
 
 
 def tokens_for(text: str, language: str) -> list[str]:

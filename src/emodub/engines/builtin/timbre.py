@@ -27,8 +27,8 @@ stage's best three on all three probes, so the choice still generalises to new t
 (:mod:`emodub.ear`) hears the candidates, most similar first, reading six sentences along
 (:func:`probe_error`), and stops at the first that loses at most ``EAR_MARGIN`` of their words
 more than the clearest base voice does; when none does, the clearest heard wins. The default
-frame-match share is 0: on real references, any share tried (0.25, 0.5) cost words. The result is a :class:`VoiceProfile`, cached under the
-reference's hash.
+frame-match share is 0: on real references, any share tried (0.25, 0.5) cost words. The result
+is a :class:`VoiceProfile`, cached under the reference's hash.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from emodub.audio import Audio
-from emodub.ear import READ_ALONG_WINDOW_S, Ear, WhisperEar, can_hear, default_ear, loss_measure, units_lost
+from emodub.ear import READ_ALONG_WINDOW_S, Ear, can_hear, default_ear, loss_measure, reads_along, units_lost
 from emodub.engines.builtin import world
 from emodub.engines.builtin.base_voice import synthesize_base, voices_for
 from emodub.errors import EngineError
@@ -406,7 +406,7 @@ def probe_error(rendered: list[Audio], language: str, ear: Ear) -> float:
 
 def ear_margin(ear: Ear) -> float:
     """The share of probe words a candidate may lose over the clearest base voice, as this ear measures it."""
-    return EAR_MARGIN if isinstance(ear, WhisperEar) else TRANSCRIBED_EAR_MARGIN
+    return EAR_MARGIN if reads_along(ear) else TRANSCRIBED_EAR_MARGIN
 
 
 def base_probe_error(voice: str, language: str, ear: Ear) -> float:
