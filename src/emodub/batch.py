@@ -231,7 +231,7 @@ def voice_profiles(items: list[BatchItem], voices: dict[str, Path], options: Dub
     """Each given voice's profile for every language its scripts use, searched once here: {cache file name: bytes}."""
     from emodub import media
     from emodub.engines.base import detect_language
-    from emodub.engines.builtin import timbre
+    from emodub.engines.builtin import timbre, voice_search
     from emodub.subtitles import read_script
 
     references = [load_audio(path) for path in voices.values()]
@@ -247,7 +247,7 @@ def voice_profiles(items: list[BatchItem], voices: dict[str, Path], options: Dub
     files = {}
     for reference in references:
         for language in sorted(languages):
-            timbre.load_or_build_profile(reference, language, base_voice=options.base_voice, frame_match=options.frame_match)
+            voice_search.load_or_build_profile(reference, language, base_voice=options.base_voice, frame_match=options.frame_match)
         path = timbre.cache_dir() / f"{timbre.reference_hash(reference)}.json"
         if path.exists():
             files[path.name] = path.read_bytes()

@@ -47,7 +47,7 @@ from emodub.emotion.space import EmotionVector, VoiceQualities, fuse
 from emodub.emotion.speech import AcousticSER, SpeechEmotionModel
 from emodub.emotion.text import text_to_emotion
 from emodub.engines.base import SynthesisRequest, detect_language, get_engine
-from emodub.engines.builtin import timbre
+from emodub.engines.builtin import voice_search
 from emodub.errors import EmodubError, InputError
 from emodub.subtitles import Cue, Part, read_script, write_srt
 from emodub.subtitles.directions import parse_cue
@@ -664,7 +664,7 @@ def _build_profiles(session: DubSession, notify: Hook) -> None:
     """Each (voice, language) profile once, before the workers start (they load it from the cache)."""
     needed = {(key, detect_language(part.text)) for cue, row in zip(session.cues, session.assigned) for part, (_, key) in zip(cue.parts, row)}
     for key, language in sorted(needed):
-        timbre.load_or_build_profile(session.references[key], language, base_voice=session.options.base_voice,
+        voice_search.load_or_build_profile(session.references[key], language, base_voice=session.options.base_voice,
                                      frame_match=session.options.frame_match,
                                      progress=lambda done, total: notify("voice profile", done, total))
 

@@ -126,6 +126,7 @@ class VerifyConfig(_Strict):
     max_word_error_rate: float = Field(0.25, ge=0, le=1)  # English, by the ear; the same defaults as verify.Thresholds
     max_character_error_rate: float = Field(0.2, ge=0, le=1)  # Mandarin, by the ear
     require_arousal_match: bool = True
+    min_naturalness: float | None = Field(None, ge=1, le=5)  # MOS by the naturalness judge; None: reported, no pass mark
     emotion_encoder: Path | None = None  # judge the output's emotion with this train-encoders folder
 
     @model_validator(mode="after")

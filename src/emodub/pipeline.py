@@ -27,8 +27,9 @@ from emodub.job import (
     TextEmotion,
     VectorEmotion,
 )
+from emodub.naturalness import default_judge
 from emodub.timing import duration_error_ms
-from emodub.verify import Thresholds, synthesize_verified
+from emodub.verify import Thresholds, naturalness_check, synthesize_verified
 from emodub.voice import speaker_similarity
 
 Hook = Callable[[str, int, int], None]
@@ -128,6 +129,7 @@ class Report:
     provenance: dict[str, str]
     verification: dict[str, Any] | None = None
     intelligibility: dict[str, Any] | None = None  # the ear on the kept round: recogniser, heard, wer | cer, threshold, passed
+    naturalness: float | None = None  # MOS 1–5 of the output by the naturalness judge (emodub.naturalness); None: not measured
     emodub_version: str = __version__
 
     def to_json(self) -> str:
@@ -206,10 +208,12 @@ def synthesize_job(job: Job, *, hook: Hook | None = None) -> tuple[Synthesis, Re
 
     if verification is not None:
         similarity = next(c["value"] for c in verification["checks"] if c["name"] == "speaker_similarity")
+        naturalness = next(c["value"] for c in verification["checks"] if c["name"] == "naturalness")
     else:
         notify("measure", 0, 1)
         t0 = time.perf_counter()
         similarity = round(speaker_similarity(synthesis.audio, reference), 4)
+        naturalness = naturalness_check(synthesis.audio, None, default_judge()).value
         timings["measure"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
     duration_s = synthesis.audio.duration_s
@@ -238,6 +242,7 @@ def synthesize_job(job: Job, *, hook: Hook | None = None) -> tuple[Synthesis, Re
         provenance=provenance_for(synthesis.engine).tags(),
         verification=verification,
         intelligibility=None if verification is None else verification.get("intelligibility"),
+        naturalness=naturalness if isinstance(naturalness, float) else None,
     )
     notify("done", 1, 1)
     return synthesis, report

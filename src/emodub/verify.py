@@ -9,7 +9,9 @@ The judge does not read what the engine applied: it measures the output.
   keeps the voice out of the reading) — compared with the requested vector: arousal sign
   (pass/fail) and the dominant emotion (reported);
 - intelligibility: what the ear (:mod:`emodub.ear`: Whisper base, English and Mandarin)
-  hears, scored as WER (English) or CER (Mandarin) against the line.
+  hears, scored as WER (English) or CER (Mandarin) against the line;
+- naturalness: how much the output sounds like a person, as the naturalness judge
+  (:mod:`emodub.naturalness`: DistillMOS) scores it, 1–5; a pass mark only when ``min_naturalness`` is set.
 
 Intelligibility comes first: a round whose words miss never beats one whose words pass,
 whatever its similarity.  :func:`synthesize_verified` retries a missed check with an
@@ -27,10 +29,12 @@ from typing import Any
 
 import numpy as np
 
+from emodub.audio import Audio
 from emodub.ear import Ear, judge_intelligibility
 from emodub.emotion.speech import MIN_SPEECH_S, AcousticSER, Baseline, SpeechEmotionModel
 from emodub.engines.base import Engine, Synthesis, SynthesisRequest
 from emodub.errors import InputError
+from emodub.naturalness import NaturalnessJudge, default_judge
 from emodub.voice import speaker_similarity
 
 Hook = Callable[[str, int, int], None]
@@ -45,8 +49,11 @@ class Thresholds:
     max_word_error_rate: float = 0.25  # English, by the ear (bench/intelligibility.py)
     max_character_error_rate: float = 0.2  # Mandarin, by the ear
     require_arousal_match: bool = True
+    min_naturalness: float | None = None  # MOS 1–5 by the naturalness judge; None: measured and reported, no pass mark
 
     def __post_init__(self) -> None:
+        if self.min_naturalness is not None and not (isinstance(self.min_naturalness, (int, float)) and 1 <= self.min_naturalness <= 5):
+            raise InputError(f"verify threshold min_naturalness {self.min_naturalness!r} must be a MOS between 1 and 5")
         for name in ("max_duration_error_ms", "min_speaker_similarity", "max_word_error_rate", "max_character_error_rate"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or np.isnan(value) or value < 0:
@@ -89,12 +96,14 @@ class Verification:
 
 
 def verify(synthesis: Synthesis, request: SynthesisRequest, thresholds: Thresholds = Thresholds(),
-           baseline: Baseline | None = None, judge: SpeechEmotionModel | None = None, ear: Ear | None = None) -> Verification:
+           baseline: Baseline | None = None, judge: SpeechEmotionModel | None = None, ear: Ear | None = None,
+           naturalness_judge: NaturalnessJudge | None = None) -> Verification:
     """Measure ``synthesis`` against ``request`` (see the module docstring).
 
     ``baseline``: the reference speaker's cues, when the caller already measured them.
     ``judge``: the emotion reader to use instead of the acoustic SER (e.g. ``train.EncoderSER``).
     ``ear``: the recogniser (default: :func:`emodub.ear.default_ear`).
+    ``naturalness_judge``: the MOS predictor (default: :func:`emodub.naturalness.default_judge`).
     """
     audio, result = synthesis.audio, Verification()
     language = request.resolved_language
@@ -112,6 +121,7 @@ def verify(synthesis: Synthesis, request: SynthesisRequest, thresholds: Threshol
     else:
         result.checks.append(Check("length_error_ms", None, None, None, "free mode: no target length"))
 
+    result.checks.append(naturalness_check(audio, thresholds.min_naturalness, naturalness_judge or default_judge()))
     similarity = speaker_similarity(audio, request.speaker_reference)
     result.checks.append(Check("speaker_similarity", round(similarity, 4), thresholds.min_speaker_similarity,
                                similarity >= thresholds.min_speaker_similarity))
@@ -135,6 +145,17 @@ def verify(synthesis: Synthesis, request: SynthesisRequest, thresholds: Threshol
                                    "(bench/recognition.py)"))
 
     return result
+
+
+def naturalness_check(audio: Audio, minimum: float | None, judge: NaturalnessJudge | None) -> Check:
+    """The judge's MOS of ``audio`` as a check (passed None without a pass mark, value None without a judge)."""
+    if judge is None:
+        return Check("naturalness", None, minimum, None, "not measured: no naturalness judge is installed (distillmos)")
+    score = judge.score_many([audio])[0]
+    if not np.isfinite(score):
+        return Check("naturalness", None, minimum, None, "not measured: the output is too short or silent")
+    return Check("naturalness", round(score, 3), minimum, None if minimum is None else score >= minimum,
+                 f"MOS 1–5 by {judge.name}; real people score 3.7–4.4, espeak-ng 1.9–2.5 (bench/naturalness.py)")
 
 
 def _score(verification: Verification) -> tuple[bool, int, float, float]:

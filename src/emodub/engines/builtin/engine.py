@@ -17,7 +17,7 @@ import numpy as np
 from emodub.audio import Audio
 from emodub.emotion.space import EmotionVector, VoiceQualities
 from emodub.engines.base import Synthesis, SynthesisRequest
-from emodub.engines.builtin import render, timbre, transfer, world
+from emodub.engines.builtin import kokoro, neural_length, render, timbre, transfer, voice_search, world
 from emodub.engines.builtin.base_voice import BASE_VOICES, is_available, synthesize_base_timed, unavailable_reason, voices_for
 from emodub.engines.builtin.zh_baker import LICENCE_NOTE
 from emodub.errors import EngineError, InputError
@@ -63,6 +63,8 @@ def mandarin_voice_notes(base_voice: str) -> list[str]:
     """Which Mandarin voice spoke and why (its licence, or why the better voice was not used)."""
     if base_voice == "zh-baker":
         return [f"Mandarin voice zh-baker ({LICENCE_NOTE})"]
+    if base_voice == "kokoro":
+        return []
     reason = unavailable_reason("zh-baker") if not is_available("zh-baker") else "chosen by the voice search"
     return [f"Mandarin voice {base_voice} (licence-clean fallback, hard to understand: CER ≈ 0.6 by the ear); zh-baker: {reason}"]
 
@@ -99,18 +101,15 @@ class BuiltinEngine:
         if choice.probe_error is not None and choice.error_limit is not None and choice.probe_error > choice.error_limit:
             warnings.append(f"no candidate voice kept the words of the probe sentences (share lost {choice.probe_error:.2f}, limit "
                             f"{choice.error_limit:.2f}): the clearest was used; is the reference clean speech of one person?")
-        base, phones = synthesize_base_timed(choice.base_voice, request.text, seed=request.seed)
-        features = world.analyze(base)
-        neutral_loudness = base.loudness_lufs()
-        features = timbre.adapt(features, profile, choice)
-
+        warnings.extend(choice.notes)
+        neural = choice.base_voice == "kokoro"
         emotion = request.emotion
         if emotion is not None and emotion.total > MAX_EMOTION_TOTAL:
             emotion = emotion.clamp(MAX_EMOTION_TOTAL)
             warnings.append(f"emotion total {request.emotion.total:.2f} was scaled to {MAX_EMOTION_TOTAL} "
                             "(the engine's clamp for timbre stability)")
         question = request.text.rstrip().endswith(("?", "？", "吗"))
-        shape = render.shape_for(emotion, request.qualities, question=question)
+        shape = render.shape_for(emotion, request.qualities, question=question and not neural)  # Kokoro says a question's rise
         template, heard = None, None
         if request.emotion_reference is not None:
             template = transfer.measure(request.emotion_reference)
@@ -119,23 +118,45 @@ class BuiltinEngine:
                 heard = _heard_emotion(request.emotion_reference, request.emotion_encoder)
                 reference_shape = render.shape_for(heard[0], VoiceQualities())
             shape = render.blend([(shape, 1.0), (transfer.scaled_shape(reference_shape, request.emotion_alpha), 1.0)])
-        features = render.apply_static(features, shape)
 
-        frame_s = features.frame_period_ms / 1000
-        spans = (spans_from_phones(phones, features.n_frames, frame_s) if phones
-                 else find_pauses(features.frame_energy_db()))
-        natural = [s.length * (shape.pause_factor if s.is_pause else 1.0) / shape.rate_factor for s in spans]
-        free_duration_s = sum(natural) * frame_s
-        target_s = request.duration.target_length_s(free_duration_s)
-        positions = plan_time_map(spans, target_s / frame_s, smoothness=request.duration.smoothness,
-                                  natural_lengths=natural)
-        features = features.resampled_in_time(positions)
-        anchors = _contour_anchors(phones, positions, frame_s) if phones else None
-        features = render.apply_contours(features, shape, anchors)
-        if template is not None:
-            features = transfer.impose_contours(features, template, request.emotion_alpha, tonal=request.resolved_language == "zh")
+        phones, anchors = None, None
+        if neural and timbre.imposes_nothing(choice) and template is None and render.only_rate_and_level(shape):
+            style = voice_search.kokoro_style(choice)
 
-        audio = world.synthesize(features)
+            def spoken(speed: float) -> Audio:
+                return kokoro.synthesize(request.text, language, style, speed=speed)
+
+            free = spoken(shape.rate_factor)
+            free_duration_s = free.duration_s
+            target_s = request.duration.target_length_s(free_duration_s)
+            near, speed, renders = neural_length.rendered_near(spoken, free, shape.rate_factor, target_s)
+            samples, length_note = neural_length.fit_pauses(near.samples, int(round(target_s * near.sample_rate_hz)), near.sample_rate_hz)
+            audio, neutral_loudness = Audio(samples, near.sample_rate_hz), free.loudness_lufs()
+            rendering = {"path": "kokoro as it speaks (no vocoder pass)", "speed": round(speed, 4), "renders": renders,
+                         "length": length_note}
+        else:
+            if neural:
+                base = kokoro.synthesize(request.text, language, voice_search.kokoro_style(choice))
+            else:
+                base, phones = synthesize_base_timed(choice.base_voice, request.text, seed=request.seed)
+            neutral_loudness = base.loudness_lufs()
+            features = render.apply_static(timbre.adapt(world.analyze(base), profile, choice), shape)
+            frame_s = features.frame_period_ms / 1000
+            spans = (spans_from_phones(phones, features.n_frames, frame_s) if phones
+                     else find_pauses(features.frame_energy_db()))
+            natural = [s.length * (shape.pause_factor if s.is_pause else 1.0) / shape.rate_factor for s in spans]
+            free_duration_s = sum(natural) * frame_s
+            target_s = request.duration.target_length_s(free_duration_s)
+            positions = plan_time_map(spans, target_s / frame_s, smoothness=request.duration.smoothness,
+                                      natural_lengths=natural)
+            features = features.resampled_in_time(positions)
+            anchors = _contour_anchors(phones, positions, frame_s) if phones else None
+            features = render.apply_contours(features, shape, anchors)
+            if template is not None:
+                features = transfer.impose_contours(features, template, request.emotion_alpha, tonal=request.resolved_language == "zh")
+            audio = world.synthesize(features)
+            rendering = {"path": "WORLD (F0, envelope, emotion and length reshaped)"}
+
         gain_db = (TARGET_LOUDNESS_LUFS - neutral_loudness if np.isfinite(neutral_loudness) else 0.0) + shape.energy_db
         samples = audio.samples * 10 ** (gain_db / 20)
         peak = float(np.max(np.abs(samples))) if len(samples) else 0.0
@@ -155,6 +176,12 @@ class BuiltinEngine:
                 "base_voice": choice.base_voice,
                 "warp": choice.warp,
                 "frame_match": choice.frame_match,
+                "envelope_match": choice.envelope_match,
+                "kokoro_style": None if choice.style is None else {"weights": choice.style["weights"], "offset_norm": round(
+                    float(np.linalg.norm(choice.style["offset"])), 4)},
+                "naturalness_probe": {"adapted": choice.naturalness, "most_natural_base_voice": choice.naturalness_floor,
+                                      "limit": choice.naturalness_limit, "judge": choice.judge},
+                "rendering": rendering,
                 "pauses_from": "phone timings" if phones else "frame energy",
                 "contours_anchored_on": "phone timings" if anchors else "whole line",
                 "emotion_vector_rendered": None if emotion is None else emotion.to_dict(),
@@ -177,7 +204,7 @@ class BuiltinEngine:
             if self._progress is not None:
                 self._progress("voice profile", done, total)
 
-        return timbre.load_or_build_profile(reference, language, base_voice=base_voice, frame_match=frame_match, progress=tick)
+        return voice_search.load_or_build_profile(reference, language, base_voice=base_voice, frame_match=frame_match, progress=tick)
 
 
 __all__ = ["BuiltinEngine"]

@@ -138,6 +138,13 @@ def shape_for(emotion: EmotionVector | None, qualities: VoiceQualities, *, quest
     return blend(rules)
 
 
+def only_rate_and_level(shape: ProsodyShape) -> bool:
+    """Whether ``shape`` changes nothing but the speaking rate and the level (what a neural voice renders without a vocoder)."""
+    neutral = ProsodyShape()
+    return all(getattr(shape, f.name) == getattr(neutral, f.name) for f in fields(ProsodyShape)
+               if f.name not in ("rate_factor", "energy_db"))
+
+
 def apply_static(features: WorldFeatures, shape: ProsodyShape) -> WorldFeatures:
     """Level, range, spectral tilt, breathiness and whisper — the parts that do not depend on time."""
     f0 = features.f0_hz.copy()

@@ -52,7 +52,7 @@ from emodub.errors import EngineError
 from emodub.model_files import models_dir
 from emodub.voice import cosine, speaker_embedding
 
-PROFILE_VERSION = 12
+PROFILE_VERSION = 13
 WARP_GRID = (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25)
 COARSE_WARPS = (0.9, 1.05, 1.2)  # every searched base voice; the fine grid only for the leading voices
 # Warps a language's search may use (others: the whole grid).  Measured by the ear (greedy) on every grid warp of
@@ -110,6 +110,14 @@ class VoiceChoice:
     error_limit: float | None = None
     ear: str | None = None
     hearings: int = 0  # candidates the ear heard in the search, this one included (≈ 1.5 s each on one core)
+    envelope_match: float = 1.0  # share of the cepstral mean-variance mapping applied (0: the base voice's own envelope)
+    f0_match: bool = True  # F0 mapped onto the reference's log-F0 mean and spread (False: the base voice's own)
+    style: dict | None = None  # Kokoro's style (kokoro.KokoroStyle.to_dict()) when base_voice is "kokoro"
+    naturalness: float | None = None  # the judge's mean MOS of the candidate's probe renders (None: no judge)
+    naturalness_floor: float | None = None  # the most natural base voice's own MOS for the language
+    naturalness_limit: float | None = None  # floor − margin: a candidate under it is not acceptable
+    judge: str | None = None
+    notes: list[str] = field(default_factory=list)  # what the choice gave up, in words (the report's warnings)
 
 
 @dataclass
@@ -133,7 +141,7 @@ class VoiceProfile:
 
     def save(self, path: str | os.PathLike) -> None:
         """Written whole, then renamed: workers that searched the same new voice at once each replace it with a full file."""
-        tmp = _writing(Path(path))
+        tmp = writing_path(Path(path))
         tmp.write_text(json.dumps(asdict(self)))
         os.replace(tmp, path)
 
@@ -144,7 +152,7 @@ class VoiceProfile:
         return cls(**data)
 
 
-def _writing(path: Path) -> Path:
+def writing_path(path: Path) -> Path:
     """Where ``path`` is written before it is renamed into place: one name per process and thread, so writers never collide."""
     return path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp{path.suffix}")
 
@@ -278,10 +286,14 @@ def match_cepstrum(source: Warped, profile: VoiceProfile, choice: VoiceChoice) -
     band edge (the reference says nothing about it).
     """
     features, coded = source.features, source.coded
+    if choice.envelope_match == 0 and choice.frame_match == 0 and source.warp == 1.0:
+        return features  # nothing to impose: the base voice's own envelope, not its 40-coefficient coding
     scale = np.asarray(profile.cepstrum_std) / np.maximum(np.asarray(choice.cepstrum_std), 1e-6)
     mapped = coded.copy()  # unvoiced frames (fricatives, silence) keep their envelope: the statistics are of voiced speech
     v = features.voiced
     mapped[v] = np.asarray(profile.cepstrum_mean) + (coded[v] - np.asarray(choice.cepstrum_mean)) * scale
+    if choice.envelope_match < 1.0:
+        mapped[v] = coded[v] + choice.envelope_match * (mapped[v] - coded[v])
     share = choice.frame_match
     if share > 0 and profile.voiced_frames and v.any():
         mapped[v] = (1 - share) * mapped[v] + share * nearest_frames_mean(mapped[v], profile.voiced_frames_array)
@@ -311,7 +323,8 @@ def adapt(features: world.WorldFeatures, profile: VoiceProfile, choice: VoiceCho
 
 def adapt_warped(source: Warped, profile: VoiceProfile, choice: VoiceChoice) -> world.WorldFeatures:
     """:func:`adapt` from frames already warped by ``choice.warp`` (:func:`warped`)."""
-    features = map_f0(match_cepstrum(source, profile, choice), profile)
+    features = match_cepstrum(source, profile, choice)
+    features = map_f0(features, profile) if choice.f0_match else features
     ap = features.ap.copy()
     freqs = features.frequencies_hz
     v = features.voiced
@@ -366,6 +379,29 @@ def _render(source: Warped, profile: VoiceProfile, choice: VoiceChoice, rate_hz:
     return world.synthesize(adapted)
 
 
+def imposes_nothing(choice: VoiceChoice) -> bool:
+    """Whether ``choice`` leaves the base voice as it is (no F0 mapping, warp, envelope or aperiodicity change)."""
+    return (not choice.f0_match and choice.warp == 1.0 and choice.frame_match == 0 and choice.envelope_match == 0
+            and not any(choice.ap_shift))
+
+
+def render_adapted(features: world.WorldFeatures, profile: VoiceProfile, choice: VoiceChoice, rate_hz: int | None = 16000) -> Audio:
+    """``features`` adapted by ``choice`` and synthesised at ``rate_hz``: how the search hears a candidate (GE2E, ear, judge)."""
+    return _render(warped(features, choice.warp, profile.nyquist_hz), profile, choice, rate_hz)
+
+
+def render_probes(profile: VoiceProfile, choice: VoiceChoice, language: str, rate_hz: int | None = 16000) -> list[Audio]:
+    """A base-voice candidate's probe sentences (the per-machine store's), as the search renders them."""
+    material = base_probes(choice.base_voice, language)
+    band = searched_band_hz(profile.nyquist_hz)
+    coded = stored_coded(choice.base_voice, language, band) if choice.warp in searched_warps(language) else {}
+    renders = []
+    for index, features in enumerate(material.features):
+        source = Warped(features, choice.warp, coded[choice.warp, index]) if coded else warped(features, choice.warp, profile.nyquist_hz)
+        renders.append(_render(source, profile, choice, rate_hz))
+    return renders
+
+
 def ear_texts(language: str) -> tuple[str, ...]:
     return PROBE_TEXTS[language] + EAR_EXTRA_TEXTS[language]
 
@@ -390,7 +426,7 @@ def probe_error(rendered: list[Audio], language: str, ear: Ear) -> float:
     filled = 0
     for audio, text in zip(rendered, texts):
         samples = audio.resampled(rate).samples
-        if not windows or filled + len(samples) > READ_ALONG_WINDOW_S * rate:
+        if not windows or filled + len(samples) + len(gap) > READ_ALONG_WINDOW_S * rate:
             windows.append(([], []))
             filled = 0
         windows[-1][0].extend((samples, gap))
@@ -417,7 +453,7 @@ def base_probe_error(voice: str, language: str, ear: Ear) -> float:
     if key not in known:
         known[key] = probe_error([synthesize_base(voice, text) for text in ear_texts(language)], language, ear)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _writing(path)
+        tmp = writing_path(path)
         tmp.write_text(json.dumps(known, indent=1))
         os.replace(tmp, path)
     return float(known[key])
@@ -507,7 +543,7 @@ def base_probes(voice: str, language: str) -> BaseProbes:
         arrays["statistics_mean"] = np.array([[m for m, _ in row] for row in statistics])  # (bands, warps, CEPSTRUM_DIMS)
         arrays["statistics_std"] = np.array([[d for _, d in row] for row in statistics])
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _writing(path)
+        tmp = writing_path(path)
         np.savez(tmp, **arrays)
         os.replace(tmp, path)
         for stale in path.parent.glob(f"{voice}-{language}-*.npz"):  # earlier versions' material for this voice
@@ -542,7 +578,7 @@ def stored_coded(voice: str, language: str, band_hz: float) -> dict[tuple[float,
     if not path.exists():
         arrays = {f"{warp:g}_{i}": warped(features, warp, band_hz).coded.astype(np.float32)
                   for warp in searched_warps(language) for i, features in enumerate(sentences)}
-        tmp = _writing(path)
+        tmp = writing_path(path)
         np.savez(tmp, **arrays)
         os.replace(tmp, path)
     with np.load(path) as data:
@@ -706,37 +742,6 @@ def _hearing_order(finished: list[VoiceChoice], ranked: list[VoiceChoice]) -> li
     return order
 
 
-@functools.lru_cache(maxsize=8)
-def _load_cached(path: Path, modified_ns: int) -> VoiceProfile:
-    """A profile read once per file version (a dub or a job reads it for every line and round)."""
-    return VoiceProfile.load(path)
-
-
 def choice_key(language: str, base_voice: str | None, frame_match: float | None) -> str:
     """Where a profile keeps the choice for this language, base voice (or auto) and frame-match share (None: the default)."""
     return f"{language}:{base_voice or 'auto'}:{DEFAULT_FRAME_MATCH if frame_match is None else frame_match:g}"
-
-
-def load_or_build_profile(reference: Audio, language: str, *, base_voice: str | None = None,
-                          frame_match: float | None = None, progress: SearchProgress | None = None) -> VoiceProfile:
-    """The cached profile for this reference, with a choice for ``language`` (searched if missing)."""
-    key = reference_hash(reference)
-    path = cache_dir() / f"{key}.json"
-    profile = None
-    if path.exists():
-        try:
-            profile = _load_cached(path, path.stat().st_mtime_ns)
-        except (ValueError, TypeError, KeyError):
-            profile = None  # an old or damaged cache entry is rebuilt
-        if profile is not None and profile.version != PROFILE_VERSION:
-            profile = None
-    if profile is None:
-        profile = describe_reference(reference)
-    wanted = choice_key(language, base_voice, frame_match)
-    if wanted not in profile.choices:
-        candidates = [base_voice] if base_voice else None
-        profile.choices[wanted] = choose_voice(reference, profile, language, candidates=candidates, frame_match=frame_match,
-                                               progress=progress)
-        profile.save(path)
-    return profile
-

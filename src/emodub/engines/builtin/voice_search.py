@@ -1,0 +1,165 @@
+"""A new voice's choice: words first, then a human sound, then the voice.
+
+Two searches offer a candidate each: :func:`timbre.choose_voice` (the WORLD base voices, flite, joe,
+zh-baker, espeak-ng, reshaped by warp and cepstral matching; bounded by the ear) and
+:func:`kokoro_search.choose_kokoro_voice` (Kokoro's style vector moved toward the speaker; bounded
+by the ear and the judge).  The naturalness judge (:mod:`emodub.naturalness`) scores each on its
+rendered probe sentences.  A candidate is acceptable when it keeps the words (its ear limit) and
+scores no lower than the most natural base voice for the language, said in its own voice, less
+``margin`` (``DEFAULT_NATURALNESS_MARGIN`` MOS); the most similar acceptable one wins.  When none is
+acceptable the most natural wins, and the choice says so in its notes (the report's warnings).
+Without a judge (DistillMOS not installed) the most similar candidate that keeps the words wins.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from emodub.audio import Audio
+from emodub.ear import Ear, can_hear, default_ear
+from emodub.engines.builtin import kokoro, kokoro_search, timbre
+from emodub.engines.builtin.base_voice import synthesize_base, voices_for
+from emodub.errors import EngineError
+from emodub.model_files import models_dir
+from emodub.naturalness import NaturalnessJudge, default_judge, mean_score
+
+DEFAULT_NATURALNESS_MARGIN = 0.3  # MOS a clone may lose against the most natural base voice of its language
+NATURALNESS_VERSION = 1
+
+
+def base_naturalness(voice: str, language: str, judge: NaturalnessJudge) -> float:
+    """A base voice's own MOS on the probe sentences (Kokoro: the average of its packs); once per machine and judge."""
+    path = models_dir() / "base_voice_naturalness.json"
+    texts = timbre.PROBE_TEXTS[language]
+    key = f"{NATURALNESS_VERSION}|{judge.name}|{voice}|{hashlib.sha1('|'.join(texts).encode()).hexdigest()[:12]}"
+    known = json.loads(path.read_text()) if path.exists() else {}
+    if key not in known:
+        known[key] = mean_score(judge, [synthesize_base(voice, text) for text in texts])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = timbre.writing_path(path)
+        tmp.write_text(json.dumps(known, indent=1))
+        os.replace(tmp, path)
+    return float(known[key])
+
+
+def _acceptable(choice: timbre.VoiceChoice) -> bool:
+    words = choice.probe_error is None or choice.error_limit is None or choice.probe_error <= choice.error_limit
+    sound = choice.naturalness is None or choice.naturalness_limit is None or choice.naturalness >= choice.naturalness_limit
+    return words and sound
+
+
+def choose(reference: Audio, profile: timbre.VoiceProfile, language: str, *, base_voice: str | None = None,
+           frame_match: float | None = None, margin: float = DEFAULT_NATURALNESS_MARGIN,
+           progress: timbre.SearchProgress | None = None, judge: NaturalnessJudge | None = None, ear: Ear | None = None
+           ) -> timbre.VoiceChoice:
+    """The voice for ``language``: the closest acceptable candidate of both searches (see the module docstring).
+
+    ``base_voice`` limits the search to that base voice ("kokoro": the style search only).
+    """
+    judge = judge if judge is not None else default_judge()
+    ear = ear if ear is not None else default_ear()
+    hears = ear is not None and can_hear(ear, language)
+    available = voices_for(language)
+    world_voices = [v for v in available if v != "kokoro"] if base_voice is None else [base_voice] if base_voice != "kokoro" else []
+    use_kokoro = "kokoro" in available and base_voice in (None, "kokoro")
+    if not world_voices and not use_kokoro:
+        raise EngineError(f"no base voice for language {language!r} is installed (need espeak-ng / flite, or Kokoro)")
+    floor = limit = None
+    if judge is not None:
+        floor = max(base_naturalness(v, language, judge) for v in available if base_voice in (None, v))
+        limit = round(floor - margin, 4)
+    error_limit = None
+    if hears and use_kokoro:
+        assert ear is not None
+        error_limit = round(min(timbre.base_probe_error(v, language, ear) for v in available) + timbre.ear_margin(ear), 4)
+
+    steps_done = 0
+    world_total = [0]
+
+    def world_tick(done: int, total: int) -> None:
+        world_total[0] = total
+        if progress is not None:
+            progress(done, total + kokoro_steps)
+
+    kokoro_steps = (kokoro_search.WALK_STEPS + len(kokoro_search.FRONTIER) + 2) if use_kokoro else 0
+
+    def kokoro_tick() -> None:
+        nonlocal steps_done
+        steps_done += 1
+        if progress is not None:
+            progress(world_total[0] + min(steps_done, kokoro_steps), world_total[0] + kokoro_steps)
+
+    candidates: list[timbre.VoiceChoice] = []
+    if world_voices:
+        choice = timbre.choose_voice(reference, profile, language, candidates=world_voices if base_voice else None,
+                                     frame_match=frame_match, progress=world_tick, ear=ear)
+        if judge is not None:
+            choice.naturalness = mean_score(judge, timbre.render_probes(profile, choice, language))
+        candidates.append(choice)
+    if use_kokoro:
+        candidates.append(kokoro_search.choose_kokoro_voice(reference, profile, language, judge=judge, naturalness_limit=limit,
+                                                            ear=ear if hears else None, error_limit=error_limit, tick=kokoro_tick))
+    for candidate in candidates:
+        candidate.naturalness_floor, candidate.naturalness_limit = floor, limit
+        candidate.judge = None if judge is None else judge.name
+    acceptable = [c for c in candidates if _acceptable(c)]
+    if acceptable:
+        best = max(acceptable, key=lambda c: c.similarity)
+    else:
+        best = max(candidates, key=lambda c: (c.naturalness if c.naturalness is not None else 0.0, c.similarity))
+        best.notes = [*best.notes, _given_up(candidates, best)]
+    best.base_similarity = round(max(c.base_similarity for c in candidates), 4)
+    if progress is not None:
+        progress(1, 1)
+    return best
+
+
+def _given_up(candidates: list[timbre.VoiceChoice], best: timbre.VoiceChoice) -> str:
+    """In words: no candidate held both bounds, and what the chosen one gives up."""
+    parts = []
+    for c in candidates:
+        sound = "" if c.naturalness is None else f"naturalness {c.naturalness:.2f} (limit {c.naturalness_limit:.2f})"
+        words = "" if c.probe_error is None else f"probe words lost {c.probe_error:.2f} (limit {c.error_limit:.2f})"
+        parts.append(f"{c.base_voice}: " + ", ".join(p for p in (sound, words) if p))
+    return (f"no voice was both natural and clear enough ({'; '.join(parts)}): {best.base_voice}, the most natural, was used; "
+            "is the reference clean speech of one person, without music under it?")
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(path: Path, modified_ns: int) -> timbre.VoiceProfile:
+    """A profile read once per file version (a dub or a job reads it for every line and round)."""
+    return timbre.VoiceProfile.load(path)
+
+
+def load_or_build_profile(reference: Audio, language: str, *, base_voice: str | None = None, frame_match: float | None = None,
+                          progress: timbre.SearchProgress | None = None) -> timbre.VoiceProfile:
+    """The cached profile for this reference, with a choice for ``language`` (searched if missing)."""
+    path = timbre.cache_dir() / f"{timbre.reference_hash(reference)}.json"
+    profile = None
+    if path.exists():
+        try:
+            profile = _load_cached(path, path.stat().st_mtime_ns)
+        except (ValueError, TypeError, KeyError):
+            profile = None  # an old or damaged cache entry is rebuilt
+        if profile is not None and profile.version != timbre.PROFILE_VERSION:
+            profile = None
+    if profile is None:
+        profile = timbre.describe_reference(reference)
+    wanted = timbre.choice_key(language, base_voice, frame_match)
+    if wanted not in profile.choices:
+        profile.choices[wanted] = choose(reference, profile, language, base_voice=base_voice, frame_match=frame_match,
+                                         progress=progress)
+        profile.save(path)
+    return profile
+
+
+def kokoro_style(choice: timbre.VoiceChoice) -> kokoro.KokoroStyle:
+    """The style a Kokoro choice renders with (the average of the packs for a choice without one)."""
+    return kokoro.KokoroStyle.from_dict(choice.style) if choice.style else kokoro.DEFAULT_STYLE
+
+
+__all__ = ["DEFAULT_NATURALNESS_MARGIN", "base_naturalness", "choose", "kokoro_style", "load_or_build_profile"]
