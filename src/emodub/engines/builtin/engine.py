@@ -126,17 +126,17 @@ class BuiltinEngine:
             def spoken(speed: float) -> Audio:
                 return kokoro.synthesize(request.text, language, style, speed=speed)
 
-            free = spoken(shape.rate_factor)
+            free = spoken(choice.speed * shape.rate_factor)
             free_duration_s = free.duration_s
             target_s = request.duration.target_length_s(free_duration_s)
-            near, speed, renders = neural_length.rendered_near(spoken, free, shape.rate_factor, target_s)
+            near, speed, renders = neural_length.rendered_near(spoken, free, choice.speed * shape.rate_factor, target_s)
             samples, length_note = neural_length.fit_pauses(near.samples, int(round(target_s * near.sample_rate_hz)), near.sample_rate_hz)
             audio, neutral_loudness = Audio(samples, near.sample_rate_hz), free.loudness_lufs()
             rendering = {"path": "kokoro as it speaks (no vocoder pass)", "speed": round(speed, 4), "renders": renders,
                          "length": length_note}
         else:
             if neural:
-                base = kokoro.synthesize(request.text, language, voice_search.kokoro_style(choice))
+                base = kokoro.synthesize(request.text, language, voice_search.kokoro_style(choice), speed=choice.speed)
             else:
                 base, phones = synthesize_base_timed(choice.base_voice, request.text, seed=request.seed)
             neutral_loudness = base.loudness_lufs()

@@ -237,8 +237,24 @@ def synthesize_phonemes(phones: str, style: KokoroStyle | np.ndarray = DEFAULT_S
         audio = _session().run(None, {"tokens": np.array([[0, *chunk, 0]], dtype=np.int64),
                                       "style": row.reshape(1, STYLE_DIMS).astype(np.float32),
                                       "speed": np.array([speed], dtype=np.float32)})[0]
-        pieces.append(np.asarray(audio, np.float32).reshape(-1))
+        pieces.append(trimmed(np.asarray(audio, np.float32).reshape(-1)))
     return Audio(np.concatenate(pieces), SAMPLE_RATE_HZ)
+
+
+EDGE_KEEP_S = 0.05
+EDGE_DB = 45.0  # quieter than the loudest 10-ms frame by this much is silence
+
+
+def trimmed(samples: np.ndarray) -> np.ndarray:
+    """``samples`` without Kokoro's leading and trailing silence (0.4 s and 0.7 s on a typical line), ``EDGE_KEEP_S`` kept."""
+    frame = SAMPLE_RATE_HZ // 100
+    n = len(samples) // frame
+    if n == 0:
+        return samples
+    level = 20 * np.log10(np.sqrt(np.mean(samples[: n * frame].reshape(n, frame) ** 2, axis=1)) + 1e-9)
+    loud = np.flatnonzero(level > level.max() - EDGE_DB)
+    keep = int(EDGE_KEEP_S * SAMPLE_RATE_HZ)
+    return samples[max(0, loud[0] * frame - keep): min(len(samples), (loud[-1] + 1) * frame + keep)]
 
 
 __all__ = ["DEFAULT_STYLE", "KokoroStyle", "LICENCE", "PACKS", "english_phonemes", "mandarin_phonemes", "missing_reason",

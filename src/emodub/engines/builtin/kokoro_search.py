@@ -35,7 +35,7 @@ import numpy as np
 
 from emodub.audio import Audio
 from emodub.ear import Ear, loss_measure
-from emodub.engines.builtin import kokoro, timbre, world
+from emodub.engines.builtin import kokoro, timbre, transfer, world
 from emodub.model_files import models_dir
 from emodub.naturalness import NaturalnessJudge, mean_score
 from emodub.voice import cosine, speaker_embedding
@@ -50,7 +50,8 @@ SUCCESS_GROWTH, FAILURE_SHRINK = 1.5, 1.5 ** -0.25  # the 1/5 success rule: the 
 # Frontier points (F0 mapped onto the speaker's, share of the reference's cepstral statistics); (False, 0.0) is Kokoro as it
 # speaks, which the engine renders without WORLD (alsa-utils voice: MOS 4.20 raw, 3.93 after WORLD alone, 3.75 with its F0 mapped)
 FRONTIER = ((False, 0.0), (False, 0.25), (False, 0.5), (True, 0.0), (True, 0.25), (True, 0.5))
-PACKS_VERSION = 1
+PACKS_VERSION = 2
+SPEED_MATCH_RANGE = (0.9, 1.25)  # Kokoro reads slowly; its speed is matched to the speaker's rate within this range
 
 Tick = Callable[[], None]
 
@@ -78,21 +79,45 @@ def screen_phonemes(language: str) -> str:
     return kokoro.phonemes(SCREEN_TEXTS[language], language)
 
 
+@dataclass(frozen=True)
+class PackMaterial:
+    """What the search needs of one pack on the screening sentence: its GE2E embedding and its speaking rate."""
+
+    embedding: np.ndarray
+    syllable_rate_hz: float
+
+
 @functools.lru_cache(maxsize=4)
-def pack_embeddings(language: str) -> dict[str, np.ndarray]:
-    """Each pack's GE2E embedding on the screening sentence: made once per machine (5 renders), then read."""
+def pack_material(language: str) -> dict[str, PackMaterial]:
+    """Each pack's :class:`PackMaterial`: made once per machine (5 renders of the screening sentence), then read."""
     phones = screen_phonemes(language)
     digest = hashlib.sha1(f"{PACKS_VERSION}|{phones}".encode()).hexdigest()[:12]
-    path = models_dir() / "kokoro" / f"pack-embeddings-{language}-{digest}.npz"
+    path = models_dir() / "kokoro" / f"pack-material-{language}-{digest}.npz"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        arrays = {name: speaker_embedding(kokoro.synthesize_phonemes(phones, kokoro.KokoroStyle({name: 1.0})))
-                  for name in kokoro.PACKS}
+        arrays = {}
+        for name in kokoro.PACKS:
+            audio = kokoro.synthesize_phonemes(phones, kokoro.KokoroStyle({name: 1.0}))
+            arrays[f"embedding_{name}"], arrays[f"rate_{name}"] = speaker_embedding(audio), np.array(syllable_rate_hz(audio))
         tmp = timbre.writing_path(path)
         np.savez(tmp, **arrays)
         tmp.replace(path)
     with np.load(path) as data:
-        return {name: data[name] for name in kokoro.PACKS}
+        return {name: PackMaterial(data[f"embedding_{name}"], float(data[f"rate_{name}"])) for name in kokoro.PACKS}
+
+
+def syllable_rate_hz(audio: Audio) -> float:
+    """Syllables a second of speech (energy peaks over the active time; :func:`transfer.measure`)."""
+    return float(transfer.measure(audio).measured["syllable_rate_hz"])
+
+
+def matched_speed(reference: Audio, style: kokoro.KokoroStyle, language: str) -> float:
+    """The Kokoro speed at which ``style`` speaks about as fast as the reference speaker, within ``SPEED_MATCH_RANGE``."""
+    material = pack_material(language)
+    total = sum(style.weights.values()) or 1.0
+    kokoro_rate = sum(material[name].syllable_rate_hz * weight / total for name, weight in style.weights.items())
+    speed = syllable_rate_hz(reference) / max(kokoro_rate, 1e-3)
+    return round(float(np.clip(speed, *SPEED_MATCH_RANGE)), 3)
 
 
 @functools.lru_cache(maxsize=1)
@@ -108,7 +133,7 @@ def _similarity(audio: Audio, reference_embedding: np.ndarray) -> float:
 
 def start_styles(reference_embedding: np.ndarray, language: str) -> list[kokoro.KokoroStyle]:
     """The closest pack and blends of the two closest packs, to render and compare."""
-    closeness = {name: cosine(embedding, reference_embedding) for name, embedding in pack_embeddings(language).items()}
+    closeness = {name: cosine(material.embedding, reference_embedding) for name, material in pack_material(language).items()}
     first, second = sorted(closeness, key=lambda name: -closeness[name])[:2]
     return [kokoro.KokoroStyle({first: 1.0}), kokoro.KokoroStyle({first: 0.75, second: 0.25}),
             kokoro.KokoroStyle({first: 0.5, second: 0.5})]
@@ -188,20 +213,24 @@ def choose_kokoro_voice(reference: Audio, profile: timbre.VoiceProfile, language
         kept.append(style)
         for i, phones in enumerate(probes):
             if (id(style), i) not in spoken:
-                spoken[id(style), i] = kokoro.synthesize_phonemes(phones, style)
+                spoken[id(style), i] = kokoro.synthesize_phonemes(phones, style, speed=speed)
         return [spoken[id(style), i] for i in range(len(probes))]
 
     def similarity_on_probes(style: kokoro.KokoroStyle) -> float:
         return float(np.mean([_similarity(audio, reference_embedding) for audio in on_probes(style)]))
 
     def screened(style: kokoro.KokoroStyle) -> tuple[float, float | None]:
-        audio = kokoro.synthesize_phonemes(screening, style)
+        audio = kokoro.synthesize_phonemes(screening, style, speed=speed)
         return _similarity(audio, reference_embedding), None if judge is None else judge.score_many([audio])[0]
 
+    speed = 1.0
     starts = [(screened(style), style) for style in start_styles(reference_embedding, language)]
     natural_starts = [item for item in starts if naturalness_limit is None or item[0][1] is None or item[0][1] >= naturalness_limit]
     (start_similarity, start_naturalness), start = (max(natural_starts, key=lambda item: item[0][0]) if natural_starts
                                                     else max(starts, key=lambda item: item[0][1] or 0.0))
+    speed = matched_speed(reference, start, language)
+    if speed != 1.0:
+        start_similarity, start_naturalness = screened(start)
     floor = None
     if naturalness_limit is not None and start_naturalness is not None and np.isfinite(start_naturalness):
         floor = min(naturalness_limit, start_naturalness - WALK_NATURALNESS_SLACK)
@@ -236,6 +265,6 @@ def choose_kokoro_voice(reference: Audio, profile: timbre.VoiceProfile, language
                 tick()
             if error_limit is None or choice.probe_error <= error_limit:
                 break
-    choice.notes = notes
-    choice.base_similarity = round(max(cosine(e, reference_embedding) for e in pack_embeddings(language).values()), 4)
+    choice.notes, choice.speed = notes, speed
+    choice.base_similarity = round(max(cosine(m.embedding, reference_embedding) for m in pack_material(language).values()), 4)
     return choice

@@ -113,6 +113,7 @@ class VoiceChoice:
     envelope_match: float = 1.0  # share of the cepstral mean-variance mapping applied (0: the base voice's own envelope)
     f0_match: bool = True  # F0 mapped onto the reference's log-F0 mean and spread (False: the base voice's own)
     style: dict | None = None  # Kokoro's style (kokoro.KokoroStyle.to_dict()) when base_voice is "kokoro"
+    speed: float = 1.0  # Kokoro's speed for this speaker's rate of speech (kokoro_search.matched_speed)
     naturalness: float | None = None  # the judge's mean MOS of the candidate's probe renders (None: no judge)
     naturalness_floor: float | None = None  # the most natural base voice's own MOS for the language
     naturalness_limit: float | None = None  # floor − margin: a candidate under it is not acceptable

@@ -72,10 +72,11 @@ def choose(reference: Audio, profile: timbre.VoiceProfile, language: str, *, bas
     if judge is not None:
         floor = max(base_naturalness(v, language, judge) for v in available if base_voice in (None, v))
         limit = round(floor - margin, 4)
-    error_limit = None
+    error_floor = error_limit = None
     if hears and use_kokoro:
         assert ear is not None
-        error_limit = round(min(timbre.base_probe_error(v, language, ear) for v in available) + timbre.ear_margin(ear), 4)
+        error_floor = min(timbre.base_probe_error(v, language, ear) for v in available)
+        error_limit = round(error_floor + timbre.ear_margin(ear), 4)
 
     steps_done = 0
     world_total = [0]
@@ -101,8 +102,10 @@ def choose(reference: Audio, profile: timbre.VoiceProfile, language: str, *, bas
             choice.naturalness = mean_score(judge, timbre.render_probes(profile, choice, language))
         candidates.append(choice)
     if use_kokoro:
-        candidates.append(kokoro_search.choose_kokoro_voice(reference, profile, language, judge=judge, naturalness_limit=limit,
-                                                            ear=ear if hears else None, error_limit=error_limit, tick=kokoro_tick))
+        choice = kokoro_search.choose_kokoro_voice(reference, profile, language, judge=judge, naturalness_limit=limit,
+                                                   ear=ear if hears else None, error_limit=error_limit, tick=kokoro_tick)
+        choice.base_probe_error = error_floor
+        candidates.append(choice)
     for candidate in candidates:
         candidate.naturalness_floor, candidate.naturalness_limit = floor, limit
         candidate.judge = None if judge is None else judge.name
