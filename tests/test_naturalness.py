@@ -98,3 +98,56 @@ def test_short_or_silent_clips_are_not_scored(judge) -> None:
 def test_scores_do_not_depend_on_the_sample_rate_much(judge, human) -> None:
     native, resampled = judge.score_many([human, human.resampled(22050)])
     assert abs(native - resampled) < 0.15
+
+
+@pytest.mark.parametrize("margin", [-0.1, 4.5, float("nan")])
+def test_a_bad_naturalness_margin_is_refused_before_any_model_loads(margin: float) -> None:
+    from emodub.engines.base import SynthesisRequest
+    from emodub.errors import InputError
+
+    with pytest.raises(InputError, match="naturalness_margin"):
+        SynthesisRequest("hello", Audio(np.zeros(16000, np.float32), 16000), naturalness_margin=margin)
+
+
+def test_the_naturalness_margin_is_a_builtin_setting() -> None:
+    from pydantic import ValidationError
+
+    from emodub.job import EngineConfig
+
+    assert EngineConfig(naturalness_margin=0.5).naturalness_margin == 0.5
+    with pytest.raises(ValidationError, match="naturalness_margin"):
+        EngineConfig(name="indextts2", naturalness_margin=0.5)
+    with pytest.raises(ValidationError):
+        EngineConfig(naturalness_margin=5)
+
+
+def test_cli_refuses_a_bad_margin_in_one_line(tmp_path) -> None:
+    import sys
+
+    voice = tmp_path / "v.wav"
+    subprocess.run(["flite", "-voice", "slt", "-t", "A short reference for the test of a bad margin.", "-o", str(voice)], check=True)
+    proc = subprocess.run([sys.executable, "-m", "emodub", "say", "Hello there.", "--voice", str(voice), "--naturalness-margin", "7",
+                           "-o", str(tmp_path / "out.wav")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "naturalness_margin" in proc.stderr and not (tmp_path / "out.wav").exists()
+    assert len([line for line in proc.stderr.splitlines() if line.startswith("error:")]) == 1
+
+
+def test_verify_scores_every_output_and_applies_a_pass_mark_only_when_set(human) -> None:
+    from emodub.engines.base import Synthesis, SynthesisRequest
+    from emodub.verify import Thresholds, verify
+
+    synthesis = Synthesis(human, "recording", human.duration_s, human.duration_s)
+    request = SynthesisRequest("Front left. Front centre. Front right. Rear left. Rear centre. Rear right.", human, language="en")
+    reported = next(c for c in verify(synthesis, request).checks if c.name == "naturalness")
+    assert isinstance(reported.value, float) and 3.0 < reported.value <= 5.0 and reported.passed is None
+    strict = next(c for c in verify(synthesis, request, Thresholds(min_naturalness=4.9)).checks if c.name == "naturalness")
+    assert strict.passed is False and strict.threshold == 4.9
+
+
+@pytest.mark.parametrize("value", [0.5, 5.5])
+def test_a_naturalness_pass_mark_is_a_mos(value: float) -> None:
+    from emodub.errors import InputError
+    from emodub.verify import Thresholds
+
+    with pytest.raises(InputError, match="min_naturalness"):
+        Thresholds(min_naturalness=value)

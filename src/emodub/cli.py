@@ -154,6 +154,8 @@ def say(
     judge_encoder: Annotated[Optional[Path], typer.Option(help="Folder from train-encoders: the verification judge's emotion reader.")] = None,
     frame_match: Annotated[Optional[float], typer.Option(help="Builtin: 0 = clearest (default: on real voices any more "
                                                               "cost words) … 1 = closest to the voice.")] = None,
+    naturalness_margin: Annotated[Optional[float], typer.Option(help="Builtin: MOS (DistillMOS) a clone may lose against the most "
+                                                                     "natural base voice; default 0.3.")] = None,
     strict: Annotated[bool, typer.Option(help="Exit 3 when verification still misses after the last round.")] = False,
 ) -> None:
     """Speak TEXT in the voice of --voice with the chosen emotion and length.
@@ -187,7 +189,7 @@ def say(
             "duration_control": {"mode": chosen_mode, "smoothness": smoothness, **lengths},
             "engine": {"name": engine, "base_voice": base_voice, "model_dir": None if model_dir is None else str(model_dir),
                        "version": engine_version, "emotion_encoder": None if emotion_encoder is None else str(emotion_encoder),
-                       "frame_match": frame_match},
+                       "frame_match": frame_match, "naturalness_margin": naturalness_margin},
             "consent": consent,
             "language": language,
             "verify": {"enabled": verify, "max_rounds": max_rounds,

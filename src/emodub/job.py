@@ -104,6 +104,7 @@ class EngineConfig(_Strict):
     version: Literal["2", "2.5"] = "2"
     emotion_encoder: Path | None = None  # builtin: read the emotion reference with this train-encoders folder
     frame_match: float | None = Field(None, ge=0, le=1)  # builtin: 0 = clearest (default) … 1 = closest to the voice
+    naturalness_margin: float | None = Field(None, ge=0, le=4)  # builtin: MOS a clone may lose to the most natural base voice (0.3)
 
     @model_validator(mode="after")
     def _builtin_only_keys(self) -> EngineConfig:
@@ -113,6 +114,9 @@ class EngineConfig(_Strict):
         if self.frame_match is not None and self.name != "builtin":
             raise ValueError(f"frame_match is a setting of the builtin engine's timbre adaptation; {self.name} has no such "
                              "setting (remove engine.frame_match or use engine builtin)")
+        if self.naturalness_margin is not None and self.name != "builtin":
+            raise ValueError(f"naturalness_margin bounds the builtin engine's voice search; {self.name} has no such search "
+                             "(remove engine.naturalness_margin or use engine builtin)")
         return self
 
 

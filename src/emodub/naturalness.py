@@ -79,6 +79,35 @@ class DistillMOS:
         return self.score_many([clip])[0]
 
 
+class DNSMOS:
+    """A second opinion: DNSMOS P.835's overall score (OVRL; Reddy et al. 2022, Microsoft, MIT), ONNX inside ``speechmos``.
+
+    Trained on noisy and processed speech rather than on synthetic voices, it hears other faults
+    than DistillMOS; the bench reports both so that nothing is tuned to one judge.  Optional
+    (``pip install --no-deps speechmos``, in the dev extras); its onnxruntime sessions are its own.
+    """
+
+    name = "dnsmos-ovrl"
+    licence = "MIT (speechmos; the DNSMOS ONNX models ship inside its wheel)"
+
+    def __init__(self) -> None:
+        try:
+            from speechmos import dnsmos
+        except ImportError as error:
+            raise EngineError(f"the DNSMOS judge needs 'pip install --no-deps speechmos==0.0.1.1': {error}") from error
+        self._run = dnsmos.run
+
+    def score_many(self, clips: list[Audio]) -> list[float]:
+        scores = []
+        for clip in clips:
+            samples = np.clip(clip.resampled(JUDGE_RATE_HZ).samples.astype(np.float32), -1.0, 1.0)
+            if len(samples) < MIN_SCORED_S * JUDGE_RATE_HZ or not np.any(np.abs(samples) > 1e-4):
+                scores.append(float("nan"))
+                continue
+            scores.append(round(float(self._run(samples, JUDGE_RATE_HZ)["ovrl_mos"]), 4))
+        return scores
+
+
 @functools.lru_cache(maxsize=1)
 def default_judge() -> NaturalnessJudge | None:
     """The judge loaded once per process, or None when its package is not installed (the score is then not measured)."""
@@ -94,4 +123,4 @@ def mean_score(judge: NaturalnessJudge, clips: list[Audio]) -> float:
     return round(float(np.mean(scores)), 4) if scores else float("nan")
 
 
-__all__ = ["DistillMOS", "NaturalnessJudge", "default_judge", "mean_score"]
+__all__ = ["DNSMOS", "DistillMOS", "NaturalnessJudge", "default_judge", "mean_score"]

@@ -177,6 +177,7 @@ def synthesize_job(job: Job, *, hook: Hook | None = None) -> tuple[Synthesis, Re
         base_voice=job.engine.base_voice,
         emotion_encoder=job.engine.emotion_encoder,
         frame_match=job.engine.frame_match,
+        naturalness_margin=job.engine.naturalness_margin,
     )
     t0 = time.perf_counter()
     notify("synthesize", 0, 1)

@@ -38,7 +38,8 @@ class SynthesisRequest:
     seed: int = 0
     base_voice: str | None = None
     emotion_encoder: Path | None = None  # a train-encoders folder: the builtin engine reads the emotion reference with it
-    frame_match: float | None = None  # builtin: share of the envelope taken from the reference's own frames (None = 0.5)
+    frame_match: float | None = None  # builtin: share of the envelope taken from the reference's own frames (None = 0)
+    naturalness_margin: float | None = None  # builtin: MOS a clone may lose to the most natural base voice (None = 0.3)
 
     def __post_init__(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():
@@ -50,6 +51,8 @@ class SynthesisRequest:
         if self.frame_match is not None and not 0.0 <= self.frame_match <= 1.0:
             raise InputError(f"frame_match {self.frame_match!r} is outside the allowed range 0..1 "
                              "(0 = clearest, 1 = closest to the reference voice)")
+        if self.naturalness_margin is not None and not 0.0 <= self.naturalness_margin <= 4.0:
+            raise InputError(f"naturalness_margin {self.naturalness_margin!r} is outside the allowed range 0..4 (MOS points)")
         if self.emotion_encoder is not None and self.emotion_reference is None:
             raise InputError("emotion_encoder reads the emotion reference, but the request has none (give emotion_reference)")
 

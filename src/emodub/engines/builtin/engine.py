@@ -93,8 +93,8 @@ class BuiltinEngine:
         if not voices_for(language):
             raise EngineError(f"no base voice for language {language!r} is installed (need espeak-ng / flite)")
 
-        profile = self._profile(request.speaker_reference, language, base_voice, request.frame_match)
-        choice = profile.choices[timbre.choice_key(language, base_voice, request.frame_match)]
+        profile = self._profile(request.speaker_reference, language, base_voice, request.frame_match, request.naturalness_margin)
+        choice = profile.choices[timbre.choice_key(language, base_voice, request.frame_match, request.naturalness_margin)]
 
         if language == "zh":
             warnings.extend(mandarin_voice_notes(choice.base_voice))
@@ -199,12 +199,14 @@ class BuiltinEngine:
             warnings=warnings,
         )
 
-    def _profile(self, reference: Audio, language: str, base_voice: str | None, frame_match: float | None) -> timbre.VoiceProfile:
+    def _profile(self, reference: Audio, language: str, base_voice: str | None, frame_match: float | None,
+                 naturalness_margin: float | None) -> timbre.VoiceProfile:
         def tick(done: int, total: int) -> None:
             if self._progress is not None:
                 self._progress("voice profile", done, total)
 
-        return voice_search.load_or_build_profile(reference, language, base_voice=base_voice, frame_match=frame_match, progress=tick)
+        return voice_search.load_or_build_profile(reference, language, base_voice=base_voice, frame_match=frame_match,
+                                                  naturalness_margin=naturalness_margin, progress=tick)
 
 
 __all__ = ["BuiltinEngine"]

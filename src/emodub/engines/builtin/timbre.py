@@ -610,7 +610,7 @@ def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, cand
     the most similar candidate wins and ``probe_error`` stays None.
     """
     ref_embedding = speaker_embedding(reference)
-    candidates = candidates or voices_for(language)
+    candidates = candidates or [v for v in voices_for(language) if v != "kokoro"]  # Kokoro has its own search (kokoro_search)
     if not candidates:
         raise EngineError(f"no base voice for language {language!r} is installed (need espeak-ng / flite)")
     share = DEFAULT_FRAME_MATCH if frame_match is None else frame_match
@@ -743,6 +743,7 @@ def _hearing_order(finished: list[VoiceChoice], ranked: list[VoiceChoice]) -> li
     return order
 
 
-def choice_key(language: str, base_voice: str | None, frame_match: float | None) -> str:
-    """Where a profile keeps the choice for this language, base voice (or auto) and frame-match share (None: the default)."""
-    return f"{language}:{base_voice or 'auto'}:{DEFAULT_FRAME_MATCH if frame_match is None else frame_match:g}"
+def choice_key(language: str, base_voice: str | None, frame_match: float | None, naturalness_margin: float | None = None) -> str:
+    """Where a profile keeps the choice for this language, base voice (or auto), frame-match share and naturalness margin (None: defaults)."""
+    key = f"{language}:{base_voice or 'auto'}:{DEFAULT_FRAME_MATCH if frame_match is None else frame_match:g}"
+    return key if naturalness_margin is None else f"{key}:margin {naturalness_margin:g}"
