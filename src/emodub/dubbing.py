@@ -49,6 +49,7 @@ from emodub.emotion.text import text_to_emotion
 from emodub.engines.base import SynthesisRequest, detect_language, get_engine
 from emodub.engines.builtin import voice_search
 from emodub.errors import EmodubError, InputError
+from emodub.naturalness import default_judge
 from emodub.subtitles import Cue, Part, read_script, write_srt
 from emodub.subtitles.directions import parse_cue
 from emodub.subtitles.markup import strip_markup
@@ -136,6 +137,7 @@ class PartResult:
     duration_s: float | None = None
     speaker_similarity: float | None = None
     intelligibility: dict[str, Any] | None = None
+    naturalness: float | None = None  # MOS 1–5 by the naturalness judge (emodub.naturalness)
 
 
 @dataclass
@@ -161,6 +163,7 @@ class CueResult:
     gain_db: float | None = None
     speaker_similarity: float | None = None
     intelligibility: dict[str, Any] | None = None  # the ear on the line as placed: recogniser, heard, wer | cer, threshold, passed
+    naturalness: float | None = None  # MOS 1–5 of the new line by the naturalness judge, its parts scored in one call
     verification_rounds: int | None = None
     speakers: list[str | None] = field(default_factory=list)
     parts: list[PartResult] = field(default_factory=list)
@@ -843,13 +846,18 @@ def _cue_result(number: int, cue: Cue, detected: tuple[EmotionVector | None, flo
     if synth.audio is None:
         return record
     offset = 0.0
-    for part_record, (_, key, *_), audio, heard in zip(record.parts, plans, synth.part_audio, synth.intelligibility):
+    judge = default_judge()
+    naturalness = judge.score_many(synth.part_audio) if judge is not None else [float("nan")] * len(synth.part_audio)
+    for part_record, (_, key, *_), audio, heard, score in zip(record.parts, plans, synth.part_audio, synth.intelligibility, naturalness):
         part_record.offset_s, part_record.duration_s = round(offset, 6), round(audio.duration_s, 6)
         part_record.speaker_similarity = round(speaker_similarity(audio, references[key]), 4)
         part_record.intelligibility = heard
+        part_record.naturalness = round(score, 3) if np.isfinite(score) else None
         offset += audio.duration_s
     record.intelligibility = _joined_intelligibility(synth.intelligibility)
     record.speaker_similarity = round(float(np.mean([p.speaker_similarity for p in record.parts])), 4)
+    scored = [p.naturalness for p in record.parts if p.naturalness is not None]
+    record.naturalness = round(float(np.mean(scored)), 3) if scored else None
     rate = dialogue.sample_rate_hz
     original = Audio(dialogue.samples[int(cue.start_s * rate):int(cue.end_s * rate)], rate)
     target_lufs, new_lufs = _loudness(original), _loudness(synth.audio)

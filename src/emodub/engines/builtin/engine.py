@@ -25,6 +25,7 @@ from emodub.timing import find_pauses, land_exactly, plan_time_map, spans_from_p
 
 TARGET_LOUDNESS_LUFS = -23.0  # EBU R128; leaves headroom for loud emotions
 MAX_EMOTION_TOTAL = 1.0  # clamp: above this the rules start to break the voice
+NEURAL_VOICE_QUALITY_SHARE = 0.5  # Kokoro: the emotions' tilt and breathiness at half depth (render.lighter_voice_quality)
 
 Progress = Callable[[str, int, int], None]
 
@@ -119,8 +120,10 @@ class BuiltinEngine:
                 reference_shape = render.shape_for(heard[0], VoiceQualities())
             shape = render.blend([(shape, 1.0), (transfer.scaled_shape(reference_shape, request.emotion_alpha), 1.0)])
 
-        phones, anchors = None, None
-        if neural and timbre.imposes_nothing(choice) and template is None and render.only_rate_and_level(shape):
+        if neural:
+            shape = render.lighter_voice_quality(shape, NEURAL_VOICE_QUALITY_SHARE)
+        phones, anchors, near = None, None, None
+        if neural:  # Kokoro sets rate and length itself (its speed); WORLD, where needed, reshapes only F0, level and timbre
             style = voice_search.kokoro_style(choice)
 
             def spoken(speed: float) -> Audio:
@@ -130,23 +133,28 @@ class BuiltinEngine:
             free_duration_s = free.duration_s
             target_s = request.duration.target_length_s(free_duration_s)
             near, speed, renders = neural_length.rendered_near(spoken, free, choice.speed * shape.rate_factor, target_s)
+            neutral_loudness = free.loudness_lufs()
+            rendering: dict = {"speed": round(speed, 4), "renders": renders}
+        if near is not None and timbre.imposes_nothing(choice) and template is None and render.only_rate_and_level(shape):
             samples, length_note = neural_length.fit_pauses(near.samples, int(round(target_s * near.sample_rate_hz)), near.sample_rate_hz)
-            audio, neutral_loudness = Audio(samples, near.sample_rate_hz), free.loudness_lufs()
-            rendering = {"path": "kokoro as it speaks (no vocoder pass)", "speed": round(speed, 4), "renders": renders,
-                         "length": length_note}
+            audio = Audio(samples, near.sample_rate_hz)
+            rendering.update(path="kokoro as it speaks (no vocoder pass)", length=length_note)
         else:
-            if neural:
-                base = kokoro.synthesize(request.text, language, voice_search.kokoro_style(choice), speed=choice.speed)
+            if near is not None:
+                base = near
             else:
                 base, phones = synthesize_base_timed(choice.base_voice, request.text, seed=request.seed)
-            neutral_loudness = base.loudness_lufs()
+                neutral_loudness = base.loudness_lufs()
             features = render.apply_static(timbre.adapt(world.analyze(base), profile, choice), shape)
             frame_s = features.frame_period_ms / 1000
             spans = (spans_from_phones(phones, features.n_frames, frame_s) if phones
                      else find_pauses(features.frame_energy_db()))
-            natural = [s.length * (shape.pause_factor if s.is_pause else 1.0) / shape.rate_factor for s in spans]
-            free_duration_s = sum(natural) * frame_s
-            target_s = request.duration.target_length_s(free_duration_s)
+            if near is not None:  # Kokoro already spoke at the rate and near the length: the time map only lands the rest
+                natural = [float(s.length) for s in spans]
+            else:
+                natural = [s.length * (shape.pause_factor if s.is_pause else 1.0) / shape.rate_factor for s in spans]
+                free_duration_s = sum(natural) * frame_s
+                target_s = request.duration.target_length_s(free_duration_s)
             positions = plan_time_map(spans, target_s / frame_s, smoothness=request.duration.smoothness,
                                       natural_lengths=natural)
             features = features.resampled_in_time(positions)
@@ -155,7 +163,10 @@ class BuiltinEngine:
             if template is not None:
                 features = transfer.impose_contours(features, template, request.emotion_alpha, tonal=request.resolved_language == "zh")
             audio = world.synthesize(features)
-            rendering = {"path": "WORLD (F0, envelope, emotion and length reshaped)"}
+            if near is not None:
+                rendering.update(path="WORLD (F0, envelope and emotion reshaped; rate and length from Kokoro's speed)")
+            else:
+                rendering = {"path": "WORLD (F0, envelope, emotion and length reshaped)"}
 
         gain_db = (TARGET_LOUDNESS_LUFS - neutral_loudness if np.isfinite(neutral_loudness) else 0.0) + shape.energy_db
         samples = audio.samples * 10 ** (gain_db / 20)

@@ -5,22 +5,26 @@ syntheses, scored by a speaker embedding.  Here a new voice must be ready in wel
 on one core, and a walk scored by one embedding overfits it, so the search is short and checks
 what it did not optimise:
 
-1. **Packs**: each shipped pack's GE2E embedding on the screening sentence is made once per
-   machine; the reference is compared with them (no rendering).
-2. **Start**: the closest pack and blends of the two closest (plain averages of packs stay
-   natural), rendered on the screening sentence and scored by GE2E.
+1. **Packs**: each shipped pack's GE2E embedding and speaking rate on a short screening sentence,
+   and its error on the probe sentences by the ear, are made once per machine; packs the ear finds
+   unclear are left out (:func:`clear_packs`).
+2. **Start**: the closest clear pack and blends of the two closest (plain averages of packs stay
+   natural), scored by GE2E on the screening sentence; the most similar that the judge finds
+   natural enough.  Kokoro's speed is then set to the speaker's rate (:func:`matched_speed`).
 3. **Walk**: a (1+1) evolution strategy on an offset to the timbre half of the style (its first
    128 dimensions), steps in units of the packs' own spread per dimension, the 1/5 success rule for
-   the step size, the offset kept within ``MAX_OFFSET_SPREADS`` of the blend.
-4. **Check**: the start and the walked style on all probe sentences (two of them never walked on);
-   the walk is kept only when it wins there too.
+   the step size, the offset kept within ``MAX_OFFSET_SPREADS`` of the blend; a step counts only
+   when the judge finds it natural enough.
+4. **Check**: the start and the walked style on the three probe sentences, never walked on; the
+   walk is kept only when it wins there too.
 5. **Frontier**: the style's probes as Kokoro says them, and through WORLD with the speaker's F0
-   and, by degrees, the reference's cepstral statistics (``FRONTIER``): imposing that detail
-   brings similarity and costs naturalness, so each point is scored by both and the closest point
-   inside the naturalness bound wins (:func:`frontier`); the ear then hears it.
+   (not in Mandarin, whose tones it bends) and, by degrees, the reference's cepstral statistics
+   (``FRONTIER``): imposing that detail brings similarity and costs naturalness, so each point is
+   scored by both and the most similar point inside the naturalness bound wins (:func:`frontier`);
+   the ear then reads the probes along with it.
 
-The result is a :class:`~emodub.engines.builtin.timbre.VoiceChoice` whose ``style`` the engine
-renders with; emotion and length then go through the same WORLD stages as every base voice.
+The result is a :class:`~emodub.engines.builtin.timbre.VoiceChoice` whose ``style`` and ``speed``
+the engine renders with; emotion goes through the same WORLD stages as every base voice.
 """
 
 from __future__ import annotations

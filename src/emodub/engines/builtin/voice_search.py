@@ -68,7 +68,9 @@ def choose(reference: Audio, profile: timbre.VoiceProfile, language: str, *, bas
            ) -> timbre.VoiceChoice:
     """The voice for ``language``: the closest acceptable candidate of both searches (see the module docstring).
 
-    ``base_voice`` limits the search to that base voice ("kokoro": the style search only).
+    ``base_voice`` limits the search to that base voice ("kokoro": the style search only); a WORLD base
+    voice asked for by name keeps its full cepstral matching (the judge scores it, the bound does
+    not lighten it: that matching is what makes it this speaker rather than the base voice).
     """
     judge = judge if judge is not None else default_judge()
     ear = ear if ear is not None else default_ear()
@@ -109,8 +111,10 @@ def choose(reference: Audio, profile: timbre.VoiceProfile, language: str, *, bas
     if world_voices:
         choice = timbre.choose_voice(reference, profile, language, candidates=world_voices,
                                      frame_match=frame_match, progress=world_tick, ear=ear)
-        if judge is not None:
+        if judge is not None and base_voice is None:
             choice = world_frontier(choice, reference, profile, language, judge, limit)
+        elif judge is not None:  # a base voice asked for by name keeps its full matching: its naturalness is reported
+            choice.naturalness = mean_score(judge, timbre.render_probes(profile, choice, language))
         candidates.append(choice)
     if use_kokoro:
         choice = kokoro_search.choose_kokoro_voice(reference, profile, language, judge=judge, naturalness_limit=limit,

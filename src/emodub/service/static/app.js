@@ -16,6 +16,7 @@ const TEXT = {
     consentHint: "e.g. Ana agreed on 2026-11-02 to this use of her voice", sync: "When a line does not fit its shot",
     syncFit: "fit it within 0.75–1.25", syncStrict: "leave it undubbed", start: "Dub", job: "Job", status: "Status", progress: "Progress",
     timeline: "Emotion of the original performance", lines: "Lines", time: "Time", speaker: "Speaker", detected: "Detected",
+    naturalness: "sounds human:", naturalnessHelp: "DistillMOS, a score trained on human ratings: real people 3.7–4.4, robotic voices under 3",
     original: "Original", newLine: "New line", statusCol: "Status", edit: "Edit", downloads: "Downloads", regenerate: "Regenerate",
     keepEmotion: "— keep emotion —", keepSpeaker: "— keep speaker —", describe: "or describe: e.g. softer, tired", intensity: "intensity",
     queued: "queued", running: "running", done: "done", failed: "failed", version: "version", tokenPrompt: "This studio needs its access token:",
@@ -27,6 +28,7 @@ const TEXT = {
     consentHint: "例如：安娜于 2026-11-02 同意以此方式使用她的声音", sync: "台词与镜头长度不符时",
     syncFit: "在 0.75–1.25 倍内调整", syncStrict: "不配音", start: "开始配音", job: "任务", status: "状态", progress: "进度",
     timeline: "原始表演的情绪", lines: "台词", time: "时间", speaker: "说话人", detected: "识别的情绪",
+    naturalness: "自然度:", naturalnessHelp: "DistillMOS（以人工评分训练）：真人 3.7–4.4，机械声低于 3",
     original: "原声", newLine: "新台词", statusCol: "状态", edit: "修改", downloads: "下载", regenerate: "重新生成",
     keepEmotion: "— 保持情绪 —", keepSpeaker: "— 保持说话人 —", describe: "或描述：例如 更温柔、疲惫", intensity: "强度",
     queued: "排队中", running: "进行中", done: "完成", failed: "失败", version: "版本", tokenPrompt: "此工作室需要访问令牌：",
@@ -225,6 +227,13 @@ function showCues(job) {
     }
     const state = $(".cue-status", row);
     state.textContent = pending.has(cue.index) ? t(pending.get(cue.index).status) : cue.status;
+    if (typeof cue.naturalness === "number") {
+      const natural = document.createElement("div");
+      natural.className = "naturalness";
+      natural.title = t("naturalnessHelp");
+      natural.textContent = `${t("naturalness")} ${cue.naturalness.toFixed(2)} / 5`;
+      state.append(natural);
+    }
     for (const warning of cue.warnings || []) {
       const note = document.createElement("div");
       note.className = "warn";
