@@ -17,7 +17,7 @@ import numpy as np
 from emodub.audio import Audio
 from emodub.timing import land_exactly
 
-SPEED_TOLERANCE = 0.01  # a render within 1 % of the target is not rendered again
+SPEED_TOLERANCE = 0.03  # a render within 3 % of the target is not rendered again: its pauses take the rest
 MAX_RENDERS = 3
 SPEED_RANGE = (0.5, 2.0)  # what Kokoro's duration predictor is trained to be scaled by
 PAUSE_FRAME_S = 0.01
