@@ -72,18 +72,15 @@ class Point:
     renders: tuple[Audio, ...]  # the probe sentences as this candidate says them
 
 
+@functools.lru_cache(maxsize=4)
 def probe_phonemes(language: str) -> tuple[str, ...]:
     """The probe sentences (PROBE_TEXTS) in Kokoro's phones, phonemised once per process."""
-    return _probe_phonemes(language)
-
-
-@functools.lru_cache(maxsize=4)
-def _probe_phonemes(language: str) -> tuple[str, ...]:
     return tuple(kokoro.phonemes(text, language) for text in timbre.PROBE_TEXTS[language])
 
 
 @functools.lru_cache(maxsize=4)
 def screen_phonemes(language: str) -> str:
+    """The screening sentence in Kokoro's phones."""
     return kokoro.phonemes(SCREEN_TEXTS[language], language)
 
 
@@ -252,7 +249,7 @@ def choose_kokoro_voice(reference: Audio, profile: timbre.VoiceProfile, language
     already under it, the start's own score less ``WALK_NATURALNESS_SLACK``).  Among the frontier's
     points inside the naturalness bound, the most similar first, the ear hears up to two on the
     probe sentences; the first that keeps the words wins.  With no point inside the bound, the most
-    natural is taken and the choice's notes say so.
+    natural is offered (:mod:`voice_search` then says so in the report).
     """
     reference_embedding = speaker_embedding(reference)
     probes, screening = probe_phonemes(language), screen_phonemes(language)
@@ -291,21 +288,13 @@ def choose_kokoro_voice(reference: Audio, profile: timbre.VoiceProfile, language
         return -np.inf if floor is not None and naturalness is not None and naturalness < floor else similarity
 
     walked, _, wins = walk(start, start_similarity, walk_score, steps=steps, tick=tick)
-    notes = []
     style = start
-    if wins:
-        start_all, walked_all = similarity_on_probes(start), similarity_on_probes(walked)
-        if walked_all > start_all:
-            style = walked
-        else:
-            notes.append(f"the style walk won on its own sentence but not on the probes ({walked_all:.3f} against {start_all:.3f}): "
-                         "the blend of packs was kept")
+    if wins and similarity_on_probes(walked) > similarity_on_probes(start):  # else the walk overfit its sentence: the blend stays
+        style = walked
     points = frontier(style, on_probes(style), profile, reference_embedding, judge, points=frontier_points(language), tick=tick)
     inside = [p for p in points if _natural_enough(p.choice, naturalness_limit)]
+    # with no point inside, the most natural is offered: voice_search says in the report what it gives up
     order = sorted(inside, key=lambda p: -p.choice.similarity) if inside else sorted(points, key=lambda p: -(p.choice.naturalness or 0.0))
-    if not inside:
-        notes.append(f"no point of the Kokoro voice's frontier stayed within the naturalness limit {naturalness_limit:.2f}: "
-                     "the most natural was taken")
     choice = order[0].choice
     if ear is not None:
         for heard, point in enumerate(order[:2], start=1):
@@ -316,6 +305,6 @@ def choose_kokoro_voice(reference: Audio, profile: timbre.VoiceProfile, language
                 tick()
             if error_limit is None or choice.probe_error <= error_limit:
                 break
-    choice.notes, choice.speed = notes, speed
+    choice.speed = speed
     choice.base_similarity = round(max(cosine(m.embedding, reference_embedding) for m in pack_material(language).values()), 4)
     return choice
