@@ -151,3 +151,13 @@ def test_a_naturalness_pass_mark_is_a_mos(value: float) -> None:
 
     with pytest.raises(InputError, match="min_naturalness"):
         Thresholds(min_naturalness=value)
+
+
+def test_a_dub_takes_the_margin_and_refuses_a_bad_one() -> None:
+    from emodub.dubbing import DubOptions
+    from emodub.errors import InputError
+    from emodub.job import DubSettings
+
+    assert DubSettings(engine={"naturalness_margin": 0.5}).dub_options().naturalness_margin == 0.5
+    with pytest.raises(InputError, match="naturalness margin"):
+        DubOptions(naturalness_margin=4.5)

@@ -247,7 +247,8 @@ def voice_profiles(items: list[BatchItem], voices: dict[str, Path], options: Dub
     files = {}
     for reference in references:
         for language in sorted(languages):
-            voice_search.load_or_build_profile(reference, language, base_voice=options.base_voice, frame_match=options.frame_match)
+            voice_search.load_or_build_profile(reference, language, base_voice=options.base_voice, frame_match=options.frame_match,
+                                               naturalness_margin=options.naturalness_margin)
         path = timbre.cache_dir() / f"{timbre.reference_hash(reference)}.json"
         if path.exists():
             files[path.name] = path.read_bytes()

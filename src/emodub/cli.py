@@ -437,6 +437,8 @@ def dub(
     emotion_encoder: Annotated[Optional[Path], typer.Option(help="Folder from train-encoders: reads the original voice's emotion.")] = None,
     frame_match: Annotated[Optional[float], typer.Option(help="0 = clearest (default) … 1 = closest to the new voice (share of "
                                                               "the envelope from its frames).")] = None,
+    naturalness_margin: Annotated[Optional[float], typer.Option(help="MOS (DistillMOS) a clone may lose against the most natural "
+                                                                     "base voice; default 0.3.")] = None,
     max_rounds: Annotated[int, typer.Option(help="Verification rounds per cue (the ear, length, similarity; 1 = no retry).")] = 3,
     speakers: Annotated[Optional[int], typer.Option(help="How many people speak in the video (default: found by the cast step).")] = None,
     audio_codec: Annotated[Optional[str], typer.Option(help="Codec of the output track (default: the source's where the container "
@@ -458,7 +460,7 @@ def dub(
         options = DubOptions(emotion=given, emotion_text=emotion_text, emotion_weight=emotion_weight, original_prosody=original_prosody,
                              base_voice=base_voice, frame_rate_hz=fps, workers=workers or default_workers(), consent=consent,
                              separator=separator, emotion_encoder=emotion_encoder, frame_match=frame_match, max_rounds=max_rounds,
-                             speakers=speakers, audio_codec=audio_codec, sync=sync)
+                             speakers=speakers, audio_codec=audio_codec, sync=sync, naturalness_margin=naturalness_margin)
         voices = voice_map(voice or [])
         for name, path in voices.items():
             if not path.is_file():

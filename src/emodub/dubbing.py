@@ -92,6 +92,7 @@ class DubOptions:
     seed: int = 0
     emotion_encoder: Path | None = None  # a train-encoders folder reads the original voice instead of the acoustic SER
     frame_match: float | None = None  # share of the envelope from the voice reference's own frames (None: searched)
+    naturalness_margin: float | None = None  # MOS a clone may lose to the most natural base voice (None: 0.3)
     max_rounds: int = 3  # verification rounds per cue (the ear, length, similarity; 1 = no retry)
     speakers: int | None = None  # how many people speak in the video (None: found by the cast step)
     audio_codec: str | None = None  # None: follow the source where the container allows
@@ -107,6 +108,8 @@ class DubOptions:
         if self.frame_match is not None and not 0.0 <= self.frame_match <= 1.0:
             raise InputError(f"frame match {self.frame_match!r} is outside the allowed range 0..1 "
                              "(0 = clearest, 1 = closest to the reference voice)")
+        if self.naturalness_margin is not None and not 0.0 <= self.naturalness_margin <= 4.0:
+            raise InputError(f"naturalness margin {self.naturalness_margin!r} is outside the allowed range 0..4 (MOS points)")
         if self.workers < 1:
             raise InputError(f"workers {self.workers!r} is not allowed; it must be ≥ 1")
         if not self.frame_rate_hz > 0:
@@ -218,6 +221,7 @@ class _Job:
     frame_match: float | None
     max_rounds: int = 3
     sync: str = "fit"
+    naturalness_margin: float | None = None
 
 
 @dataclass
@@ -253,7 +257,8 @@ def synthesize_cue(job: _Job) -> _Synth:
         return SynthesisRequest(text=part.text, speaker_reference=Audio(part.voice_samples, part.voice_rate_hz), emotion=part.vector,
                                 qualities=part.qualities, emotion_reference=reference,
                                 emotion_alpha=DEFAULT_PROSODY_ALPHA if reference is not None else 1.0,
-                                duration=plan, seed=job.seed, base_voice=job.base_voice, frame_match=job.frame_match)
+                                duration=plan, seed=job.seed, base_voice=job.base_voice, frame_match=job.frame_match,
+                                naturalness_margin=job.naturalness_margin)
 
     free = [engine.synthesize(request(part, DurationPlan("free"))).free_duration_s for part in job.parts]
     free_total = sum(free)
@@ -660,7 +665,7 @@ def _cue_job(session: DubSession, number: int, track16: Audio, track_rate_hz: in
     session.plans[number] = part_plans
     next_start = session.cues[number + 1].start_s if number + 1 < len(session.cues) else session.media_duration_s
     return _Job(number, tuple(part_jobs), cue.span_s, next_start - cue.start_s, track_rate_hz, options.base_voice,
-                options.seed, options.frame_match, options.max_rounds, options.sync)
+                options.seed, options.frame_match, options.max_rounds, options.sync, options.naturalness_margin)
 
 
 def _build_profiles(session: DubSession, notify: Hook) -> None:
@@ -668,7 +673,7 @@ def _build_profiles(session: DubSession, notify: Hook) -> None:
     needed = {(key, detect_language(part.text)) for cue, row in zip(session.cues, session.assigned) for part, (_, key) in zip(cue.parts, row)}
     for key, language in sorted(needed):
         voice_search.load_or_build_profile(session.references[key], language, base_voice=session.options.base_voice,
-                                     frame_match=session.options.frame_match,
+                                     frame_match=session.options.frame_match, naturalness_margin=session.options.naturalness_margin,
                                      progress=lambda done, total: notify("voice profile", done, total))
 
 

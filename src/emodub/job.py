@@ -255,7 +255,8 @@ class DubSettings(_Strict):
         return DubOptions(emotion=given.emotion, emotion_text=given.emotion_text, emotion_weight=self.emotion.weight if self.emotion else 0.5,
                           original_prosody=self.original_prosody, base_voice=self.engine.base_voice, workers=workers,
                           duck_db=self.duck_db, consent=self.consent, seed=self.seed, emotion_encoder=self.engine.emotion_encoder,
-                          frame_match=self.engine.frame_match, max_rounds=self.max_rounds, speakers=self.speakers,
+                          frame_match=self.engine.frame_match, naturalness_margin=self.engine.naturalness_margin,
+                          max_rounds=self.max_rounds, speakers=self.speakers,
                           audio_codec=audio_codec, sync=self.sync,
                           speaker_emotions={name: directed(c) for name, c in self.speaker_emotions.items()},
                           cue_emotions={index: directed(c) for index, c in self.cue_emotions.items()})
