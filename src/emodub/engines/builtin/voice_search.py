@@ -131,8 +131,9 @@ def choose(reference: Audio, profile: timbre.VoiceProfile, language: str, *, bas
         best = max(candidates, key=lambda c: (c.naturalness if c.naturalness is not None else 0.0, c.similarity))
         best.notes = [*best.notes, _given_up(candidates, best)]
     best.base_similarity = round(max(c.base_similarity for c in candidates), 4)
-    if progress is not None:
-        progress(1, 1)
+    if progress is not None:  # the last step of the same total, so a progress bar never runs backwards
+        final = world_total[0] + kokoro_steps
+        progress(final, final)
     return best
 
 
