@@ -83,12 +83,6 @@ def bench_voices(references: dict[str, Audio], found: list) -> None:
     table("Base voices raw, on four new lines (people: their own recording)", ["lang", "voice", *(j.name for j in found), "WER/CER"], rows)
 
 
-def _world_choice(voice: str, profile: timbre.VoiceProfile, warp: float, language: str) -> timbre.VoiceChoice:
-    mean, std = timbre.probe_statistics(voice, language, warp, profile.nyquist_hz)
-    ap_shift = 0.5 * (np.asarray(profile.ap_bands) - timbre.base_probes(voice, language).ap_bands)
-    return timbre.VoiceChoice(voice, warp, mean.tolist(), std.tolist(), ap_shift.tolist(), 0.0, 0.0, frame_match=0.0)
-
-
 def _stage_renders(voice: str, profile: timbre.VoiceProfile, language: str) -> dict[str, list[Audio]]:
     """Each stage of the builtin chain applied cumulatively to the voice's new lines."""
     if voice == "kokoro":
@@ -96,7 +90,7 @@ def _stage_renders(voice: str, profile: timbre.VoiceProfile, language: str) -> d
         choice = kokoro_search.style_choice(kokoro.DEFAULT_STYLE, profile, [world.analyze(a) for a in raws])
     else:
         raws = [synthesize_base(voice, t) for t in NEW_LINES[language]]
-        choice = _world_choice(voice, profile, 1.0, language)
+        choice = timbre.choice_for(profile, voice, language, 1.0, 0.0)
     features = [world.analyze(a) for a in raws]
     stages: dict[str, list[Audio]] = {"raw": raws, "WORLD analysis + resynthesis": [world.synthesize(f) for f in features]}
 

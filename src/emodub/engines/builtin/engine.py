@@ -120,14 +120,13 @@ class BuiltinEngine:
                 reference_shape = render.shape_for(heard[0], VoiceQualities())
             shape = render.blend([(shape, 1.0), (transfer.scaled_shape(reference_shape, request.emotion_alpha), 1.0)])
 
-        if neural:
-            shape = render.lighter_voice_quality(shape, NEURAL_VOICE_QUALITY_SHARE)
         phones, anchors, near = None, None, None
         if neural:  # Kokoro sets rate and length itself (its speed); WORLD, where needed, reshapes only F0, level and timbre
-            style = voice_search.kokoro_style(choice)
+            shape = render.lighter_voice_quality(shape, NEURAL_VOICE_QUALITY_SHARE)
+            style, kokoro_phones = voice_search.kokoro_style(choice), kokoro.phonemes(request.text, language)  # phonemised once
 
             def spoken(speed: float) -> Audio:
-                return kokoro.synthesize(request.text, language, style, speed=speed)
+                return kokoro.synthesize_phonemes(kokoro_phones, style, speed=speed, text=request.text)
 
             free = spoken(choice.speed * shape.rate_factor)
             free_duration_s = free.duration_s

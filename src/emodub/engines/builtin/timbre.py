@@ -335,7 +335,8 @@ def adapt_warped(source: Warped, profile: VoiceProfile, choice: VoiceChoice) -> 
     return features.with_(ap=ap)
 
 
-def _choice_for(profile: VoiceProfile, voice: str, language: str, warp: float, frame_match: float) -> VoiceChoice:
+def choice_for(profile: VoiceProfile, voice: str, language: str, warp: float, frame_match: float) -> VoiceChoice:
+    """A base voice at ``warp`` as a candidate for this reference: its probe statistics and aperiodicity shift, not yet scored."""
     mean, std = probe_statistics(voice, language, warp, profile.nyquist_hz)
     ap_shift = 0.5 * (np.asarray(profile.ap_bands) - base_probes(voice, language).ap_bands)
     return VoiceChoice(voice, warp, mean.round(5).tolist(), std.round(5).tolist(), ap_shift.round(4).tolist(), 0.0, 0.0,
@@ -665,7 +666,7 @@ def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, cand
         """GE2E similarity to the reference of the candidate ``key`` rendered on probes up to ``probes_upto``."""
         voice, warp = key
         if key not in choices:
-            choices[key] = _choice_for(profile, voice, language, warp, share)
+            choices[key] = choice_for(profile, voice, language, warp, share)
         sims = similarities.setdefault(key, [])
         for index in range(len(sims), probes_upto):
             sims.append(cosine(speaker_embedding(render(key, index), trim_silence=False), ref_embedding))
