@@ -88,6 +88,33 @@ def test_speed_changes_the_length() -> None:
     assert slow > 1.3 * fast
 
 
+@pytest.mark.parametrize("language,text,speed", [("en", "Yes.", 1.0), ("en", "Fine, go ahead, I will wait here for you.", 0.8),
+                                                  ("en", "We could try that again tomorrow.", 1.3), ("zh", "我们明天再试一次吧。", 1.1)])
+def test_the_predicted_length_is_the_rendered_length(language: str, text: str, speed: float) -> None:
+    phones = kokoro.phonemes(text, language)
+    style = kokoro.KokoroStyle({"jf_alpha": 1.0, "jm_kumo": 0.5})
+    rendered = kokoro.synthesize_phonemes(phones, style, speed=speed)
+    assert kokoro.predicted_length_s(phones, style, speed=speed) == rendered.duration_s  # to the sample, without the decoder
+
+
+def test_the_kept_edges_hold_all_the_speech() -> None:
+    """What spoken_span cuts off (the leading pad, the punctuation after the last word) is silence, and cut on whole frames."""
+    phones = kokoro.english_phonemes("Stop lying to me, I know what you did.")
+    (raw, (start, end)), = kokoro.rendered_chunks(phones)
+    assert len(raw) % kokoro.FRAME_SAMPLES == 0 and end % kokoro.FRAME_SAMPLES == 0  # a predicted frame is 600 output samples
+    loudest = float(np.max(np.abs(raw)))
+    assert np.max(np.abs(raw[:start])) < 0.05 * loudest and np.max(np.abs(raw[end:])) < 0.05 * loudest
+
+
+@pytest.mark.parametrize("ratio", [0.75, 0.9, 1.1, 1.25])
+def test_speed_for_length_lands_near_the_target(ratio: float) -> None:
+    phones = kokoro.english_phonemes("Nobody has called back about the order since Monday.")
+    natural = kokoro.predicted_length_s(phones, kokoro.DEFAULT_STYLE)
+    speed = kokoro.speed_for_length(phones, kokoro.DEFAULT_STYLE, ratio * natural)
+    assert (speed > 1.0) == (ratio < 1.0)
+    assert abs(kokoro.predicted_length_s(phones, kokoro.DEFAULT_STYLE, speed=speed) - ratio * natural) <= 0.03 * ratio * natural
+
+
 @pytest.mark.parametrize("diff_s", [-0.12, -0.01, 0.0, 0.004, 0.2])
 def test_fit_pauses_lands_exactly_and_keeps_the_speech(diff_s: float) -> None:
     rate = 24000
@@ -145,6 +172,8 @@ def test_a_neutral_kokoro_line_skips_the_vocoder_and_lands_exactly(human, englis
     assert abs(synthesis.target_duration_s - ratio * synthesis.free_duration_s) < 0.01
     expected = "kokoro as it speaks" if timbre.imposes_nothing(choice) else "WORLD"
     assert synthesis.applied["rendering"]["path"].startswith(expected)
+    assert synthesis.applied["rendering"]["renders"] == 1  # the length was planned by the predictor, not found by rendering
+    assert BuiltinEngine().natural_length_s(request) == synthesis.free_duration_s
 
 
 def test_an_emotional_kokoro_line_goes_through_world(human, english_profile) -> None:

@@ -46,7 +46,7 @@ from emodub.emotion.describe import describe_en, describe_zh
 from emodub.emotion.space import EmotionVector, VoiceQualities, fuse
 from emodub.emotion.speech import AcousticSER, SpeechEmotionModel
 from emodub.emotion.text import text_to_emotion
-from emodub.engines.base import SynthesisRequest, detect_language, get_engine
+from emodub.engines.base import SynthesisRequest, detect_language, get_engine, natural_length_s
 from emodub.engines.builtin import voice_search
 from emodub.errors import EmodubError, InputError
 from emodub.naturalness import default_judge
@@ -237,6 +237,7 @@ class _Synth:
     part_audio: list[Audio] = field(default_factory=list)
     intelligibility: list[dict[str, Any] | None] = field(default_factory=list)
     rounds: int | None = None
+    naturalness: list[float | None] = field(default_factory=list)  # each part's MOS, as its verification scored it
 
 
 DUB_THRESHOLDS = Thresholds(require_arousal_match=False)  # a cue's emotion comes from the original performance; words and length decide
@@ -249,7 +250,7 @@ def _part_targets(free_s: list[float], total_s: float, rate_hz: int) -> list[flo
 
 
 def synthesize_cue(job: _Job) -> _Synth:
-    """Free-length pass of every part to learn the natural length, then the controlled passes the policy picks."""
+    """Every part's natural length from the engine's plan (no render), then one controlled render each, as the policy picks."""
     engine = get_engine("builtin")
 
     def request(part: _PartJob, plan: DurationPlan) -> SynthesisRequest:
@@ -260,12 +261,12 @@ def synthesize_cue(job: _Job) -> _Synth:
                                 duration=plan, seed=job.seed, base_voice=job.base_voice, frame_match=job.frame_match,
                                 naturalness_margin=job.naturalness_margin)
 
-    free = [engine.synthesize(request(part, DurationPlan("free"))).free_duration_s for part in job.parts]
+    free = [natural_length_s(engine, request(part, DurationPlan("free"))) for part in job.parts]  # planned, not rendered
     free_total = sum(free)
 
     def verified(plans: list[DurationPlan], status: str, ratio: float, note: str | None = None) -> _Synth:
         """The controlled passes, each heard by the ear and retried on a miss (see :mod:`emodub.verify`), joined."""
-        audios, heard, warnings, rounds_used, target_total = [], [], [], 0, 0.0
+        audios, heard, natural, warnings, rounds_used, target_total = [], [], [], [], 0, 0.0
         for number, (part, plan) in enumerate(zip(job.parts, plans), 1):
             result, checked, rounds = synthesize_verified(engine, request(part, plan), thresholds=DUB_THRESHOLDS, max_rounds=job.max_rounds)
             where = f"part {number}: " if len(job.parts) > 1 else ""
@@ -277,11 +278,12 @@ def synthesize_cue(job: _Job) -> _Synth:
                 warnings.append(f"{where}verification: {', '.join(checked.failed)} missed after {len(rounds)} round(s); the best round is kept")
             audios.append(result.audio.resampled(job.rate_hz))
             heard.append(checked.intelligibility)
+            natural.append(checked.value("naturalness"))
             rounds_used = max(rounds_used, len(rounds))
             target_total += result.target_duration_s or 0.0
         warnings += [note] if note else []
         joined = Audio(np.concatenate([a.samples for a in audios]), job.rate_hz)
-        return _Synth(job.index, joined, status, free_total, needed, ratio, target_total, warnings, audios, heard, rounds_used)
+        return _Synth(job.index, joined, status, free_total, needed, ratio, target_total, warnings, audios, heard, rounds_used, natural)
 
     needed = job.span_s / free_total
     if RATIO_MIN <= needed <= RATIO_MAX:
@@ -851,13 +853,15 @@ def _cue_result(number: int, cue: Cue, detected: tuple[EmotionVector | None, flo
     if synth.audio is None:
         return record
     offset = 0.0
-    judge = default_judge()
-    naturalness = judge.score_many(synth.part_audio) if judge is not None else [float("nan")] * len(synth.part_audio)
+    naturalness = synth.naturalness
+    if len(naturalness) != len(synth.part_audio):  # not verified here (a regenerated take): score the parts in one call
+        judge = default_judge()
+        naturalness = judge.score_many(synth.part_audio) if judge is not None else [None] * len(synth.part_audio)
     for part_record, (_, key, *_), audio, heard, score in zip(record.parts, plans, synth.part_audio, synth.intelligibility, naturalness):
         part_record.offset_s, part_record.duration_s = round(offset, 6), round(audio.duration_s, 6)
         part_record.speaker_similarity = round(speaker_similarity(audio, references[key]), 4)
         part_record.intelligibility = heard
-        part_record.naturalness = round(score, 3) if np.isfinite(score) else None
+        part_record.naturalness = round(float(score), 3) if score is not None and np.isfinite(score) else None
         offset += audio.duration_s
     record.intelligibility = _joined_intelligibility(synth.intelligibility)
     record.speaker_similarity = round(float(np.mean([p.speaker_similarity for p in record.parts])), 4)

@@ -8,12 +8,12 @@ inside the ``resemblyzer`` package, so it runs offline.  Similarity is the cosin
 from __future__ import annotations
 
 import functools
-import hashlib
 import warnings
 
 import numpy as np
 
 from emodub.audio import Audio
+from emodub.memo import by_content
 
 ENCODER_RATE_HZ = 16000
 
@@ -38,18 +38,10 @@ def speaker_embedding(audio: Audio, *, trim_silence: bool = True) -> np.ndarray:
     are kept by content, so a reference compared with many outputs (one per cue, one per
     verification round) is embedded once.
     """
-    key = (hashlib.sha1(audio.samples.tobytes()).hexdigest(), audio.sample_rate_hz, trim_silence)
-    embedding = _recent.pop(key) if key in _recent else _embed(audio, trim_silence)
-    _recent[key] = embedding  # most recently used last
-    if len(_recent) > _RECENT_MAX:
-        _recent.pop(next(iter(_recent)))
-    return embedding.copy()
+    return _embed(audio, trim_silence).copy()
 
 
-_RECENT_MAX = 8
-_recent: dict[tuple[str, int, bool], np.ndarray] = {}
-
-
+@by_content(maxsize=8)
 def _embed(audio: Audio, trim_silence: bool) -> np.ndarray:
     with warnings.catch_warnings():  # webrtcvad imports the deprecated pkg_resources
         warnings.simplefilter("ignore")

@@ -32,6 +32,8 @@ FER_TO_EMOTION: dict[str, str] = {
 BOX_MARGIN_PX = 10
 INPUT_SIZE = 64
 MIN_FACE_FRACTION = 0.08  # smallest face searched for, as a fraction of the frame's shorter side
+DETECT_SHORT_SIDE_PX = 300  # faces are searched on the frame scaled down to this (0.08 × 300 = the cascade's 24-px window):
+# a 1080p frame costs what a 300p one does, and the expression is still read on the full-size crop
 SMOOTHING_WINDOW_S = 0.5
 
 
@@ -111,9 +113,12 @@ class FaceExpressionModel:
 
     def detect(self, gray: np.ndarray) -> list[FaceBox]:
         """Face boxes in an 8-bit gray frame, largest first."""
-        min_size = max(24, int(MIN_FACE_FRACTION * min(gray.shape)))
-        found = self._detector.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(min_size, min_size))
-        boxes = [FaceBox(int(x), int(y), int(w), int(h)) for x, y, w, h in found]
+        scale = min(1.0, DETECT_SHORT_SIDE_PX / min(gray.shape))
+        small = gray if scale == 1.0 else self._cv2.resize(gray, (round(gray.shape[1] * scale), round(gray.shape[0] * scale)),
+                                                            interpolation=self._cv2.INTER_AREA)
+        min_size = max(24, int(MIN_FACE_FRACTION * min(small.shape)))
+        found = self._detector.detectMultiScale(small, scaleFactor=1.1, minNeighbors=5, minSize=(min_size, min_size))
+        boxes = [FaceBox(int(x / scale), int(y / scale), int(w / scale), int(h / scale)) for x, y, w, h in found]
         return sorted(boxes, key=lambda b: b.area, reverse=True)
 
     def classify(self, gray: np.ndarray, box: FaceBox) -> np.ndarray:

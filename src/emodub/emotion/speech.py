@@ -36,6 +36,7 @@ import numpy as np
 from emodub.audio import Audio
 from emodub.emotion.space import EMOTION_NAMES, EmotionVector, canonical_emotion_name
 from emodub.errors import EngineError, InputError
+from emodub.memo import by_content
 
 ANALYSIS_RATE_HZ = 16000
 MIN_SPEECH_S = 0.4
@@ -185,6 +186,12 @@ def measure_cues(audio: Audio) -> dict[str, float]:
     return {k: (float(v) if v is not None and math.isfinite(v) else float("nan")) for k, v in cues.items()}
 
 
+@by_content(maxsize=8)
+def _speaker_cues(audio: Audio) -> dict[str, float]:
+    """:func:`measure_cues` of a speaker reference, kept by content (every cue's verification asks it again)."""
+    return measure_cues(audio)
+
+
 def _syllable_rate(level_db: np.ndarray, level_times: np.ndarray, voiced_times: np.ndarray, duration_s: float) -> float:
     """Syllable nuclei per second: voiced intensity peaks ≥ 2 dB above their surrounding dips (de Jong & Wempe 2009)."""
     from scipy.signal import find_peaks
@@ -209,7 +216,7 @@ class Baseline:
     @classmethod
     def from_speech(cls, audio: Audio) -> Baseline:
         """The speaker's own baseline: cues of their (calm or overall) speech, population spreads."""
-        cues = measure_cues(audio)
+        cues = _speaker_cues(audio)
         norms = cls.norms()
         means = {k: (cues[k] if math.isfinite(cues[k]) else norms.means[k]) for k in CUE_NAMES}
         return cls(means, norms.spreads, "speaker")

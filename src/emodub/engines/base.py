@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -79,6 +80,14 @@ class Engine(Protocol):
     name: str
 
     def synthesize(self, request: SynthesisRequest) -> Synthesis: ...
+
+
+def natural_length_s(engine: Engine, request: SynthesisRequest) -> float:
+    """The line's free length: predicted where the engine can plan (``engine.natural_length_s``), else from a free render."""
+    predict = getattr(engine, "natural_length_s", None)
+    if predict is not None:
+        return float(predict(request))
+    return engine.synthesize(dataclasses.replace(request, duration=DurationPlan("free"))).free_duration_s
 
 
 _REGISTRY: dict[str, Callable[..., Engine]] = {}

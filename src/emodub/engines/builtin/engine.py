@@ -8,8 +8,10 @@ time map so a 6-Hz tremor is 6 Hz in the output.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +49,12 @@ def _contour_anchors(phones: list[tuple[str, float]], positions: np.ndarray, fra
     return render.ContourAnchors(out_frame(spoken[0][1]), out_frame(spoken[-1][2]), out_frame(vowels[-1]))
 
 
+def _spans(phones: list[tuple[str, float]] | None, features: world.WorldFeatures) -> list:
+    """Speech and pause spans on the analysis frames: from the phone timings where the base voice gives them, else from energy."""
+    frame_s = features.frame_period_ms / 1000
+    return spans_from_phones(phones, features.n_frames, frame_s) if phones else find_pauses(features.frame_energy_db())
+
+
 def _heard_emotion(reference: Audio, encoder_folder: Path) -> tuple[EmotionVector, float]:
     """The emotion a trained (GRL) emotion encoder hears in the reference, and its confidence.
 
@@ -70,6 +78,35 @@ def mandarin_voice_notes(base_voice: str) -> list[str]:
     return [f"Mandarin voice {base_voice} (licence-clean fallback, hard to understand: CER ≈ 0.6 by the ear); zh-baker: {reason}"]
 
 
+@functools.lru_cache(maxsize=8)  # a few MB each; a dub plans and renders a cue's parts one after the other
+def analysed_base_voice(base_voice: str, text: str, seed: int) -> tuple[Audio, list[tuple[str, float]] | None, world.WorldFeatures]:
+    """A base voice's line, its phone timings and its WORLD analysis, kept: a line's length plan and its render share them."""
+    base, phones = synthesize_base_timed(base_voice, text, seed=seed)
+    return base, phones, world.analyze(base)
+
+
+@dataclass
+class LinePlan:
+    """What a line will be before it is rendered: the voice, the emotion's shape, and its free (natural) length."""
+
+    language: str
+    choice: timbre.VoiceChoice
+    profile: timbre.VoiceProfile
+    emotion: EmotionVector | None
+    shape: render.ProsodyShape
+    template: transfer.ProsodyTemplate | None
+    heard: tuple[EmotionVector, float] | None
+    free_duration_s: float
+    warnings: list[str] = field(default_factory=list)
+    kokoro_phones: str | None = None  # the Kokoro path: its phones, style and the speed of the free length
+    kokoro_style: np.ndarray | None = None
+    free_speed: float = 1.0
+
+    @property
+    def neural(self) -> bool:
+        return self.kokoro_phones is not None
+
+
 class BuiltinEngine:
     """Offline, CPU-only engine built on a base voice and the WORLD vocoder."""
 
@@ -78,8 +115,12 @@ class BuiltinEngine:
     def __init__(self, *, progress: Progress | None = None) -> None:
         self._progress = progress
 
-    def synthesize(self, request: SynthesisRequest) -> Synthesis:
-        started = time.perf_counter()
+    def natural_length_s(self, request: SynthesisRequest) -> float:
+        """The line's free length without rendering it: Kokoro's duration predictor, or the base voice's phones and pauses."""
+        return self.plan(request).free_duration_s
+
+    def plan(self, request: SynthesisRequest) -> LinePlan:
+        """Check the request, pick the voice and the emotion's shape, and predict the free length (no output rendered)."""
         language = request.resolved_language
         warnings: list[str] = []
         base_voice = request.base_voice
@@ -119,48 +160,60 @@ class BuiltinEngine:
                 heard = _heard_emotion(request.emotion_reference, request.emotion_encoder)
                 reference_shape = render.shape_for(heard[0], VoiceQualities())
             shape = render.blend([(shape, 1.0), (transfer.scaled_shape(reference_shape, request.emotion_alpha), 1.0)])
-
-        phones, anchors, near = None, None, None
+        plan = LinePlan(language, choice, profile, emotion, shape, template, heard, 0.0, warnings)
         if neural:  # Kokoro sets rate and length itself (its speed); WORLD, where needed, reshapes only F0, level and timbre
-            shape = render.lighter_voice_quality(shape, NEURAL_VOICE_QUALITY_SHARE)
-            style, kokoro_phones = voice_search.kokoro_style(choice), kokoro.phonemes(request.text, language)  # phonemised once
+            plan.shape = render.lighter_voice_quality(shape, NEURAL_VOICE_QUALITY_SHARE)
+            plan.kokoro_style = voice_search.kokoro_style(choice)
+            plan.kokoro_phones = kokoro.phonemes(request.text, language)
+            plan.free_speed = choice.speed * plan.shape.rate_factor
+            plan.free_duration_s = kokoro.predicted_length_s(plan.kokoro_phones, plan.kokoro_style, speed=plan.free_speed,
+                                                             text=request.text)
+        else:
+            _, phones, analysis = analysed_base_voice(choice.base_voice, request.text, request.seed)
+            spans = _spans(phones, analysis)
+            plan.free_duration_s = sum(self._natural_frames(spans, shape)) * analysis.frame_period_ms / 1000
+        return plan
 
-            def spoken(speed: float) -> Audio:
-                return kokoro.synthesize_phonemes(kokoro_phones, style, speed=speed, text=request.text)
+    @staticmethod
+    def _natural_frames(spans: list, shape: render.ProsodyShape) -> list[float]:
+        """Each span's length in frames at the emotion's rate and pause lengths."""
+        return [s.length * (shape.pause_factor if s.is_pause else 1.0) / shape.rate_factor for s in spans]
 
-            free = spoken(choice.speed * shape.rate_factor)
-            free_duration_s = free.duration_s
-            target_s = request.duration.target_length_s(free_duration_s)
-            near, speed, renders = neural_length.rendered_near(spoken, free, choice.speed * shape.rate_factor, target_s)
-            neutral_loudness = free.loudness_lufs()
-            rendering: dict = {"speed": round(speed, 4), "renders": renders}
+    def synthesize(self, request: SynthesisRequest) -> Synthesis:
+        started = time.perf_counter()
+        plan = self.plan(request)
+        choice, shape, template, warnings = plan.choice, plan.shape, plan.template, plan.warnings
+        free_duration_s = plan.free_duration_s
+        target_s = request.duration.target_length_s(free_duration_s)
+        phones, anchors, near = None, None, None
+        if plan.neural:
+            speed = plan.free_speed if target_s == free_duration_s else kokoro.speed_for_length(
+                plan.kokoro_phones, plan.kokoro_style, target_s, start_speed=plan.free_speed, speed_range=neural_length.SPEED_RANGE)
+            near = kokoro.synthesize_phonemes(plan.kokoro_phones, plan.kokoro_style, speed=speed, text=request.text)
+            neutral_loudness = near.loudness_lufs()
+            rendering: dict = {"speed": round(speed, 4), "renders": 1, "length_planned_by": "Kokoro's duration predictor"}
         if near is not None and timbre.imposes_nothing(choice) and template is None and render.only_rate_and_level(shape):
             samples, length_note = neural_length.fit_pauses(near.samples, int(round(target_s * near.sample_rate_hz)), near.sample_rate_hz)
             audio = Audio(samples, near.sample_rate_hz)
             rendering.update(path="kokoro as it speaks (no vocoder pass)", length=length_note)
         else:
             if near is not None:
-                base = near
+                analysis = world.analyze(near)
             else:
-                base, phones = synthesize_base_timed(choice.base_voice, request.text, seed=request.seed)
+                base, phones, analysis = analysed_base_voice(choice.base_voice, request.text, request.seed)
                 neutral_loudness = base.loudness_lufs()
-            features = render.apply_static(timbre.adapt(world.analyze(base), profile, choice), shape)
+            features = render.apply_static(timbre.adapt(analysis, plan.profile, choice), shape)
             frame_s = features.frame_period_ms / 1000
-            spans = (spans_from_phones(phones, features.n_frames, frame_s) if phones
-                     else find_pauses(features.frame_energy_db()))
-            if near is not None:  # Kokoro already spoke at the rate and near the length: the time map only lands the rest
-                natural = [float(s.length) for s in spans]
-            else:
-                natural = [s.length * (shape.pause_factor if s.is_pause else 1.0) / shape.rate_factor for s in spans]
-                free_duration_s = sum(natural) * frame_s
-                target_s = request.duration.target_length_s(free_duration_s)
+            spans = _spans(phones, analysis)
+            # Kokoro already spoke at the rate and near the length: the time map only lands the rest
+            natural = [float(s.length) for s in spans] if near is not None else self._natural_frames(spans, shape)
             positions = plan_time_map(spans, target_s / frame_s, smoothness=request.duration.smoothness,
                                       natural_lengths=natural)
             features = features.resampled_in_time(positions)
             anchors = _contour_anchors(phones, positions, frame_s) if phones else None
             features = render.apply_contours(features, shape, anchors)
             if template is not None:
-                features = transfer.impose_contours(features, template, request.emotion_alpha, tonal=request.resolved_language == "zh")
+                features = transfer.impose_contours(features, template, request.emotion_alpha, tonal=plan.language == "zh")
             audio = world.synthesize(features)
             if near is not None:
                 rendering.update(path="WORLD (F0, envelope and emotion reshaped; rate and length from Kokoro's speed)")
@@ -182,7 +235,7 @@ class BuiltinEngine:
             free_duration_s=free_duration_s,
             target_duration_s=n_target / audio.sample_rate_hz,
             applied={
-                "language": language,
+                "language": plan.language,
                 "base_voice": choice.base_voice,
                 "warp": choice.warp,
                 "frame_match": choice.frame_match,
@@ -194,13 +247,13 @@ class BuiltinEngine:
                 "rendering": rendering,
                 "pauses_from": "phone timings" if phones else "frame energy",
                 "contours_anchored_on": "phone timings" if anchors else "whole line",
-                "emotion_vector_rendered": None if emotion is None else emotion.to_dict(),
+                "emotion_vector_rendered": None if plan.emotion is None else plan.emotion.to_dict(),
                 "prosody": shape.to_dict(),
                 "emotion_reference": None if template is None else template.measured,
                 "emotion_reference_f0_shape": None if template is None else
-                ("kept the line's own (lexical tones)" if request.resolved_language == "zh" else "blended"),
-                "emotion_reference_heard": None if heard is None else {
-                    "by": str(request.emotion_encoder), "vector": heard[0].to_dict(), "confidence": round(heard[1], 3)},
+                ("kept the line's own (lexical tones)" if plan.language == "zh" else "blended"),
+                "emotion_reference_heard": None if plan.heard is None else {
+                    "by": str(request.emotion_encoder), "vector": plan.heard[0].to_dict(), "confidence": round(plan.heard[1], 3)},
                 "similarity_probe": {"adapted": choice.similarity, "best_base_voice": choice.base_similarity},
                 "probe_intelligibility": {"share_lost": choice.probe_error, "clearest_base_voice": choice.base_probe_error,
                                           "limit": choice.error_limit, "ear": choice.ear, "candidates_heard": choice.hearings},

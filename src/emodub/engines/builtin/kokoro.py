@@ -11,6 +11,10 @@ diphthongs and affricates become one symbol, American flaps ``T``); Mandarin fro
 (jieba, pypinyin; the legacy reader Kokoro v1.0 was trained with), English words inside a
 Chinese line through the English path, in one token sequence.
 
+Lengths are known before rendering: a cut of the model to its duration predictor says each
+token's frames (:func:`predicted_length_s`), and the rendered line keeps exactly the frames from
+its first to its last spoken token (:func:`spoken_span`).
+
 A style pack holds one 256-d vector per token count (510 rows); the first 128 dimensions carry
 timbre, the last 128 timing and prosody.  A :class:`KokoroStyle` is a blend of packs plus an
 offset added to every row: what the voice search (:mod:`kokoro_search`) moves toward a speaker.
@@ -86,8 +90,29 @@ def model_file() -> Path:
     return path
 
 
+DURATION_OUTPUT = "/encoder/Clip_output_0"  # the predicted frames per token, rounded and at least 1, after the speed divides them
+
+
 @functools.lru_cache(maxsize=1)
-def _session():
+def duration_model_file() -> Path:
+    """The duration predictor alone (text encoder, style and duration heads; 15 of the model's 92 MB), cut once per machine.
+
+    It says how many 25-ms frames each token will last without running the decoder and the
+    vocoder: about 20 ms a line against about 700 ms for the whole model (one thread).
+    """
+    import onnx.utils
+
+    path = models_dir() / "kokoro" / "kokoro-v1.0.int8.durations.onnx"
+    if path.exists() and path.stat().st_size > 0:
+        return path
+    whole = model_file()
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    onnx.utils.extract_model(str(whole), str(tmp), ["tokens", "style", "speed"], [DURATION_OUTPUT])
+    os.replace(tmp, path)
+    return path
+
+
+def _new_session(path: Path):
     import onnxruntime
 
     from emodub.threads import thread_count
@@ -98,7 +123,17 @@ def _session():
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = thread_count()
     options.inter_op_num_threads = 1
-    return onnxruntime.InferenceSession(str(model_file()), options, providers=["CPUExecutionProvider"])
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+@functools.lru_cache(maxsize=1)
+def _session():
+    return _new_session(model_file())
+
+
+@functools.lru_cache(maxsize=1)
+def _duration_session():
+    return _new_session(duration_model_file())
 
 
 @functools.lru_cache(maxsize=1)
@@ -216,40 +251,111 @@ def synthesize(text: str, language: str, style: KokoroStyle | np.ndarray = DEFAU
     return synthesize_phonemes(phonemes(text, language), style, speed=speed, text=text)
 
 
-def synthesize_phonemes(phones: str, style: KokoroStyle | np.ndarray = DEFAULT_STYLE, *, speed: float = 1.0,
-                        text: str | None = None) -> Audio:
-    """Kokoro phones (:func:`phonemes`) to speech; ``text`` only names the line in an error."""
+def _model_inputs(phones: str, style: KokoroStyle | np.ndarray, speed: float, text: str | None) -> list[tuple[list[int], dict]]:
+    """Per chunk of at most ``MAX_TOKENS - 2`` tokens: its tokens, and the model's inputs for it."""
     vocab = vocabulary()
     tokens = [vocab[c] for c in phones if c in vocab]
     if not tokens:
         raise InputError(f"text {text if text is not None else phones!r} has no speakable words")
     rows = style.tensor() if isinstance(style, KokoroStyle) else np.asarray(style, np.float32)
     marks = {vocab[c] for c in ",.;:!?" if c in vocab}
-    pieces = []
-    for chunk in _chunks(tokens, marks):
-        row = rows[min(len(chunk), len(rows)) - 1]
-        audio = _session().run(None, {"tokens": np.array([[0, *chunk, 0]], dtype=np.int64),
-                                      "style": row.reshape(1, STYLE_DIMS).astype(np.float32),
-                                      "speed": np.array([speed], dtype=np.float32)})[0]
-        pieces.append(trimmed(np.asarray(audio, np.float32).reshape(-1)))
+    return [(chunk, {"tokens": np.array([[0, *chunk, 0]], dtype=np.int64),
+                     "style": rows[min(len(chunk), len(rows)) - 1].reshape(1, STYLE_DIMS).astype(np.float32),
+                     "speed": np.array([speed], dtype=np.float32)}) for chunk in _chunks(tokens, marks)]
+
+
+FRAME_SAMPLES = 600  # one predicted duration frame is exactly this many output samples (25 ms)
+LEAD_S = 0.2  # kept before the first spoken token: its onset starts up to 0.16 s before its predicted frames
+
+
+@functools.lru_cache(maxsize=1)
+def _silent_tokens() -> frozenset[int]:
+    """Punctuation and word spaces: tokens that say nothing themselves."""
+    vocab = vocabulary()
+    return frozenset(vocab[c] for c in ",.;:!?—…\"()“” " if c in vocab)
+
+
+def spoken_span(tokens: list[int], frames: np.ndarray) -> tuple[int, int]:
+    """The (start, end) samples of a chunk's render that :func:`synthesize_phonemes` keeps, from its predicted frames.
+
+    From ``LEAD_S`` before the first spoken token to the end of the last one: the leading pad and the
+    trailing punctuation are silence (0.4 s and 0.2 s on a typical line).  The edges come from the
+    durations, not from the waveform, so :func:`predicted_length_s` knows the length to the sample.
+    """
+    ends = np.cumsum(np.asarray(frames, np.int64)) * FRAME_SAMPLES  # frames[0] is the leading pad, frames[i + 1] is tokens[i]
+    spoken = [i for i, token in enumerate(tokens) if token not in _silent_tokens()]
+    if not spoken:
+        return 0, int(ends[-1])
+    first_start = int(ends[spoken[0]])
+    return max(0, first_start - int(LEAD_S * SAMPLE_RATE_HZ)), int(ends[spoken[-1] + 1])
+
+
+def _frames(inputs: dict) -> np.ndarray:
+    return np.asarray(_duration_session().run(None, inputs)[0]).reshape(-1)
+
+
+def rendered_chunks(phones: str, style: KokoroStyle | np.ndarray = DEFAULT_STYLE, *, speed: float = 1.0,
+                    text: str | None = None) -> list[tuple[np.ndarray, tuple[int, int]]]:
+    """Each chunk's whole render (24 kHz samples, its silent edges too) and the :func:`spoken_span` kept of it."""
+    chunks = []
+    for tokens, inputs in _model_inputs(phones, style, speed, text):
+        span = spoken_span(tokens, _frames(inputs))
+        chunks.append((np.asarray(_session().run(None, inputs)[0], np.float32).reshape(-1), span))
+    return chunks
+
+
+def synthesize_phonemes(phones: str, style: KokoroStyle | np.ndarray = DEFAULT_STYLE, *, speed: float = 1.0,
+                        text: str | None = None) -> Audio:
+    """Kokoro phones (:func:`phonemes`) to speech, its silent edges cut (:func:`spoken_span`); ``text`` only names the line in an error."""
+    pieces = [samples[start:end] for samples, (start, end) in rendered_chunks(phones, style, speed=speed, text=text)]
     return Audio(np.concatenate(pieces), SAMPLE_RATE_HZ)
 
 
-EDGE_KEEP_S = 0.05
-EDGE_DB = 45.0  # quieter than the loudest 10-ms frame by this much is silence
+def predicted_length_s(phones: str, style: KokoroStyle | np.ndarray = DEFAULT_STYLE, *, speed: float = 1.0,
+                       text: str | None = None) -> float:
+    """The length of :func:`synthesize_phonemes`'s output, to the sample, from the duration predictor alone (~20 ms a line)."""
+    total = 0
+    for tokens, inputs in _model_inputs(phones, style, speed, text):
+        start, end = spoken_span(tokens, _frames(inputs))
+        total += end - start
+    return total / SAMPLE_RATE_HZ
 
 
-def trimmed(samples: np.ndarray) -> np.ndarray:
-    """``samples`` without Kokoro's leading and trailing silence (0.4 s and 0.7 s on a typical line), ``EDGE_KEEP_S`` kept."""
-    frame = SAMPLE_RATE_HZ // 100
-    n = len(samples) // frame
-    if n == 0:
-        return samples
-    level = 20 * np.log10(np.sqrt(np.mean(samples[: n * frame].reshape(n, frame) ** 2, axis=1)) + 1e-9)
-    loud = np.flatnonzero(level > level.max() - EDGE_DB)
-    keep = int(EDGE_KEEP_S * SAMPLE_RATE_HZ)
-    return samples[max(0, loud[0] * frame - keep): min(len(samples), (loud[-1] + 1) * frame + keep)]
+def speed_for_length(phones: str, style: KokoroStyle | np.ndarray, target_s: float, *, start_speed: float = 1.0,
+                     speed_range: tuple[float, float] = (0.5, 2.0), steps: int = 10) -> float:
+    """The speed whose predicted length is nearest ``target_s``, by the predictor alone.
+
+    Lengths fall with the speed, in whole frames and less than 1/speed (a token never drops under
+    one frame): proportional steps bracket the target, then bisection closes in (each try ≈ 15 ms).
+    """
+    low, high = speed_range
+    tried: dict[float, float] = {}
+
+    def length(speed: float) -> float:
+        if speed not in tried:
+            tried[speed] = predicted_length_s(phones, style, speed=speed)
+        return tried[speed]
+
+    speed = float(np.clip(start_speed, low, high))
+    slow, fast = speed, speed  # slow: long enough; fast: short enough (once bracketed)
+    for _ in range(steps):  # proportional steps out to a bracket: short tokens keep their one-frame floor, so lengths move less than 1/speed
+        if length(slow) < target_s and slow > low:
+            fast, slow = slow, float(np.clip(slow * length(slow) / target_s * 0.97, low, high))
+        elif length(fast) > target_s and fast < high:
+            slow, fast = fast, float(np.clip(fast * length(fast) / target_s * 1.03, low, high))
+        else:
+            break
+    if length(slow) >= target_s >= length(fast):
+        for _ in range(steps):
+            if min(abs(value - target_s) for value in tried.values()) <= FRAME_SAMPLES / SAMPLE_RATE_HZ / 2:
+                break  # within half a frame: the pauses take the rest
+            middle = (slow + fast) / 2
+            if length(middle) >= target_s:
+                slow = middle
+            else:
+                fast = middle
+    return min(tried, key=lambda s: (abs(tried[s] - target_s), abs(s - start_speed)))
 
 
 __all__ = ["DEFAULT_STYLE", "KokoroStyle", "LICENCE", "PACKS", "english_phonemes", "mandarin_phonemes", "missing_reason",
-           "phonemes", "style_packs", "synthesize"]
+           "phonemes", "predicted_length_s", "rendered_chunks", "speed_for_length", "spoken_span", "style_packs", "synthesize", "synthesize_phonemes"]

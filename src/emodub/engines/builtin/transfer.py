@@ -19,6 +19,7 @@ from scipy.signal import find_peaks
 from emodub.audio import Audio
 from emodub.engines.builtin import world
 from emodub.engines.builtin.render import BOUNDS, ProsodyShape
+from emodub.memo import by_content
 
 CONTOUR_POINTS = 100
 # Neutral register norms (Hz, semitone spread) for low and high voices (Titze 1994; Traunmüller 1995).
@@ -60,8 +61,9 @@ def f0_contour_z(features: world.WorldFeatures) -> np.ndarray:
     return time_normalised((log_f0 - np.mean(log_f0)) / (std if std > 0 else 1.0))
 
 
+@by_content(maxsize=16)
 def measure(reference: Audio) -> ProsodyTemplate:
-    """Analyse an emotion reference into a prosody template."""
+    """Analyse an emotion reference into a prosody template (kept by content: a line's plan and its render share it)."""
     features = world.analyze(reference)
     mean, std = world.log_f0_stats(features)
     median_hz = math.exp(mean) if mean else NEUTRAL_LOW[0]
