@@ -3,8 +3,9 @@
     .venv/bin/python bench/dubbing.py [e2e] [drift] [cast] [diarize]
 
 - e2e: a generated 60-s, 25-fps video with 10 cues (drawn faces, builtin speech) dubbed with
-  one worker pinned to one core, then with one worker per core; time per stage, real-time
-  factor, per-cue start/length error and whether the video stream is bit-identical.
+  one worker pinned to one core, then with one worker per core, each in a fresh process: a new
+  voice, then the voice cached; time per stage, real-time factor, peak memory, per-cue
+  start/length error, naturalness and words, and whether the video stream is bit-identical.
 - drift: a 20-minute track with a click laid at the last cue's start; where the click lands.
 - cast: scenes of two and three real people (the pyannote sample's two speakers, the alsa-utils
   voice; see bench/human_references.py) taking turns, dubbed without any --voice: diarisation
@@ -66,34 +67,93 @@ def build_video(folder: Path) -> tuple[Path, Path]:
     return video, script
 
 
-def bench_e2e(folder: Path) -> None:
-    video, script = build_video(folder)
-    info = media.probe(video)
-    print(f"\n## End to end: {info.duration_s:.1f}-s {info.fps:g}-fps {info.width}×{info.height} video, 10 cues\n")
-    rows = []
-    for label, workers, pin in (("1 worker, 1 core", 1, True), (f"{os.cpu_count()} workers, all cores", os.cpu_count() or 1, False)):
-        os.environ.pop("EMODUB_CACHE_DIR", None)
-        os.environ["EMODUB_CACHE_DIR"] = tempfile.mkdtemp(prefix="emodub-bench-")  # voice profile built in each run
-        if pin:
-            os.sched_setaffinity(0, {0})
+class TreeMemory:
+    """Samples the resident memory of this process and all its descendants (the workers) every 0.2 s; keeps the peak."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak_mib = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def now_mib() -> float:
+        parents: dict[int, int] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+        tree, grown = {os.getpid()}, True
+        while grown:
+            more = {pid for pid, parent in parents.items() if parent in tree} - tree
+            tree |= more
+            grown = bool(more)
+        total_kib = 0
+        for pid in tree:
+            try:
+                line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmRSS:"))
+                total_kib += int(line.split()[1])
+            except (OSError, StopIteration):
+                continue
+        return total_kib / 1024
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.peak_mib = max(self.peak_mib, self.now_mib())
+
+
+def e2e_run(folder: Path, workers: int) -> None:
+    """One configuration in this fresh process: a new voice (its profile searched), then the same dub with it cached."""
+    video, script = folder / "sixty.mp4", folder / "sixty.srt"
+    memory = TreeMemory()
+    for voice in ("new voice", "cached voice"):
         started = time.perf_counter()
         report = dub_video(video, script, {"*": VOICE}, folder / f"dubbed-{workers}.mp4", options=DubOptions(workers=workers, consent="bench"))
         total = time.perf_counter() - started
-        os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
         stages = ", ".join(f"{k} {v:.1f}" for k, v in report.timings_s.items() if k != "total")
-        rows.append((label, total, total / info.duration_s, stages))
-        last = report
-    print("| run | total s | × real time | stages (s) |\n|---|---|---|---|")
-    for label, total, rtf, stages in rows:
-        print(f"| {label} | {total:.1f} | {rtf:.2f} | {stages} |")
+        print(f"ROW|{voice}|{total:.1f}|{total / media.probe(video).duration_s:.2f}|{memory.peak_mib:.0f}|{stages}", flush=True)
+    statuses = {s: sum(c.status == s for c in report.cues) for s in sorted({c.status for c in report.cues})}
+    starts = [abs(c.start_error_ms) for c in report.cues if c.start_error_ms is not None]
+    lengths = [abs(c.duration_error_ms) for c in report.cues if c.duration_error_ms is not None]
+    scored = [c.naturalness for c in report.cues if c.naturalness is not None]
+    heard = [c.intelligibility.get("wer", c.intelligibility.get("cer")) for c in report.cues if c.intelligibility]
+    print(f"CUES|{statuses}|{max(starts):.4f}|{max(lengths):.4f}|{np.mean(scored):.2f}|{np.mean(heard) * 100:.1f}", flush=True)
+
+
+def bench_e2e(folder: Path) -> None:
+    import subprocess
+
+    video, script = build_video(folder)
+    info = media.probe(video)
+    cores = len(os.sched_getaffinity(0))
+    print(f"\n## End to end: {info.duration_s:.1f}-s {info.fps:g}-fps {info.width}×{info.height} video, 10 cues\n")
+    print("Each run is a fresh process with an empty profile cache, threads as the CLI sizes them (its own process every core it\n"
+          "may use, each of N workers cores // N): first a new voice, then the same dub with the voice cached.\n")
+    print("| run | voice | total s | × real time | peak RSS MiB (process tree) | stages (s) |\n|---|---|---|---|---|---|")
+    summaries = []
+    for label, workers, pinned in (("1 worker, 1 core", 1, True), (f"{cores} workers, {cores} cores", cores, False)):
+        env = dict(os.environ, EMODUB_CACHE_DIR=tempfile.mkdtemp(prefix="emodub-bench-"))
+        for name in ("EMODUB_THREADS", "EMODUB_THREADS_FROM_CORES", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env.pop(name, None)
+        command = [sys.executable, __file__, "e2e-run", str(folder), str(workers), *(["--pin"] if pinned else [])]
+        out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            if line.startswith("ROW|"):
+                _, voice, total, rtf, rss, stages = line.split("|")
+                print(f"| {label} | {voice} | {total} | {rtf} | {rss} | {stages} |")
+            elif line.startswith("CUES|"):
+                summaries.append((label, *line.split("|")[1:]))
     frame_ms = 1000 / (info.fps or FPS)
-    starts = [abs(c.start_error_ms) for c in last.cues if c.start_error_ms is not None]
-    lengths = [abs(c.duration_error_ms) for c in last.cues if c.duration_error_ms is not None]
-    statuses = {s: sum(c.status == s for c in last.cues) for s in {c.status for c in last.cues}}
-    print(f"\ncue statuses: {statuses}")
-    print(f"start error max {max(starts):.4f} ms, length error max {max(lengths):.4f} ms "
-          f"(one video frame = {frame_ms:.0f} ms; target ≤ 1 frame and ≤ 1 ms)")
-    same = media.video_stream_md5(video) == media.video_stream_md5(folder / f"dubbed-{os.cpu_count() or 1}.mp4")
+    print("\n| run | cue statuses (cached run) | start error max ms | length error max ms | mean DistillMOS | mean WER % |")
+    print("|---|---|---|---|---|---|")
+    for label, statuses, start, length, mos, wer in summaries:
+        print(f"| {label} | {statuses} | {start} | {length} | {mos} | {wer} |")
+    print(f"\n(one video frame = {frame_ms:.0f} ms; targets ≤ 1 frame and ≤ 1 ms)")
+    same = media.video_stream_md5(video) == media.video_stream_md5(folder / f"dubbed-{cores}.mp4")
     print(f"video stream bit-identical after muxing: {same}")
 
 
@@ -222,6 +282,14 @@ def bench_diarize() -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["e2e-run"]:  # one e2e configuration, in the fresh process bench_e2e starts
+        from emodub.threads import use_all_cores
+
+        if "--pin" in sys.argv:
+            os.sched_setaffinity(0, {0})
+        use_all_cores()
+        e2e_run(Path(sys.argv[2]), int(sys.argv[3]))
+        return
     parts = set(sys.argv[1:]) or {"e2e", "drift", "cast", "diarize"}
     with tempfile.TemporaryDirectory() as name:
         if "drift" in parts:

@@ -110,9 +110,9 @@ def _windows(segments: list[tuple[float, float]]) -> list[tuple[float, float]]:
 
 
 def _embed(samples: np.ndarray) -> np.ndarray:
-    from emodub.voice import _at_level, _encoder
+    from emodub.voice import at_level, load_encoder
 
-    return _encoder().embed_utterance(_at_level(samples.astype(np.float32)))
+    return load_encoder().embed_utterance(at_level(samples.astype(np.float32)))
 
 
 def _cluster(embeddings: np.ndarray, n_speakers: int | None) -> np.ndarray:

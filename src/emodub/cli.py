@@ -640,11 +640,11 @@ def main(
 
 
 def entry() -> None:
-    """Console-script entry: thread pools sized for small models first; typer usage errors exit 2 as well."""
-    from emodub.threads import limit_threads
+    """Console-script entry: thread pools sized first (every core for this process); typer usage errors exit 2 as well."""
+    from emodub.threads import use_all_cores
 
     try:
-        limit_threads()
+        use_all_cores()
     except InputError as error:
         err.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -26,12 +26,11 @@ natural length (never a silent clip):
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import pickle
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -53,10 +52,10 @@ from emodub.naturalness import default_judge
 from emodub.subtitles import Cue, Part, read_script, write_srt
 from emodub.subtitles.directions import parse_cue
 from emodub.subtitles.markup import strip_markup
-from emodub.threads import limit_threads
 from emodub.timing import RATIO_MAX, RATIO_MIN, DurationPlan
 from emodub.verify import Thresholds, synthesize_verified
 from emodub.voice import speaker_similarity
+from emodub.workers import forget, warm_pool, warm_up
 
 Hook = Callable[[str, int, int], None]
 Synthesizer = Callable[[list["_Job"], int, Hook], tuple[dict[int, "_Synth"], dict[int, str]]]  # jobs, workers, hook ► results, failures
@@ -409,13 +408,16 @@ def _run_jobs(jobs: list[_Job], workers: int, notify: Hook) -> tuple[dict[int, _
             collect(job.index, lambda job=job: synthesize_cue(job), done)
         return results, failures
     # spawn, not fork: the workers' verification runs the GE2E encoder and the ear, and a forked child
-    # that runs torch after its parent has can deadlock in the OpenMP pool.  Each worker sizes its
-    # pools to one thread (emodub.threads); the parallelism is the processes.
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"),
-                             initializer=limit_threads) as pool:
+    # that runs torch after its parent has can deadlock in the OpenMP pool.  The pool is the process's
+    # warm one (emodub.workers): its workers loaded their models once, with cores // workers threads each.
+    pool = warm_pool(workers)
+    try:
         futures = [(job.index, pool.submit(synthesize_cue, job)) for job in jobs]
         for done, (index, future) in enumerate(futures, 1):
             collect(index, future.result, done)
+    except BrokenProcessPool:
+        forget(workers)
+        raise
     return results, failures
 
 
@@ -592,7 +594,7 @@ class DubSession:
 
 
 def _prepare(video: Path, script: str | Path, voices: str | Path | dict[str, str | Path] | list[str], output: Path,
-             options: DubOptions, notify: Hook) -> tuple[DubSession, layout.Tracks, Audio]:
+             options: DubOptions, notify: Hook, *, warm_workers: bool = False) -> tuple[DubSession, layout.Tracks, Audio]:
     """Everything before synthesis: probe, script, voices, cast, reading the original performance."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -618,6 +620,8 @@ def _prepare(video: Path, script: str | Path, voices: str | Path | dict[str, str
     tracks = layout.extract_tracks(info)
     track16 = tracks.dialogue_mix().resampled(ANALYSIS_RATE_HZ)
     timings["probe and decode"] = time.perf_counter() - started
+    if warm_workers and options.workers > 1 and len(cues) > 1:  # the inputs hold: workers load their models while this process reads
+        warm_up(options.workers)
 
     cast = None
     if _needs_cast(cues, voice_files):
@@ -691,7 +695,7 @@ def dub_video(video: str | Path, script: str | Path, voices: str | Path | dict[s
     notify = hook or (lambda step, done, total: None)
     started = time.perf_counter()
     video, output = Path(video), Path(output)
-    session, tracks, track16 = _prepare(video, script, voices, output, options, notify)
+    session, tracks, track16 = _prepare(video, script, voices, output, options, notify, warm_workers=synthesize is None)
 
     t0 = time.perf_counter()
     _build_profiles(session, notify)

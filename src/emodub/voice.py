@@ -19,7 +19,8 @@ ENCODER_RATE_HZ = 16000
 
 
 @functools.lru_cache(maxsize=1)
-def _encoder():
+def load_encoder():
+    """The GE2E encoder, loaded once per process."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from resemblyzer import VoiceEncoder
@@ -47,17 +48,17 @@ def _embed(audio: Audio, trim_silence: bool) -> np.ndarray:
         warnings.simplefilter("ignore")
         from resemblyzer import preprocess_wav
 
-    samples = _at_level(audio.resampled(ENCODER_RATE_HZ).samples.astype(np.float32))
+    samples = at_level(audio.resampled(ENCODER_RATE_HZ).samples.astype(np.float32))
     wav = preprocess_wav(samples, source_sr=ENCODER_RATE_HZ) if trim_silence else samples
     if len(wav) < ENCODER_RATE_HZ // 4:  # VAD trimmed almost everything: embed the raw signal
         wav = samples
-    return _encoder().embed_utterance(wav)
+    return load_encoder().embed_utterance(wav)
 
 
 EMBEDDING_LEVEL_DBFS = -30.0  # resemblyzer's own normalisation target
 
 
-def _at_level(samples: np.ndarray) -> np.ndarray:
+def at_level(samples: np.ndarray) -> np.ndarray:
     """The clip at a fixed RMS level, so similarity does not depend on loudness.
 
     resemblyzer only ever raises the level (``increase_only``), and GE2E's log-mel input is not

