@@ -29,6 +29,8 @@ from emodub.service.worker import run_task
 from emodub.synthetic import flite_scene
 from test_cli import emodub
 
+STUDIO_URL = "http://127.0.0.1"  # the studio answers only to its own address (emodub.service.guard)
+TOKEN = "a-test-token-of-24-chars"
 CONSENT = "test voices made with flite (public domain)"
 OPTIONS = json.dumps({"consent": CONSENT})
 ORIGINAL = ("I finally found the letter you wrote me.", "Nobody else was there when I came home.")
@@ -54,7 +56,7 @@ def _files(clip, reference_path, **extra):
 @pytest.fixture
 def client(tmp_path):
     """The app without workers: jobs are queued, never run (for the refusals)."""
-    with TestClient(create_app(tmp_path / "data", run_workers=False, max_upload_mb=1)) as test_client:
+    with TestClient(create_app(tmp_path / "data", run_workers=False, max_upload_mb=1), base_url=STUDIO_URL) as test_client:
         yield test_client
 
 
@@ -140,11 +142,11 @@ def test_delete_removes_the_job_and_its_files(client, queued):
 
 # -- the token --------------------------------------------------------------------------------------------
 def test_with_a_token_every_api_call_needs_it(tmp_path):
-    with TestClient(create_app(tmp_path / "data", run_workers=False, token="s3cret")) as client:
+    with TestClient(create_app(tmp_path / "data", run_workers=False, token=TOKEN), base_url=STUDIO_URL) as client:
         assert client.get("/api/jobs").status_code == 401
         assert client.get("/api/jobs", headers={"Authorization": "Bearer wrong"}).status_code == 401
-        assert client.get("/api/jobs", headers={"Authorization": "Bearer s3cret"}).json() == []
-        assert client.get("/api/jobs?token=s3cret").status_code == 200  # media elements and SSE cannot send headers
+        assert client.get("/api/jobs", headers={"Authorization": "Bearer " + TOKEN}).json() == []
+        assert client.get(f"/api/jobs?token={TOKEN}").status_code == 200  # media elements and SSE cannot send headers
         assert client.get("/api/emotion?text=angry").status_code == 401
         assert client.post("/api/say").status_code == 401
         assert client.get("/").status_code == 200  # the page itself asks for the token
@@ -214,7 +216,7 @@ def test_say_makes_one_line_in_the_cloned_voice(client, reference_path):
 def finished(tmp_path_factory, clip, reference_path):
     """A job dubbed by :func:`run_task` (the worker's own function, in this process), then cue 1 regenerated."""
     data = tmp_path_factory.mktemp("studio-data")
-    with TestClient(create_app(data, run_workers=False)) as client:
+    with TestClient(create_app(data, run_workers=False), base_url=STUDIO_URL) as client:
         job_id = client.post("/api/jobs", files=_files(clip, reference_path), data={"options": OPTIONS}).json()["id"]
         store = JobStore(data)
         run_task(str(data), store.claim_next().id)

@@ -115,13 +115,26 @@ def _decode_with_ffmpeg(path: Path, what: str = "audio file") -> Audio:
     return Audio(np.frombuffer(proc.stdout, dtype=np.float32).copy(), rate)
 
 
+def check_writable_folder(folder: Path, what: str = "output") -> None:
+    """Refuse a folder this process cannot create files in, before any work (a probe file is made and removed)."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".emodub-write-check.", dir=folder)
+    except OSError as error:
+        raise InputError(f"{what} folder {str(folder)!r} cannot be written ({error.strerror}); choose another folder") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temp path beside ``path``; rename onto ``path`` only if the block succeeds."""
     path = Path(path)
     if path.parent and not path.parent.exists():
         raise InputError(f"output folder {str(path.parent)!r} does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".tmp", dir=path.parent or ".")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".tmp", dir=path.parent or ".")
+    except OSError as error:
+        raise InputError(f"output folder {str(path.parent)!r} cannot be written ({error.strerror}); choose another -o") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:

@@ -72,11 +72,14 @@ def _progress_hook():
 
 
 def _check_output(path: Path, inputs: list[Path], what: str = "output", suffixes: tuple[str, ...] = AUDIO_SUFFIXES) -> None:
-    """Refuse an output with the wrong suffix, in a missing folder, or that is one of the inputs."""
+    """Refuse an output with the wrong suffix, in a missing or unwritable folder, or that is one of the inputs."""
+    from emodub.audio import check_writable_folder
+
     if path.suffix.lower() not in suffixes:
         raise InputError(f"{what} {str(path)!r} must end in {', '.join(suffixes)}")
     if not path.parent.exists():
         raise InputError(f"{what} folder {str(path.parent)!r} does not exist")
+    check_writable_folder(path.parent, what)
     for source in inputs:
         if source.exists() and path.exists() and path.resolve() == source.resolve():
             raise InputError(f"{what} {str(path)!r} is an input file; emodub never overwrites its inputs")
@@ -556,6 +559,9 @@ def doctor() -> None:
         raise typer.Exit(1)
 
 
+MIN_TOKEN_CHARS = 16
+
+
 def _check_bind(host: str, token: str | None) -> None:
     """Loopback by default; any other address only with a token (a studio holds people's voices)."""
     import ipaddress
@@ -567,6 +573,9 @@ def _check_bind(host: str, token: str | None) -> None:
     if not loopback and not token:
         raise InputError(f"--host {host!r} is not a loopback address; binding to it without --token is refused "
                          "(anyone on the network could upload and download voices)")
+    if token is not None and (len(token) < MIN_TOKEN_CHARS or any(c.isspace() for c in token)):
+        raise InputError(f"--token of {len(token)} character(s) is refused: it needs at least {MIN_TOKEN_CHARS} characters and no "
+                         "spaces (e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(24))')")
 
 
 @app.command()
@@ -578,6 +587,9 @@ def serve(
     token: Annotated[Optional[str], typer.Option(help="Every API call then needs 'Authorization: Bearer TOKEN'.",
                                                  envvar="EMODUB_TOKEN")] = None,
     max_upload_mb: Annotated[int, typer.Option(help="Largest upload accepted (413 beyond it).", min=1)] = 2048,
+    allow_host: Annotated[Optional[list[str]], typer.Option(
+        help="Another name the studio answers to (a reverse proxy's public name); repeatable. Requests naming any other "
+             "host are refused (DNS rebinding).")] = None,
 ) -> None:
     """The web studio: upload, dub, review each line beside the original's emotion, regenerate one line, download."""
     with _errors_to_exit_codes():
@@ -589,7 +601,8 @@ def serve(
         from emodub.service import create_app
 
         data_dir.mkdir(parents=True, exist_ok=True)
-        studio = create_app(data_dir, workers=workers, token=token, max_upload_mb=max_upload_mb)
+        studio = create_app(data_dir, workers=workers, token=token, max_upload_mb=max_upload_mb, host=host,
+                            allowed_hosts=tuple(allow_host or ()))
         typer.echo(f"emodub studio on http://{host}:{port}/ (data in {data_dir}, {workers} worker(s)); API docs at /docs")
         uvicorn.run(studio, host=host, port=port, log_level="warning")
 

@@ -13,6 +13,17 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from emodub.errors import InputError
+
+MAX_LINE_CHARS = 1000  # one line to speak; a dubbing cue is a sentence or two (a 1-MB cue once reached flite's argv)
+
+
+def check_line_length(text: str, what: str = "text") -> None:
+    """Refuse a line longer than ``MAX_LINE_CHARS`` with one clear sentence (before any model loads)."""
+    if len(text) > MAX_LINE_CHARS:
+        raise InputError(f"{what} has {len(text)} characters; one line may have at most {MAX_LINE_CHARS}: split it into several cues or lines")
+
+
 _FULLWIDTH = str.maketrans({chr(0xFF10 + i): str(i) for i in range(10)} | {"％": "%", "＄": "$", "．": "."})
 _CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_RUN = re.compile(r"[A-Za-z][A-Za-z'’\-]*(?:\s+[A-Za-z][A-Za-z'’\-]*)*")

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from emodub.audio import Audio
 from emodub.emotion.space import EmotionVector, VoiceQualities
 from emodub.errors import InputError
+from emodub.textnorm import check_line_length
 from emodub.timing import DurationPlan
 
 _CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
@@ -45,6 +46,7 @@ class SynthesisRequest:
     def __post_init__(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():
             raise InputError(f"text {self.text!r} is empty; give the line to speak")
+        check_line_length(self.text)
         if self.language is not None and self.language not in LANGUAGES:
             raise InputError(f"language {self.language!r} is not supported; allowed: {', '.join(LANGUAGES)}")
         if not 0.0 <= self.emotion_alpha <= 1.0:

@@ -30,9 +30,11 @@ from emodub import __version__
 from emodub.errors import InputError
 from emodub.service import files
 from emodub.service.edits import parse_edit
+from emodub.service.guard import BodyTooLarge, Guard, served_names
 from emodub.service.runner import Dispatcher
 from emodub.service.store import JobStore
 from emodub.service.worker import init_worker, say_line
+from emodub.textnorm import check_line_length
 
 EVENT_POLL_S = 0.3
 VENDOR = "vendor/node_modules"
@@ -44,8 +46,12 @@ def static_dir() -> Path:
 
 
 def create_app(data_dir: str | Path, *, workers: int = 1, token: str | None = None, max_upload_mb: int = 2048,
-               run_workers: bool = True) -> FastAPI:
-    """The studio over ``data_dir``; ``run_workers=False`` queues jobs without running them (API tests)."""
+               run_workers: bool = True, host: str = "127.0.0.1", allowed_hosts: tuple[str, ...] = ()) -> FastAPI:
+    """The studio over ``data_dir``; ``run_workers=False`` queues jobs without running them (API tests).
+
+    ``host``: the address it is bound to; with ``allowed_hosts`` (a reverse proxy's public names),
+    the only ``Host`` names it answers (:mod:`emodub.service.guard`).
+    """
     data_dir = Path(data_dir)
     (data_dir / "jobs").mkdir(parents=True, exist_ok=True)
     for staging in (data_dir / "jobs").glob(".*"):  # uploads cut short by a crash: never a job
@@ -70,6 +76,7 @@ def create_app(data_dir: str | Path, *, workers: int = 1, token: str | None = No
     app = FastAPI(title="emodub studio", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Dub a video with the emotion of its original performance, review and regenerate line by line.")
     app.state.store = store
+    app.add_middleware(Guard, names=served_names(host, allowed_hosts), upload_limit_mb=max_upload_mb, proxy_names=allowed_hosts)
 
     def authorised(request: Request) -> None:
         """With --token: ``Authorization: Bearer TOKEN`` (or ``?token=`` where a browser cannot set headers: media, SSE)."""
@@ -86,6 +93,10 @@ def create_app(data_dir: str | Path, *, workers: int = 1, token: str | None = No
     @app.exception_handler(HTTPException)
     async def one_line(_: Request, error: HTTPException) -> JSONResponse:
         return JSONResponse({"error": error.detail}, status_code=error.status_code, headers=error.headers)
+
+    @app.exception_handler(BodyTooLarge)
+    async def too_large(_: Request, error: BodyTooLarge) -> JSONResponse:  # raised while the body streams in: reading stops there
+        return JSONResponse({"error": str(error)}, status_code=413, headers={"Connection": "close"})
 
     # -- the page and the docs (served from here: no CDN, the studio works offline) --------------------
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
@@ -132,7 +143,10 @@ def create_app(data_dir: str | Path, *, workers: int = 1, token: str | None = No
     async def events(job_id: str, request: Request, after: int = 0) -> EventSourceResponse:
         """Progress and status as server-sent events; the stream ends once the job has nothing queued or running."""
         _job_or_404(store, job_id)
-        last = int(request.headers.get("last-event-id") or after)
+        given = request.headers.get("last-event-id") or str(after)
+        if not given.strip().isdigit():
+            raise HTTPException(400, f"Last-Event-ID {given!r} is not an event number (a whole number ≥ 0)")
+        last = int(given)
 
         async def stream():
             nonlocal last
@@ -297,6 +311,10 @@ def _say_request(data_dir: Path, form, max_bytes: int) -> tuple[Path, dict[str, 
     text, voice, consent = form.get("text"), form.get("voice"), form.get("consent")
     if not isinstance(text, str) or not text.strip():
         raise HTTPException(422, "text is missing or empty: send the line to say in a 'text' field")
+    try:
+        check_line_length(text)
+    except InputError as error:
+        raise HTTPException(422, str(error)) from None
     if voice is None or isinstance(voice, str):
         raise HTTPException(422, "voice is missing: send a voice reference (3–10 s of speech) in a 'voice' field")
     if not isinstance(consent, str) or not consent.strip():

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from emodub.emotion.space import EmotionVector, canonical_emotion_name
 from emodub.errors import InputError
+from emodub.textnorm import check_line_length
 
 DEFAULT_INTENSITY = 0.8  # an emotion chosen without an intensity
 
@@ -46,6 +47,8 @@ def parse_edit(body: dict[str, Any], summary: dict[str, Any], cue: int) -> dict[
         value = getattr(request, name)
         if value is not None and not value.strip():
             raise InputError(f"{name} {value!r} is empty; leave it out to keep the cue's {name.replace('_', ' ')}")
+        if value is not None:
+            check_line_length(value, name)
     given = request.model_dump(exclude_none=True)
     if not given:
         raise InputError(f"nothing to change in cue {cue}: give at least one of {', '.join(CueEditRequest.model_fields)}")

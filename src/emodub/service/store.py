@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from emodub.errors import InputError
+
 STATUSES = ("queued", "running", "done", "failed")
 MAX_ATTEMPTS = 3  # a task that was running when the server stopped this many times fails with that reason
 
@@ -78,6 +80,9 @@ class JobStore:
         try:
             db.execute("PRAGMA journal_mode=WAL")  # kept by the file: every later connection is in WAL mode
             db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as error:
+            raise InputError(f"the studio's job database {str(self.path)!r} is damaged ({error}); nothing was changed: move it "
+                             "aside to start with no jobs (the jobs' files stay in its folder), or restore it from a backup") from None
         finally:
             db.close()
 

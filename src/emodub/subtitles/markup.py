@@ -26,10 +26,10 @@ def is_sign(raw: str) -> bool:
 def strip_markup(raw: str) -> tuple[list[str], str | None]:
     """(lines of plain text, WebVTT voice name or None) of a cue's raw text."""
     text = _OVERRIDE.sub("", _DRAWING.sub("", raw))
+    for entity, plain in _HTML_ENTITIES.items():  # decoded first: escaped markup (&lt;b&gt;) is markup too, never spoken
+        text = text.replace(entity, plain)
     voice = _VTT_VOICE.search(text)
     text = _HTML_TAG.sub("", text)
-    for entity, plain in _HTML_ENTITIES.items():
-        text = text.replace(entity, plain)
     text = text.replace("\\h", " ").replace("\\N", "\n").replace("\\n", "\n")
     lines = [" ".join(line.split()) for line in text.splitlines()]
     return [line for line in lines if line], (voice.group(1).strip() if voice else None)

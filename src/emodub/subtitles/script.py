@@ -16,6 +16,7 @@ from emodub.errors import InputError
 from emodub.subtitles.decoding import decode_text
 from emodub.subtitles.directions import Part, parse_cue
 from emodub.subtitles.markup import is_sign, strip_markup
+from emodub.textnorm import check_line_length
 
 PLACEHOLDER_PREFIX = "<write the new line here"
 OVERLAP_FRAMES = 2
@@ -85,6 +86,7 @@ def read_script(path: str | Path, *, media_duration_s: float, fps: float | None 
         if event.text.strip().startswith(PLACEHOLDER_PREFIX):  # before the markup goes: the placeholder looks like a tag
             raise InputError(f"cue {number} still holds the template placeholder {event.text.strip()!r}; write the new line in its place")
         lines, voice = strip_markup(event.text)
+        check_line_length(" ".join(lines), f"cue {number}")
         raw.append((number, event.start / 1000, event.end / 1000, lines, event.name.strip() or voice))
     raw.sort(key=lambda item: (item[1], item[0]))
     cues: list[Cue] = []

@@ -121,9 +121,9 @@ def synthesize_base_timed(name: str, text: str, seed: int = 0) -> tuple[Audio, l
     if name == "joe":
         return _piper_joe(text, seed=seed), None
     if name.startswith("flite-"):
-        audio, stdout = _run_to_wav(["flite", "-voice", name.removeprefix("flite-"), "-psdur", "-t", text, "-o"])
+        audio, stdout = _run_to_wav(["flite", "-voice", name.removeprefix("flite-"), "-psdur", "-f", TEXT_FILE, "-o", WAV_FILE], text)
         return audio, _parse_psdur(stdout)
-    return _run_to_wav(["espeak-ng", "-v", "en-us", text, "-w"])[0], None
+    return _run_to_wav(["espeak-ng", "-v", "en-us", "-f", TEXT_FILE, "-w", WAV_FILE], text)[0], None
 
 
 def _mandarin(name: str, text: str, seed: int) -> Audio:
@@ -168,7 +168,7 @@ def _espeak_pinyin(hanzi: str) -> Audio:
     pinyin = " ".join(zh_baker.syllables(hanzi))
     if not pinyin:
         return Audio(np.zeros(0, np.float32), 22050)
-    return _run_to_wav(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", str(ESPEAK_CMN_RATE_WPM), pinyin, "-w"])[0]
+    return _run_to_wav(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", str(ESPEAK_CMN_RATE_WPM), "-f", TEXT_FILE, "-w", WAV_FILE], pinyin)[0]
 
 
 def _parse_psdur(stdout: str) -> list[tuple[str, float]] | None:
@@ -183,10 +183,16 @@ def _parse_psdur(stdout: str) -> list[tuple[str, float]] | None:
     return phones or None
 
 
-def _run_to_wav(command: list[str]) -> tuple[Audio, str]:
+TEXT_FILE, WAV_FILE = "{text file}", "{wav file}"  # placeholders in a command, filled by _run_to_wav
+
+
+def _run_to_wav(command: list[str], text: str) -> tuple[Audio, str]:
+    """Run a synthesiser that reads ``text`` from a file (never argv: a long line once broke its limit) and writes a WAV."""
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "base.wav"
-        proc = subprocess.run([*command, str(out)], capture_output=True, text=True)
+        out, source = Path(tmp) / "base.wav", Path(tmp) / "line.txt"
+        source.write_text(text + "\n", encoding="utf-8")
+        filled = [str(source) if part == TEXT_FILE else str(out) if part == WAV_FILE else part for part in command]
+        proc = subprocess.run(filled, capture_output=True, text=True)
         if proc.returncode != 0 or not out.exists():
             raise EngineError(f"{command[0]} failed: {proc.stderr.strip() or 'no output'}")
         return load_audio(out), proc.stdout
@@ -223,7 +229,7 @@ def phonemize_en(text: str) -> list[tuple[str, str]]:
     for words, punct in _CLAUSE.findall(text):
         if not words.strip():
             continue
-        proc = subprocess.run(["espeak-ng", "-q", "--ipa=3", "-v", "en-us", words], capture_output=True, text=True)
+        proc = subprocess.run(["espeak-ng", "-q", "--ipa=3", "-v", "en-us", "--stdin"], input=words, capture_output=True, text=True)
         if proc.returncode != 0:
             raise EngineError(f"espeak-ng phonemisation failed: {proc.stderr.strip()}")
         ipa = " ".join(line.strip() for line in proc.stdout.splitlines() if line.strip()).replace(_ZWJ, "")

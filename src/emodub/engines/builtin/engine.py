@@ -187,11 +187,22 @@ class BuiltinEngine:
         target_s = request.duration.target_length_s(free_duration_s)
         phones, anchors, near = None, None, None
         if plan.neural:
-            speed = plan.free_speed if target_s == free_duration_s else kokoro.speed_for_length(
-                plan.kokoro_phones, plan.kokoro_style, target_s, start_speed=plan.free_speed, speed_range=neural_length.SPEED_RANGE)
-            near = kokoro.synthesize_phonemes(plan.kokoro_phones, plan.kokoro_style, speed=speed, text=request.text)
+            def spoken(speed: float) -> Audio:
+                return kokoro.synthesize_phonemes(plan.kokoro_phones, plan.kokoro_style, speed=speed, text=request.text)
+
+            renders = 0
+            if request.duration.mode == "free" or request.duration.ratio is not None:  # relative to the line as it is spoken
+                near, speed, renders = spoken(plan.free_speed), plan.free_speed, 1
+                free_duration_s = near.duration_s
+                target_s = request.duration.target_length_s(free_duration_s)
+            if renders == 0 or abs(target_s - near.duration_s) > neural_length.SPEED_TOLERANCE * target_s:
+                speed = kokoro.speed_for_length(plan.kokoro_phones, plan.kokoro_style, target_s, start_speed=plan.free_speed,
+                                                speed_range=neural_length.SPEED_RANGE)
+                near, speed, more = neural_length.rendered_near(spoken, speed, target_s)
+                renders += more
             neutral_loudness = near.loudness_lufs()
-            rendering: dict = {"speed": round(speed, 4), "renders": 1, "length_planned_by": "Kokoro's duration predictor"}
+            rendering: dict = {"speed": round(speed, 4), "renders": renders,
+                               "length_planned_by": "Kokoro's duration predictor, then the render's own length"}
         if near is not None and timbre.imposes_nothing(choice) and template is None and render.only_rate_and_level(shape):
             samples, length_note = neural_length.fit_pauses(near.samples, int(round(target_s * near.sample_rate_hz)), near.sample_rate_hz)
             audio = Audio(samples, near.sample_rate_hz)

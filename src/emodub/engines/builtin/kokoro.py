@@ -11,9 +11,10 @@ diphthongs and affricates become one symbol, American flaps ``T``); Mandarin fro
 (jieba, pypinyin; the legacy reader Kokoro v1.0 was trained with), English words inside a
 Chinese line through the English path, in one token sequence.
 
-Lengths are known before rendering: a cut of the model to its duration predictor says each
-token's frames (:func:`predicted_length_s`), and the rendered line keeps exactly the frames from
-its first to its last spoken token (:func:`spoken_span`).
+Lengths are known, near enough, before rendering: a cut of the model to its duration predictor
+says each token's frames, so the span from the first to the last spoken token is known to the
+sample (:func:`spoken_span`) and the line's length after its edge silence is trimmed within a few
+tenths of a second (:func:`predicted_length_s`).
 
 A style pack holds one 256-d vector per token count (510 rows); the first 128 dimensions carry
 timbre, the last 128 timing and prosody.  A :class:`KokoroStyle` is a blend of packs plus an
@@ -316,19 +317,27 @@ def rendered_chunks(phones: str, style: KokoroStyle | np.ndarray = DEFAULT_STYLE
 
 def synthesize_phonemes(phones: str, style: KokoroStyle | np.ndarray = DEFAULT_STYLE, *, speed: float = 1.0,
                         text: str | None = None) -> Audio:
-    """Kokoro phones (:func:`phonemes`) to speech, its silent edges cut (:func:`spoken_span`); ``text`` only names the line in an error."""
-    pieces = [samples[start:end] for samples, (start, end) in rendered_chunks(phones, style, speed=speed, text=text)]
+    """Kokoro phones (:func:`phonemes`) to speech, its silent edges cut (:func:`spoken_span`, then :func:`trimmed`);
+    ``text`` only names the line in an error."""
+    pieces = [trimmed(samples[start:end]) for samples, (start, end) in rendered_chunks(phones, style, speed=speed, text=text)]
     return Audio(np.concatenate(pieces), SAMPLE_RATE_HZ)
+
+
+TRIMMED_EDGES_S = 0.32  # what trimmed() takes from a spoken span, median of 51 renders (0–0.47 s; bench/kokoro_length.py)
 
 
 def predicted_length_s(phones: str, style: KokoroStyle | np.ndarray = DEFAULT_STYLE, *, speed: float = 1.0,
                        text: str | None = None) -> float:
-    """The length of :func:`synthesize_phonemes`'s output, to the sample, from the duration predictor alone (~20 ms a line)."""
-    total = 0
+    """About how long :func:`synthesize_phonemes`'s output will be, from the duration predictor alone (~20 ms a line).
+
+    The spoken span is known to the sample; the silence :func:`trimmed` then takes from its edges
+    is not, and its median is taken: a few tenths of a second off on some lines (bench/kokoro_length.py).
+    """
+    total = 0.0
     for tokens, inputs in _model_inputs(phones, style, speed, text):
         start, end = spoken_span(tokens, _frames(inputs))
-        total += end - start
-    return total / SAMPLE_RATE_HZ
+        total += max(EDGE_KEEP_S * 2, (end - start) / SAMPLE_RATE_HZ - TRIMMED_EDGES_S)
+    return total
 
 
 def speed_for_length(phones: str, style: KokoroStyle | np.ndarray, target_s: float, *, start_speed: float = 1.0,
@@ -365,6 +374,22 @@ def speed_for_length(phones: str, style: KokoroStyle | np.ndarray, target_s: flo
             else:
                 fast = middle
     return min(tried, key=lambda s: (abs(tried[s] - target_s), abs(s - start_speed)))
+
+
+EDGE_KEEP_S = 0.05
+EDGE_DB = 45.0  # quieter than the loudest 10-ms frame by this much is silence
+
+
+def trimmed(samples: np.ndarray) -> np.ndarray:
+    """``samples`` without the silence left at their edges, ``EDGE_KEEP_S`` kept (the spoken span's margins are generous)."""
+    frame = SAMPLE_RATE_HZ // 100
+    n = len(samples) // frame
+    if n == 0:
+        return samples
+    level = 20 * np.log10(np.sqrt(np.mean(samples[: n * frame].reshape(n, frame) ** 2, axis=1)) + 1e-9)
+    loud = np.flatnonzero(level > level.max() - EDGE_DB)
+    keep = int(EDGE_KEEP_S * SAMPLE_RATE_HZ)
+    return samples[max(0, loud[0] * frame - keep): min(len(samples), (loud[-1] + 1) * frame + keep)]
 
 
 __all__ = ["DEFAULT_STYLE", "KokoroStyle", "LICENCE", "PACKS", "english_phonemes", "load_sessions", "mandarin_phonemes",

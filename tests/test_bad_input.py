@@ -1,0 +1,78 @@
+"""Bad input gets one clear line (exit 2, 4xx, InputError) before any model loads, and leaves nothing behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from emodub.engines.base import SynthesisRequest
+from emodub.errors import InputError
+from emodub.service import create_app
+from emodub.service.store import JobStore
+from emodub.subtitles import read_script
+from emodub.subtitles.markup import strip_markup
+from emodub.textnorm import MAX_LINE_CHARS
+from test_cli import emodub
+
+VOICE = Path(__file__).resolve().parents[1] / "examples" / "voice_samples" / "character_A.wav"
+
+
+@pytest.mark.parametrize("folder", ["/sys", "/proc"])
+def test_an_output_folder_that_cannot_be_written_is_refused_before_any_work(folder):
+    result = emodub("say", "Hello there.", "--voice", VOICE, "-o", f"{folder}/line.wav")
+    assert result.returncode == 2 and f"output folder '{folder}' cannot be written" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("length", [MAX_LINE_CHARS + 1, 1 << 20])
+def test_a_line_too_long_is_refused_in_one_line(length):
+    with pytest.raises(InputError, match=f"has {length} characters; one line may have at most {MAX_LINE_CHARS}"):
+        SynthesisRequest(text="a" * length, speaker_reference=None)  # refused before the reference is even looked at
+
+
+def test_a_cue_too_long_is_refused_when_the_script_is_read(tmp_path):
+    script = tmp_path / "long.srt"
+    script.write_text(f"1\n00:00:01,000 --> 00:00:03,000\n{'word ' * 400}\n", encoding="utf-8")
+    with pytest.raises(InputError, match="cue 1 has 1999 characters"):
+        read_script(script, media_duration_s=10.0)
+
+
+@pytest.mark.parametrize(("raw", "spoken"), [("&lt;b&gt;line one&lt;/b&gt;", ["line one"]), ("<i>plain</i> &amp; more", ["plain & more"]),
+                                             ("{\\i1}styled{\\i0} text", ["styled text"])])
+def test_escaped_markup_is_markup_not_words(raw, spoken):
+    assert strip_markup(raw)[0] == spoken
+
+
+@pytest.fixture
+def client(tmp_path):
+    with TestClient(create_app(tmp_path / "data", run_workers=False), base_url="http://127.0.0.1") as test_client:
+        yield test_client
+
+
+@pytest.mark.parametrize("event_id", ["abc", "-1", "1.5", " "])
+def test_a_bad_last_event_id_is_a_400(client, tmp_path, event_id):
+    JobStore(tmp_path / "data").create_job("j1", {}, {"consent": "test"})
+    answer = client.get("/api/jobs/j1/events", headers={"Last-Event-ID": event_id})
+    assert answer.status_code == 400 and "is not an event number" in answer.json()["error"]
+
+
+def test_a_long_line_to_say_is_a_422_and_leaves_nothing(client, tmp_path):
+    answer = client.post("/api/say", data={"text": "a" * (MAX_LINE_CHARS + 1), "consent": "mine"},
+                         files={"voice": ("v.wav", VOICE.read_bytes(), "audio/wav")})
+    assert answer.status_code == 422 and "at most" in answer.json()["error"]
+    assert not list((tmp_path / "data").glob("say/*"))
+
+
+def test_a_damaged_job_database_is_named_and_left_alone(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    damaged = data / "jobs.sqlite3"
+    damaged.write_bytes(b"this is not a database" * 100)
+    before = damaged.read_bytes()
+    with pytest.raises(InputError, match="job database .* is damaged"):
+        JobStore(data)
+    assert damaged.read_bytes() == before
+    result = emodub("serve", "--data-dir", data)
+    assert result.returncode == 2 and "is damaged" in result.stderr and "Traceback" not in result.stderr
