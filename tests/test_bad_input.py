@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,26 @@ def test_a_damaged_job_database_is_named_and_left_alone(tmp_path):
     assert damaged.read_bytes() == before
     result = emodub("serve", "--data-dir", data)
     assert result.returncode == 2 and "is damaged" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ctrl_c_with_workers_prints_one_line_and_keeps_nothing(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from emodub.synthetic import flite_scene
+
+    video, script = flite_scene(tmp_path, [("I finally found the letter you wrote me.", "Look, the letter is right here.", "happy"),
+                                           ("Nobody else was there when I came home.", "There was no one at home.", "sad")])
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "emodub", "dub", str(video), "--script", str(script), "--voice", str(VOICE),
+                             "--workers", "2", "--consent", "test", "-o", str(out / "dubbed.mp4")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(6)  # the inputs are checked and the workers are loading their models
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group, as in a terminal
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    assert not list(out.iterdir())  # no output, no temp file

@@ -42,6 +42,8 @@ def _errors_to_exit_codes():
         _fail(str(error), 2)
     except EmodubError as error:
         _fail(str(error), 1)
+    except KeyboardInterrupt:
+        _fail("interrupted: nothing half-written was kept (every output is renamed into place only when whole)", 130)
 
 
 STRICT_EXIT = 3  # --strict: verification missed after the last round

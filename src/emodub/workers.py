@@ -11,6 +11,7 @@ broken pool (a worker killed) is forgotten (:func:`forget`) and replaced on the 
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor
 
@@ -21,7 +22,9 @@ _lock = threading.Lock()
 
 
 def start_worker(workers: int) -> None:
-    """A worker's first step: its share of the cores, then every model a cue's synthesis and verification load."""
+    """A worker's first step: Ctrl-C left to the parent (one "interrupted" line, not a traceback a worker), its share of
+    the cores, then every model a cue's synthesis and verification load."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     share_cores(workers)
     preload()
 
