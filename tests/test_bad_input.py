@@ -100,3 +100,38 @@ def test_ctrl_c_with_workers_prints_one_line_and_keeps_nothing(tmp_path):
     assert proc.returncode == 130 and "interrupted" in stderr
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     assert not list(out.iterdir())  # no output, no temp file
+
+
+@pytest.mark.parametrize(("seconds", "level", "match"), [(0.3, 0.1, "is 0.30 s long; at least"), (3.0, 0.0, "is silent")])
+def test_a_voice_that_cannot_be_cloned_is_refused_at_upload(client, tmp_path, seconds, level, match):
+    import numpy as np
+
+    from emodub.audio import Audio, save_audio
+    from emodub.synthetic import flite_scene
+
+    (tmp_path / "clip").mkdir()
+    video, _ = flite_scene(tmp_path / "clip", [("Nobody else was there when I came home.", "There was no one at home.", "calm")])
+    voice = save_audio(Audio((level * np.random.default_rng(1).standard_normal(int(seconds * 16000))).astype(np.float32), 16000),
+                       tmp_path / "voice.wav")
+    answer = client.post("/api/jobs", data={"options": '{"consent": "test"}'},
+                         files={"video": ("v.mp4", video.read_bytes(), "video/mp4"), "voice": ("voice.wav", voice.read_bytes(), "audio/wav")})
+    assert answer.status_code == 422 and match in answer.json()["error"]
+    assert client.get("/api/jobs").json() == [] and not list((tmp_path / "data" / "jobs").iterdir())
+
+
+def test_a_truncated_video_is_refused_before_any_model_loads(tmp_path):
+    import subprocess
+
+    from emodub.dubbing import DubOptions, dub_video
+
+    whole = tmp_path / "whole.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=25", "-f", "lavfi", "-i",
+                    "sine=frequency=300:sample_rate=48000", "-t", "10", "-c:v", "libx264", "-c:a", "aac", "-movflags", "+faststart",
+                    str(whole)], check=True)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])  # the index (at the front) still says 10 s
+    script = tmp_path / "lines.srt"
+    script.write_text("1\n00:00:01,000 --> 00:00:02,500\nHello there.\n\n2\n00:00:07,000 --> 00:00:08,500\nSee you later.\n")
+    with pytest.raises(InputError, match=r"is cut short: its header says 10\.00 s but its sound ends at"):
+        dub_video(cut, script, {"*": VOICE}, tmp_path / "out.mp4", options=DubOptions(consent="test"))
+    assert not (tmp_path / "out.mp4").exists()

@@ -239,6 +239,7 @@ class _Synth:
     naturalness: list[float | None] = field(default_factory=list)  # each part's MOS, as its verification scored it
 
 
+TRUNCATION_SLACK_S = 0.5  # sound that ends this much before the container says is a truncated file, not encoder padding
 DUB_THRESHOLDS = Thresholds(require_arousal_match=False)  # a cue's emotion comes from the original performance; words and length decide
 
 
@@ -618,6 +619,10 @@ def _prepare(video: Path, script: str | Path, voices: str | Path | dict[str, str
     given_vector, given_qualities, given_warnings = _as_vector(options.emotion, options.emotion_text, implied=False)
     warnings += given_warnings
     tracks = layout.extract_tracks(info)
+    decoded_s = tracks.samples.shape[0] / tracks.sample_rate_hz
+    if decoded_s < info.duration_s - TRUNCATION_SLACK_S:
+        raise InputError(f"video {str(video)!r} is cut short: its header says {info.duration_s:.2f} s but its sound ends at "
+                         f"{decoded_s:.2f} s (a truncated or damaged file); repair or re-export it")
     track16 = tracks.dialogue_mix().resampled(ANALYSIS_RATE_HZ)
     timings["probe and decode"] = time.perf_counter() - started
     if warm_workers and options.workers > 1 and len(cues) > 1:  # the inputs hold: workers load their models while this process reads
@@ -765,6 +770,10 @@ def redub_cue(session: DubSession, index: int, edit: CueEdit, output: str | Path
     session.assigned[number] = [(part.speaker or speaker, _edited_part_key(session, part, speaker, key)) for part in parts]
     info = media.probe(session.video)
     tracks = layout.extract_tracks(info)
+    decoded_s = tracks.samples.shape[0] / tracks.sample_rate_hz
+    if decoded_s < info.duration_s - TRUNCATION_SLACK_S:
+        raise InputError(f"video {str(video)!r} is cut short: its header says {info.duration_s:.2f} s but its sound ends at "
+                         f"{decoded_s:.2f} s (a truncated or damaged file); repair or re-export it")
     track16 = tracks.dialogue_mix().resampled(ANALYSIS_RATE_HZ)
     job = _cue_job(session, number, track16, tracks.sample_rate_hz)
     _build_profiles(session, notify)

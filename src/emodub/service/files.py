@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from emodub import media
-from emodub.audio import load_audio, save_audio
-from emodub.errors import EmodubError
+from emodub.audio import check_reference, load_audio, save_audio
+from emodub.errors import EmodubError, InputError
 
 CHUNK_BYTES = 1 << 20
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
@@ -71,6 +71,10 @@ def accept_voice(temp: Path, folder: Path, name: str) -> Path:
         audio = load_audio(temp, what=f"voice {name!r}")
     finally:
         temp.unlink()
+    try:
+        check_reference(audio, what=f"voice {name!r}")  # too short or silent: refused now, as the CLI and /api/say do
+    except InputError as error:
+        raise UploadRefused(422, str(error)) from None
     final = folder / f"voice-{len(list(folder.glob('voice-*.wav'))) + 1}.wav"
     save_audio(audio, final)
     return final
