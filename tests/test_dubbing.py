@@ -1,6 +1,7 @@
 """emodub dub end to end on a generated two-shot video, plus the mixing, script and sync-policy rules."""
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -225,7 +226,11 @@ def test_cli_writes_a_template_then_skips_and_forces(tmp_path, shots, reference_
     output = tmp_path / "run.mp4"
     first = emodub("dub", video, "--script", script, "--voice", reference_path, "-o", output, "--base-voice", "flite-slt", "--workers", "1")
     assert first.returncode == 0, first.stderr
-    assert "skipped" in emodub("dub", video, "--script", script, "--voice", reference_path, "-o", output).stdout
+    again = emodub("dub", video, "--script", script, "--voice", reference_path, "-o", output).stdout
+    assert "skipped" in again and "changed after" not in again
+    os.utime(script)  # the script edited since: the skip says so
+    edited = emodub("dub", video, "--script", script, "--voice", reference_path, "-o", output).stdout
+    assert "skipped" in edited and f"{script} changed after it was made" in edited
 
 
 @pytest.mark.parametrize("case, match", [

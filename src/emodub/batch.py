@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from emodub.audio import atomic_output, load_audio
-from emodub.dubbing import DubOptions, Hook, dub_video, output_paths
+from emodub.dubbing import DubOptions, Hook, changed_since, dub_video, output_paths
 from emodub.errors import EmodubError, InputError
 
 RAY_ADDRESS = re.compile(r"^(local|auto|(ray://)?[A-Za-z0-9.\-]+:[0-9]{1,5}|(ray://)?\[[0-9A-Fa-f:]+\]:[0-9]{1,5})$")
@@ -130,7 +130,9 @@ def run_batch(items: list[BatchItem], voices: dict[str, Path], options: DubOptio
     todo = []
     for item in items:
         if not force and item.output.exists():
-            record(ItemResult(str(item.video), str(item.output), "skipped", error=None))
+            changed = changed_since(item.output, [p for p in (item.video, item.script) if p is not None])
+            record(ItemResult(str(item.video), str(item.output), "skipped",
+                              error=f"{', '.join(map(str, changed))} changed after the output was made; --force redoes it" if changed else None))
         else:
             todo.append(item)
     if todo:

@@ -387,14 +387,16 @@ def _write_template(video: Path, template: Path, force: bool, speakers: Optional
 
 def _dub_one(video: Path, script: Path, voices: dict[str, Path], output: Path, report: Optional[Path], options, force: bool) -> bool:
     """Dub one video; False when skipped because its outputs exist."""
-    from emodub.dubbing import dub_video, output_paths
+    from emodub.dubbing import changed_since, dub_video, output_paths
 
     inputs = [video, script, *voices.values()]
     _check_output(output, inputs, "output", DUB_SUFFIXES)
     for path in output_paths(output)[1:] + ([report] if report else []):
         _check_output(path, inputs, "output", (path.suffix.lower(),))
     if not force and output.exists():
-        typer.echo(f"skipped {video}: {output} exists (use --force to redo it)")
+        changed = changed_since(output, inputs)
+        since = f", but {', '.join(map(str, changed))} changed after it was made" if changed else ""
+        typer.echo(f"skipped {video}: {output} exists{since} (use --force to redo it)")
         return False
     with _progress_hook() as hook:
         result = dub_video(video, script, voices, output, options=options, report_path=report, hook=hook)
@@ -503,7 +505,8 @@ def _dub_batch(folder: Path, scripts: Optional[Path], voices: dict[str, Path], o
         if result.status == "failed":
             err.print(f"error: {result.video}: {result.error}", markup=False, highlight=False, soft_wrap=True)
         elif result.status == "skipped":
-            typer.echo(f"skipped {result.video}: {result.output} exists (use --force to redo it)")
+            since = f", but {result.error}" if result.error else " (use --force to redo it)"
+            typer.echo(f"skipped {result.video}: {result.output} exists{since}")
         else:
             cues = ", ".join(f"{n} {status}" for status, n in result.cues.items())
             typer.echo(f"wrote {result.output} ({cues}) in {result.seconds:.1f} s on {result.node}")

@@ -770,10 +770,6 @@ def redub_cue(session: DubSession, index: int, edit: CueEdit, output: str | Path
     session.assigned[number] = [(part.speaker or speaker, _edited_part_key(session, part, speaker, key)) for part in parts]
     info = media.probe(session.video)
     tracks = layout.extract_tracks(info)
-    decoded_s = tracks.samples.shape[0] / tracks.sample_rate_hz
-    if decoded_s < info.duration_s - TRUNCATION_SLACK_S:
-        raise InputError(f"video {str(video)!r} is cut short: its header says {info.duration_s:.2f} s but its sound ends at "
-                         f"{decoded_s:.2f} s (a truncated or damaged file); repair or re-export it")
     track16 = tracks.dialogue_mix().resampled(ANALYSIS_RATE_HZ)
     job = _cue_job(session, number, track16, tracks.sample_rate_hz)
     _build_profiles(session, notify)
@@ -917,6 +913,12 @@ def output_paths(output: str | Path) -> list[Path]:
     """Every file one dub writes (MP4/MKV/MOV, WAV, SRT, JSON) — for --force and skip checks."""
     output = Path(output)
     return [output, output.with_suffix(".wav"), output.with_suffix(".srt"), output.with_suffix(".json")]
+
+
+def changed_since(output: str | Path, inputs: list[Path]) -> list[Path]:
+    """The inputs modified after ``output`` was written: a skipped dub that would no longer be the same."""
+    made = Path(output).stat().st_mtime
+    return [path for path in inputs if path.exists() and path.stat().st_mtime > made]
 
 
 def default_workers() -> int:
