@@ -135,3 +135,11 @@ def test_a_truncated_video_is_refused_before_any_model_loads(tmp_path):
     with pytest.raises(InputError, match=r"is cut short: its header says 10\.00 s but its sound ends at"):
         dub_video(cut, script, {"*": VOICE}, tmp_path / "out.mp4", options=DubOptions(consent="test"))
     assert not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.parametrize("field", ["text", "emotion_text"])
+def test_a_cue_edit_too_long_is_refused_before_it_is_queued(field):
+    from emodub.service.edits import parse_edit
+
+    with pytest.raises(InputError, match=f"{field} has {1 << 20} characters"):
+        parse_edit({field: "a" * (1 << 20)}, {"indices": [1, 2], "speakers": []}, 1)

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse
 
 from emodub import __version__
-from emodub.errors import InputError
+from emodub.errors import EmodubError, InputError
 from emodub.service import files
 from emodub.service.edits import parse_edit
 from emodub.service.guard import BodyTooLarge, Guard, served_names
@@ -203,6 +203,9 @@ def create_app(data_dir: str | Path, *, workers: int = 1, token: str | None = No
         except InputError as error:
             files.remove_tree(folder)
             raise HTTPException(422, str(error)) from None
+        except EmodubError as error:  # the engine could not make it: one line, and its voice file is not kept
+            files.remove_tree(folder)
+            raise HTTPException(500, f"the line could not be made: {error}") from None
         return {"id": folder.name, "audio": f"/api/say/{folder.name}/line.wav", "report": report}
 
     @app.get("/api/say/{line_id}/{name}", dependencies=api)
