@@ -26,6 +26,7 @@ import numpy as np
 
 from emodub.audio import Audio
 from emodub.errors import InputError
+from emodub.voice import embed_many
 
 WINDOW_S = 1.5
 HOP_S = 0.5
@@ -109,12 +110,6 @@ def _windows(segments: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return windows
 
 
-def _embed(samples: np.ndarray) -> np.ndarray:
-    from emodub.voice import at_level, load_encoder
-
-    return load_encoder().embed_utterance(at_level(samples.astype(np.float32)))
-
-
 def _cluster(embeddings: np.ndarray, n_speakers: int | None) -> np.ndarray:
     from sklearn.cluster import AgglomerativeClustering
 
@@ -155,12 +150,9 @@ def diarize(audio: Audio, *, n_speakers: int | None = None, progress: Progress |
     windows = _windows(segments)
     if not windows:
         raise InputError("no stretch of speech long enough to tell voices apart (≥ 0.6 s) was found in the media")
-    embeddings = []
-    for number, (start, end) in enumerate(windows, 1):
-        embeddings.append(_embed(track.samples[int(start * RATE_HZ):int(end * RATE_HZ)]))
-        if progress:
-            progress(number, len(windows))
-    embeddings_arr = np.array(embeddings)
+    embeddings_arr = embed_many([track.samples[int(start * RATE_HZ):int(end * RATE_HZ)] for start, end in windows])
+    if progress:
+        progress(len(windows), len(windows))
     labels = _cluster(embeddings_arr, n_speakers)
     n_frames = int(np.ceil(track.duration_s / FRAME_S))
     votes = np.zeros((n_frames, labels.max() + 1))
