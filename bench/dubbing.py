@@ -1,11 +1,12 @@
 """Measure the dubbing pipeline: end-to-end time per stage, sync errors, video stream integrity.
 
-    .venv/bin/python bench/dubbing.py [e2e] [drift] [cast] [diarize]
+    .venv/bin/python bench/dubbing.py [e2e] [analyze] [drift] [cast] [diarize]
 
 - e2e: a generated 60-s, 25-fps video with 10 cues (drawn faces, builtin speech) dubbed with
   one worker pinned to one core, then with one worker per core, each in a fresh process: a new
   voice, then the voice cached; time per stage, real-time factor, peak memory, per-cue
   start/length error, naturalness and words, and whether the video stream is bit-identical.
+- analyze: ``emodub analyze`` of the e2e video in a fresh process (faces, voices, speakers).
 - drift: a 20-minute track with a click laid at the last cue's start; where the click lands.
 - cast: scenes of two and three real people (the pyannote sample's two speakers, the alsa-utils
   voice; see bench/human_references.py) taking turns, dubbed without any --voice: diarisation
@@ -157,6 +158,19 @@ def bench_e2e(folder: Path) -> None:
     print(f"video stream bit-identical after muxing: {same}")
 
 
+def bench_analyze(folder: Path) -> None:
+    """``emodub analyze`` of the e2e video, as a user runs it: a fresh process, every model loaded by it."""
+    import subprocess
+
+    video, _ = build_video(folder)
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "emodub", "analyze", str(video), "--json", str(folder / "analysis.json")], check=True,
+                   capture_output=True)
+    seconds = time.perf_counter() - started
+    print(f"\n## analyze: {media.probe(video).duration_s:.1f}-s 25-fps 640×360 video, fresh process\n")
+    print(f"{seconds:.1f} s ({seconds / media.probe(video).duration_s * 60:.1f} s per minute of video; target ≤ 10)")
+
+
 def bench_drift() -> None:
     duration_s = 20 * 60
     track = Audio(np.zeros(duration_s * RATE, np.float32), RATE)
@@ -290,12 +304,14 @@ def main() -> None:
         use_all_cores()
         e2e_run(Path(sys.argv[2]), int(sys.argv[3]))
         return
-    parts = set(sys.argv[1:]) or {"e2e", "drift", "cast", "diarize"}
+    parts = set(sys.argv[1:]) or {"e2e", "analyze", "drift", "cast", "diarize"}
     with tempfile.TemporaryDirectory() as name:
         if "drift" in parts:
             bench_drift()
         if "e2e" in parts:
             bench_e2e(Path(name))
+        if "analyze" in parts:
+            bench_analyze(Path(name))
         if "diarize" in parts:
             bench_diarize()
         if "cast" in parts:
