@@ -1,12 +1,13 @@
 """Measure the dubbing pipeline: end-to-end time per stage, sync errors, video stream integrity.
 
-    .venv/bin/python bench/dubbing.py [e2e] [analyze] [drift] [cast] [diarize]
+    .venv/bin/python bench/dubbing.py [e2e] [analyze] [batch] [drift] [cast] [diarize]
 
 - e2e: a generated 60-s, 25-fps video with 10 cues (drawn faces, builtin speech) dubbed with
   one worker pinned to one core, then with one worker per core, each in a fresh process: a new
   voice, then the voice cached; time per stage, real-time factor, peak memory, per-cue
   start/length error, naturalness and words, and whether the video stream is bit-identical.
 - analyze: ``emodub analyze`` of the e2e video in a fresh process (faces, voices, speakers).
+- batch: ``emodub dub FOLDER`` of 4 flite clips with 1 and 2 workers (fresh processes, voice cached): throughput.
 - drift: a 20-minute track with a click laid at the last cue's start; where the click lands.
 - cast: scenes of two and three real people (the pyannote sample's two speakers, the alsa-utils
   voice; see bench/human_references.py) taking turns, dubbed without any --voice: diarisation
@@ -171,6 +172,46 @@ def bench_analyze(folder: Path) -> None:
     print(f"{seconds:.1f} s ({seconds / media.probe(video).duration_s * 60:.1f} s per minute of video; target ≤ 10)")
 
 
+BATCH_LINES = [("I finally found the letter you wrote me.", "Look, the letter you sent me is right here.", "happy"),
+               ("Nobody else was there when I came home.", "There was no one at home when I got back.", "sad"),
+               ("Wait, you did all of this for me?", "Hold on, all of this is for me?", "surprised"),
+               ("Let us go over the plan once more.", "We should read the plan one more time.", "calm")]
+
+
+def bench_batch(folder: Path) -> None:
+    """``emodub dub FOLDER`` of 4 clips (4 cues each) with 1 and with 2 workers, each a fresh process, the voice's profile cached."""
+    import shutil
+    import subprocess
+
+    from emodub.synthetic import flite_scene
+
+    clips = folder / "clips"
+    clips.mkdir()
+    for number in range(4):
+        video, script = flite_scene(clips, BATCH_LINES[number:] + BATCH_LINES[:number], name=f"episode{number + 1}")
+        for path in clips.glob(f"episode{number + 1}*"):
+            if path not in (video, script):
+                path.unlink()
+    env = dict(os.environ, EMODUB_CACHE_DIR=tempfile.mkdtemp(prefix="emodub-bench-"))
+    for name in ("EMODUB_THREADS", "EMODUB_THREADS_FROM_CORES", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.pop(name, None)
+
+    def run(workers: int, out: Path) -> float:
+        out.mkdir()
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "emodub", "dub", str(clips), "--voice", str(VOICE), "--workers", str(workers),
+                        "--consent", "bench", "-o", str(out)], env=env, check=True, capture_output=True)
+        return time.perf_counter() - started
+
+    run(1, folder / "warm-up")  # the voice's profile searched once, not timed
+    shutil.rmtree(folder / "warm-up")
+    seconds = {workers: run(workers, folder / f"out-{workers}") for workers in (1, 2)}
+    print("\n## A batch of 4 clips (4 cues each), `emodub dub FOLDER`, fresh process, voice cached\n")
+    print("| workers | wall s | clips per minute | throughput vs 1 worker |\n|---|---|---|---|")
+    for workers, wall in seconds.items():
+        print(f"| {workers} | {wall:.1f} | {4 / wall * 60:.1f} | {seconds[1] / wall:.2f}× |")
+
+
 def bench_drift() -> None:
     duration_s = 20 * 60
     track = Audio(np.zeros(duration_s * RATE, np.float32), RATE)
@@ -304,7 +345,7 @@ def main() -> None:
         use_all_cores()
         e2e_run(Path(sys.argv[2]), int(sys.argv[3]))
         return
-    parts = set(sys.argv[1:]) or {"e2e", "analyze", "drift", "cast", "diarize"}
+    parts = set(sys.argv[1:]) or {"e2e", "analyze", "batch", "drift", "cast", "diarize"}
     with tempfile.TemporaryDirectory() as name:
         if "drift" in parts:
             bench_drift()
@@ -312,6 +353,8 @@ def main() -> None:
             bench_e2e(Path(name))
         if "analyze" in parts:
             bench_analyze(Path(name))
+        if "batch" in parts:
+            bench_batch(Path(name))
         if "diarize" in parts:
             bench_diarize()
         if "cast" in parts:
