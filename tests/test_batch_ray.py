@@ -12,6 +12,7 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,19 @@ def test_the_local_batch_reports_every_video_and_resumes(local, season, referenc
     assert report["runner"] == "local" and [v["status"] for v in report["videos"]] == ["done", "done", "failed"]
     again = run_batch(plan_batch(season, None, out, VIDEO_SUFFIXES), {"*": reference_path}, OPTIONS, LocalRunner())
     assert [r.status for r in again] == ["skipped", "skipped", "failed"]  # a resumed batch skips finished videos
+
+
+def test_videos_dubbed_side_by_side_give_the_same_tracks_in_input_order(tmp_path, season, local, reference_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    finished = []
+    results = run_batch(plan_batch(season, None, out, VIDEO_SUFFIXES), {"*": reference_path}, replace(OPTIONS, workers=2),
+                        LocalRunner(), done=lambda r: finished.append(r.status))
+    assert [(Path(r.video).name, r.status) for r in results] == [("ep1.mp4", "done"), ("ep2.mp4", "done"), ("ep3.mp4", "failed")]
+    assert sorted(finished) == ["done", "done", "failed"]
+    local_out, _ = local
+    for name in ("ep1.dubbed.wav", "ep2.dubbed.wav"):
+        assert np.array_equal(load_audio(out / name).samples, load_audio(local_out / name).samples), name
 
 
 @pytest.mark.skipif((problem := _namespace_problem()) is not None, reason=str(problem))

@@ -89,7 +89,8 @@ def _check_script(item: BatchItem) -> None:
 
 
 class LocalRunner:
-    """One video after another on this machine (each dub spreads its cues over ``options.workers`` processes)."""
+    """The videos on this machine: with ``options.workers`` > 1, that many at once, each in its own worker process
+    (its cues in that process; the given voices' profiles searched once first), else one after another here."""
 
     name = "local"
 
@@ -98,6 +99,8 @@ class LocalRunner:
 
     def run(self, items: list[BatchItem], voices: dict[str, Path], options: DubOptions,
             done: Callable[[ItemResult], None]) -> list[ItemResult]:
+        if options.workers > 1 and len(items) > 1:
+            return self._side_by_side(items, voices, options, done)
         results = []
         for item in items:
             if self.hook_for is None:
@@ -110,6 +113,29 @@ class LocalRunner:
             done(result)
         return results
 
+    @staticmethod
+    def _side_by_side(items: list[BatchItem], voices: dict[str, Path], options: DubOptions,
+                      done: Callable[[ItemResult], None]) -> list[ItemResult]:
+        """Whole videos in parallel: a video's reading, synthesis and mix all overlap the others' (a dub's own stages do not)."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        from emodub.workers import start_worker
+
+        voice_profiles(items, voices, options)  # into the file cache the workers read: each voice searched once, not per worker
+        count = min(options.workers, len(items))
+        single = replace(options, workers=1)
+        results: dict[int, ItemResult] = {}
+        with ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"), initializer=start_worker,
+                                 initargs=(count,)) as pool:  # each: its share of the cores, its models loaded once, Ctrl-C to the parent
+            futures = {pool.submit(dub_item, item, voices, single): number for number, item in enumerate(items)}
+            for future in as_completed(futures):
+                result = future.result()
+                result.node = "local"
+                results[futures[future]] = result
+                done(result)
+        return [results[number] for number in range(len(items))]
+
 
 def run_batch(items: list[BatchItem], voices: dict[str, Path], options: DubOptions, runner, *, force: bool = False,
               done: Callable[[ItemResult], None] | None = None) -> list[ItemResult]:
@@ -119,8 +145,11 @@ def run_batch(items: list[BatchItem], voices: dict[str, Path], options: DubOptio
     report_path = items[0].output.parent / "batch.json" if items else None
     started = time.perf_counter()
 
-    def record(result: ItemResult) -> None:
+    order = {str(item.video): number for number, item in enumerate(items)}
+
+    def record(result: ItemResult) -> None:  # as each video ends; the list and batch.json in the folder's order
         results.append(result)
+        results.sort(key=lambda r: order[r.video])
         notify(result)
         if report_path is not None:
             with atomic_output(report_path) as tmp:

@@ -437,7 +437,8 @@ def dub(
     original_prosody: Annotated[bool, typer.Option(help="Use the original speech as the emotion reference (dual audio).")] = True,
     base_voice: Annotated[Optional[str], typer.Option(help="Builtin base voice (default: chosen by similarity).")] = None,
     fps: Annotated[float, typer.Option(help="Video frames read per second for face expression.")] = 5.0,
-    workers: Annotated[Optional[int], typer.Option(help="Processes synthesising cues in parallel (default: cores, at most 8).")] = None,
+    workers: Annotated[Optional[int], typer.Option(
+        help="Processes working in parallel: a video's cues, or for a folder, whole videos (default: cores, at most 8).")] = None,
     force: Annotated[bool, typer.Option(help="Redo outputs that already exist.")] = False,
     separator: Annotated[Optional[str], typer.Option(help="Source separation you have installed (demucs): removes the old voice.")] = None,
     consent: Annotated[Optional[str], typer.Option(help="Consent statement of the voice owner, stored in the report.")] = None,
