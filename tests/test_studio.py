@@ -171,7 +171,7 @@ def test_page_and_docs_are_served_without_a_cdn(client):
         assert client.get(f"/static/{asset}").status_code == 200, asset
     schema = client.get("/openapi.json").json()
     assert {"/api/jobs", "/api/jobs/{job_id}", "/api/jobs/{job_id}/events", "/api/jobs/{job_id}/cues/{cue}", "/api/say",
-            "/api/emotion"} <= set(schema["paths"])
+            "/api/emotion", "/api/detect"} <= set(schema["paths"])
 
 
 @pytest.mark.parametrize(("text", "dominant", "quality"), [("angrily, voice shaking", "angry", "tremble"), ("悲伤地低语", "sad", "whisper")])
@@ -209,6 +209,19 @@ def test_say_makes_one_line_in_the_cloned_voice(client, reference_path):
     assert isinstance(line["report"]["naturalness"], float)
     audio = client.get(line["audio"])
     assert audio.status_code == 200 and audio.content[:4] == b"RIFF"
+    assert line["report"]["watermark"]["applied"] is True and line["report"]["watermark"]["confidence"] >= 0.5
+    found = client.post("/api/detect", files={"file": ("line.wav", audio.content, "audio/wav")})
+    assert found.status_code == 200 and found.json()["found"] is True and found.json()["file"] == "line.wav"
+    assert "SYNTHETIC" in found.json()["emodub_tags"]["comment"]
+    person = client.post("/api/detect", files={"file": ("person.wav", reference_path.read_bytes(), "audio/wav")}).json()
+    assert person["found"] is False and person["emodub_tags"] == {}
+
+
+@pytest.mark.parametrize(("content", "match"), [(b"not audio at all", "cannot be read"), (b"", "file is empty")])
+def test_detect_refuses_what_it_cannot_read(client, content, match):
+    response = client.post("/api/detect", files={"file": ("x.wav", content, "audio/wav")})
+    assert response.status_code == 422 and match in response.json()["error"], response.text
+    assert "'x.wav'" in response.json()["error"] or match == "file is empty"  # the user's name, not the server's temp path
 
 
 # -- a job run by the real worker: outputs, events, one cue regenerated ---------------------------------------
@@ -420,6 +433,8 @@ def test_the_page_dubs_plays_regenerates_one_line_and_downloads(tmp_path, clip, 
             assert played > 0.2
             assert page.locator("#waveform").count() == 1 and page.evaluate("document.querySelector('#emotion-plot').naturalWidth") > 0
             assert page.inner_text("#cue-1 .detected b") in ("happy", "高兴", "surprised", "calm", "angry", "sad")
+            provenance = page.inner_text("#provenance")  # consent beside the voice's hash, the watermark, the licences
+            assert CONSENT in provenance and "PerTh" in provenance and "Apache-2.0" in provenance and "…" in provenance
 
             page.fill("#cue-1 textarea.text", "Here it is, the letter you sent!")
             page.select_option("#cue-1 select.emotion", "angry")

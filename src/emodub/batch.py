@@ -279,7 +279,7 @@ def voice_profiles(items: list[BatchItem], voices: dict[str, Path], options: Dub
     for reference in references:
         for language in sorted(languages):
             voice_search.load_or_build_profile(reference, language, base_voice=options.base_voice, frame_match=options.frame_match,
-                                               naturalness_margin=options.naturalness_margin)
+                                               naturalness_margin=options.naturalness_margin, commercial=options.commercial)
         path = timbre.cache_dir() / f"{timbre.reference_hash(reference)}.json"
         if path.exists():
             files[path.name] = path.read_bytes()

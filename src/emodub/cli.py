@@ -47,6 +47,10 @@ def _errors_to_exit_codes():
 
 
 STRICT_EXIT = 3  # --strict: verification missed after the last round
+WATERMARK_HELP = ("Mark the speech with an inaudible watermark (PerTh) that `emodub detect` finds after re-encoding; "
+                  "--no-watermark writes it unmarked, and the report and metadata say so.")
+COMMERCIAL_HELP = ("Use only models whose terms allow commercial use (no zh-baker, joe or FER2013 face reader: Mandarin in "
+                   "Kokoro, emotion from the voice alone); the report lists what was left out.")
 PROFILE_NOTE = ("voice profile: first line in this voice — searching base voices × warps for the closest voice that keeps "
                 "the words (about 40–60 s on one free core, several minutes on a busy machine; cached for later lines)")
 
@@ -162,6 +166,8 @@ def say(
     naturalness_margin: Annotated[Optional[float], typer.Option(help="Builtin: MOS (DistillMOS) a clone may lose against the most "
                                                                      "natural base voice; default 0.3.")] = None,
     strict: Annotated[bool, typer.Option(help="Exit 3 when verification still misses after the last round.")] = False,
+    watermark: Annotated[bool, typer.Option(help=WATERMARK_HELP)] = True,
+    commercial: Annotated[bool, typer.Option(help=COMMERCIAL_HELP)] = False,
 ) -> None:
     """Speak TEXT in the voice of --voice with the chosen emotion and length.
 
@@ -199,6 +205,8 @@ def say(
             "language": language,
             "verify": {"enabled": verify, "max_rounds": max_rounds,
                        "emotion_encoder": None if judge_encoder is None else str(judge_encoder)},
+            "watermark": watermark,
+            "commercial": commercial,
         }
         job = parse_job({k: v for k, v in data.items() if v is not None}, base_dir=Path.cwd())
         _run_job(job, output, report, strict)
@@ -458,6 +466,8 @@ def dub(
     ray_cue_group: Annotated[int, typer.Option(help="With --ray: cues per task when a long video is spread over the cluster.")] = 8,
     ray_shared: Annotated[bool, typer.Option(help="With --ray: every node sees the input and output paths (shared storage); "
                                                   "else the driver ships the bytes.")] = False,
+    watermark: Annotated[bool, typer.Option(help=WATERMARK_HELP)] = True,
+    commercial: Annotated[bool, typer.Option(help=COMMERCIAL_HELP)] = False,
 ) -> None:
     """Dub VIDEO: new lines from --script in the voices of --voice (or the video's own), with the emotion of the original performance."""
     from emodub.dubbing import DubOptions, default_workers, voice_map
@@ -468,7 +478,8 @@ def dub(
         options = DubOptions(emotion=given, emotion_text=emotion_text, emotion_weight=emotion_weight, original_prosody=original_prosody,
                              base_voice=base_voice, frame_rate_hz=fps, workers=workers or default_workers(), consent=consent,
                              separator=separator, emotion_encoder=emotion_encoder, frame_match=frame_match, max_rounds=max_rounds,
-                             speakers=speakers, audio_codec=audio_codec, sync=sync, naturalness_margin=naturalness_margin)
+                             speakers=speakers, audio_codec=audio_codec, sync=sync, naturalness_margin=naturalness_margin,
+                             watermark=watermark, commercial=commercial)
         voices = voice_map(voice or [])
         for name, path in voices.items():
             if not path.is_file():
@@ -520,6 +531,39 @@ def _dub_batch(folder: Path, scripts: Optional[Path], voices: dict[str, Path], o
 
 
 @app.command()
+def detect(
+    files: Annotated[list[Path], typer.Argument(help="Audio or video files to check.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file on stdout, in a list.")] = False,
+) -> None:
+    """Say for each FILE whether it carries emodub's watermark (with the detector's confidence) and its emodub tags.
+
+    Exit 0: every file is marked; 1: some file is not; 2: a file cannot be checked (nothing is read then).
+    """
+    from emodub import watermark
+
+    with _errors_to_exit_codes():
+        infos = [watermark.check_detectable(path) for path in files]  # every file checked before the detector loads
+        watermark.require()
+        found = []
+        with _progress_hook() as hook:
+            for number, info in enumerate(infos):
+                hook("detect", number, len(infos))
+                found.append(watermark.detect_file(info))
+            hook("detect", len(infos), len(infos))
+    if as_json:
+        typer.echo(json.dumps([f.to_dict() for f in found], ensure_ascii=False, indent=2))
+    else:
+        for f in found:
+            where = f" (strongest at {f.detection.at_s:.1f} s, {f.detection.marked_windows}/{f.detection.windows} windows)" \
+                if f.detection.found and f.detection.windows > 1 else ""
+            verdict = "watermark found" if f.detection.found else "no watermark"
+            tags = "emodub tags: " + f.tags.get("comment", f.tags.get("software", "")) if f.tagged else "no emodub tags"
+            typer.echo(f"{f.path}: {verdict}, confidence {f.detection.confidence:.2f}{where}; {tags}")
+    if not all(f.detection.found for f in found):
+        raise typer.Exit(1)
+
+
+@app.command()
 def cast(
     video: Annotated[Path, typer.Argument(help="Video or audio file whose speakers to find.")],
     out_dir: Annotated[Optional[Path], typer.Option("-o", "--out-dir", help="Folder for cast.json and one WAV reference per speaker "
@@ -555,10 +599,17 @@ def doctor() -> None:
     """What is installed and usable here (engines, base voices, the ear, ffmpeg, Ray, the test browser), and how to fix what is not."""
     from emodub.doctor import run_checks
 
+    from emodub.licences import MODELS
+
     checks = run_checks()
     for check in checks:
         mark = "ok " if check.ok else ("MISSING" if check.required else "absent ")
         typer.echo(f"{mark:8} {check.name}: {check.detail}" + ("" if check.ok else f"  ► {check.fix}"))
+    typer.echo("\nmodels that can make or judge an output (the report of each output names the ones it used):")
+    for model in MODELS.values():
+        use = "commercial use ok" if model.commercial else "NOT for commercial use (--commercial leaves it out)"
+        typer.echo(f"  {model.role:<22} {model.weights} [{model.package}]: {model.licence}; {use}"
+                   + ("" if model.commercial else f": {model.terms}"))
     missing = [c.name for c in checks if c.required and not c.ok]
     if missing:
         err.print(f"error: {len(missing)} required piece(s) missing: {', '.join(missing)}", markup=False, highlight=False, soft_wrap=True)

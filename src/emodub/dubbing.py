@@ -37,9 +37,10 @@ from typing import Any
 
 import numpy as np
 
-from emodub import __version__, layout, media
-from emodub.audio import Audio, Provenance, atomic_output, check_reference, load_audio, save_channels, utc_now
+from emodub import __version__, layout, media, watermark
+from emodub.audio import Audio, atomic_output, check_reference, load_audio, save_channels
 from emodub.cast import Cast, diarize, save_cast
+from emodub.disclosure import NOT_MARKED_WARNING, Disclosure
 from emodub.emotion.analysis import normalises_per_speaker, read_faces, read_segment, read_voices, speakers_of
 from emodub.emotion.describe import describe_en, describe_zh
 from emodub.emotion.space import EmotionVector, VoiceQualities, fuse
@@ -48,6 +49,7 @@ from emodub.emotion.text import text_to_emotion
 from emodub.engines.base import SynthesisRequest, detect_language, get_engine, natural_length_s
 from emodub.engines.builtin import voice_search
 from emodub.errors import EmodubError, InputError
+from emodub.licences import commercial_base_voice, commercial_refusal
 from emodub.naturalness import default_judge
 from emodub.subtitles import Cue, Part, read_script, write_srt
 from emodub.subtitles.directions import parse_cue
@@ -98,8 +100,14 @@ class DubOptions:
     sync: str = "fit"  # fit: lines out of ratio range are spoken at the limit when they fit | strict: not dubbed
     speaker_emotions: dict[str, DirectedEmotion] = field(default_factory=dict)  # dub job: per speaker
     cue_emotions: dict[int, DirectedEmotion] = field(default_factory=dict)  # dub job: per cue index
+    watermark: bool = True  # False (--no-watermark): the lines go out unmarked, and the report and metadata say so
+    commercial: bool = False  # --commercial: only models whose terms allow commercial use (emodub.licences)
 
     def __post_init__(self) -> None:
+        if self.watermark:
+            watermark.require()  # missing weights: refused here, before any model loads, unless --no-watermark
+        if self.commercial and self.base_voice is not None and not commercial_base_voice(self.base_voice):
+            raise InputError(commercial_refusal(self.base_voice))
         if not 0.0 <= self.emotion_weight <= 1.0:
             raise InputError(f"emotion weight {self.emotion_weight!r} is outside the allowed range 0..1")
         if not isinstance(self.max_rounds, int) or self.max_rounds < 1:
@@ -188,6 +196,10 @@ class DubReport:
     script_encoding: str = "utf-8"
     audio_layout: dict[str, Any] = field(default_factory=dict)  # layout, channels, dialogue channels, codec
     cast: dict[str, Any] | None = None  # speakers found in the video, when some voice was cloned from it
+    watermark: dict[str, Any] = field(default_factory=dict)  # applied to every new line (method), or why not
+    models: list[dict[str, Any]] = field(default_factory=list)  # every model that made or judged the dub, with licence and terms
+    voice_sha256: dict[str, str] = field(default_factory=dict)  # each voice reference the consent is for
+    excluded_for_commercial_use: list[dict[str, Any]] = field(default_factory=list)  # --commercial: the models left out
     emodub_version: str = __version__
 
     def to_dict(self) -> dict:
@@ -221,6 +233,8 @@ class _Job:
     max_rounds: int = 3
     sync: str = "fit"
     naturalness_margin: float | None = None
+    watermark: bool = True
+    commercial: bool = False
 
 
 @dataclass
@@ -237,6 +251,7 @@ class _Synth:
     intelligibility: list[dict[str, Any] | None] = field(default_factory=list)
     rounds: int | None = None
     naturalness: list[float | None] = field(default_factory=list)  # each part's MOS, as its verification scored it
+    base_voices: list[str] = field(default_factory=list)  # each part's base voice (the report's models and licences)
 
 
 TRUNCATION_SLACK_S = 0.5  # sound that ends this much before the container says is a truncated file, not encoder padding
@@ -259,14 +274,14 @@ def synthesize_cue(job: _Job) -> _Synth:
                                 qualities=part.qualities, emotion_reference=reference,
                                 emotion_alpha=DEFAULT_PROSODY_ALPHA if reference is not None else 1.0,
                                 duration=plan, seed=job.seed, base_voice=job.base_voice, frame_match=job.frame_match,
-                                naturalness_margin=job.naturalness_margin)
+                                naturalness_margin=job.naturalness_margin, commercial=job.commercial)
 
     free = [natural_length_s(engine, request(part, DurationPlan("free"))) for part in job.parts]  # planned, not rendered
     free_total = sum(free)
 
     def verified(plans: list[DurationPlan], status: str, ratio: float, note: str | None = None) -> _Synth:
         """The controlled passes, each heard by the ear and retried on a miss (see :mod:`emodub.verify`), joined."""
-        audios, heard, natural, warnings, rounds_used, target_total = [], [], [], [], 0, 0.0
+        audios, heard, natural, warnings, rounds_used, target_total, bases = [], [], [], [], 0, 0.0, []
         for number, (part, plan) in enumerate(zip(job.parts, plans), 1):
             result, checked, rounds = synthesize_verified(engine, request(part, plan), thresholds=DUB_THRESHOLDS, max_rounds=job.max_rounds)
             where = f"part {number}: " if len(job.parts) > 1 else ""
@@ -279,11 +294,15 @@ def synthesize_cue(job: _Job) -> _Synth:
             audios.append(result.audio.resampled(job.rate_hz))
             heard.append(checked.intelligibility)
             natural.append(checked.value("naturalness"))
+            bases.append(str(result.applied.get("base_voice", "")))
             rounds_used = max(rounds_used, len(rounds))
             target_total += result.target_duration_s or 0.0
         warnings += [note] if note else []
         joined = Audio(np.concatenate([a.samples for a in audios]), job.rate_hz)
-        return _Synth(job.index, joined, status, free_total, needed, ratio, target_total, warnings, audios, heard, rounds_used, natural)
+        if job.watermark:
+            joined = watermark.mark(joined)  # the finished line (its length fitted); the mix only scales it, the bed is never marked
+        return _Synth(job.index, joined, status, free_total, needed, ratio, target_total, warnings, audios, heard, rounds_used, natural,
+                      bases)
 
     needed = job.span_s / free_total
     if RATIO_MIN <= needed <= RATIO_MAX:
@@ -314,7 +333,7 @@ def _detect(cues: list[Cue], info: media.MediaInfo, track16: Audio, options: Dub
     The voice is normalised per speaker: each cue against the speech of whoever says it in the
     original (the cast step's speakers), over the whole video.
     """
-    faces = read_faces(info, options.frame_rate_hz, hook)
+    faces = None if options.commercial else read_faces(info, options.frame_rate_hz, hook)  # FER2013's terms: research only
     if options.emotion_encoder is not None:
         from emodub.train import EncoderSER
 
@@ -616,6 +635,11 @@ def _prepare(video: Path, script: str | Path, voices: str | Path | dict[str, str
     warnings += parsed.warnings
     if not options.consent:
         warnings.append("no consent statement was given for the cloned voice (use --consent); cloning a voice needs its owner's consent")
+    if not options.watermark:
+        warnings.append(NOT_MARKED_WARNING)
+    if options.commercial:
+        warnings.append("--commercial: the face reader (FER2013, research data) and the joe and zh-baker voices are left out; "
+                        "the emotion is read from the voice alone")
     given_vector, given_qualities, given_warnings = _as_vector(options.emotion, options.emotion_text, implied=False)
     warnings += given_warnings
     tracks = layout.extract_tracks(info)
@@ -676,7 +700,8 @@ def _cue_job(session: DubSession, number: int, track16: Audio, track_rate_hz: in
     session.plans[number] = part_plans
     next_start = session.cues[number + 1].start_s if number + 1 < len(session.cues) else session.media_duration_s
     return _Job(number, tuple(part_jobs), cue.span_s, next_start - cue.start_s, track_rate_hz, options.base_voice,
-                options.seed, options.frame_match, options.max_rounds, options.sync, options.naturalness_margin)
+                options.seed, options.frame_match, options.max_rounds, options.sync, options.naturalness_margin, options.watermark,
+                options.commercial)
 
 
 def _build_profiles(session: DubSession, notify: Hook) -> None:
@@ -685,7 +710,8 @@ def _build_profiles(session: DubSession, notify: Hook) -> None:
     for key, language in sorted(needed):
         voice_search.load_or_build_profile(session.references[key], language, base_voice=session.options.base_voice,
                                      frame_match=session.options.frame_match, naturalness_margin=session.options.naturalness_margin,
-                                     progress=lambda done, total: notify("voice profile", done, total))
+                                     progress=lambda done, total: notify("voice profile", done, total),
+                                     commercial=session.options.commercial)
 
 
 def dub_video(video: str | Path, script: str | Path, voices: str | Path | dict[str, str | Path] | list[str], output: str | Path, *,
@@ -785,6 +811,19 @@ def redub_cue(session: DubSession, index: int, edit: CueEdit, output: str | Path
     return _finish(session, tracks, Path(output), report_path, notify, started)
 
 
+def _models_of(session: DubSession) -> list[str]:
+    """The models (keys of :data:`emodub.licences.MODELS`) that made or judged this dub."""
+    from emodub.licences import base_voice_model
+
+    bases = [base_voice_model(b) for synth in session.results.values() for b in synth.base_voices if b]
+    english_words = ["flite"] if "zh-baker" in bases else []  # zh-baker's lines say their English words in flite's voice
+    faces = [] if session.options.commercial else ["haar", "fer"]
+    cast = ["ge2e"]  # voice search and similarity, and the cast step when it ran
+    text = ["minilm"] if session.options.emotion_text or any(d.emotion_text for d in [*session.options.speaker_emotions.values(),
+                                                                                     *session.options.cue_emotions.values()]) else []
+    return [*dict.fromkeys(bases), *english_words, "world", *cast, "whisper-base", "distillmos", "silero-vad", *faces, *text]
+
+
 def _edited_part_key(session: DubSession, part: Part, cue_speaker: str | None, cue_key: str) -> str:
     """A part of an edited cue speaks in the cue's voice, unless its text names another speaker (``BOB: …``)."""
     if part.speaker and part.speaker != cue_speaker:
@@ -811,12 +850,15 @@ def _finish(session: DubSession, tracks: layout.Tracks, output: Path, report_pat
     timings["mix"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    provenance = Provenance(engine="builtin", version=__version__, created_utc=utc_now())
+    disclosure = Disclosure.of(watermarked=session.options.watermark, models=_models_of(session), consent=session.options.consent,
+                               voices=dict(session.voice_files), commercial=session.options.commercial,
+                               would_use=("joe", "zh-baker", "fer"))
+    tags = disclosure.provenance("builtin").tags()
     _, wav_path, srt_path, default_report = output_paths(output)
     report_path = Path(report_path) if report_path is not None else default_report
-    save_channels(dubbed.samples, dubbed.sample_rate_hz, wav_path, provenance=provenance, bits=24)
+    save_channels(dubbed.samples, dubbed.sample_rate_hz, wav_path, tags=tags, bits=24)
     with atomic_output(output) as tmp:
-        media.mux(session.video, dubbed, tmp, codec=session.codec, layout=session.audio_layout, metadata=provenance.tags())
+        media.mux(session.video, dubbed, tmp, codec=session.codec, layout=session.audio_layout, metadata=tags)
     with atomic_output(srt_path) as tmp:
         write_srt([(r.start_s, r.start_s + (r.measured_duration_s or r.end_s - r.start_s), r.text) for r in cue_results if r.text], tmp)
     timings["write"] = time.perf_counter() - t0
@@ -824,10 +866,11 @@ def _finish(session: DubSession, tracks: layout.Tracks, output: Path, report_pat
     codec = session.codec
     report = DubReport(str(session.video), str(session.script), {name: str(path) for name, path in session.voice_files.items()},
                        str(output), cue_results, {k: round(v, 3) for k, v in timings.items()}, session.options.consent,
-                       list(session.warnings), provenance.tags(), session.script_format, session.script_encoding,
+                       list(session.warnings), tags, session.script_format, session.script_encoding,
                        {"layout": tracks.layout, "channels": tracks.names, "dialogue_channels": [tracks.names[c] for c in tracks.dialogue],
                         "sample_rate_hz": tracks.sample_rate_hz, "codec": codec.name, "bit_rate": codec.bit_rate, "codec_reason": codec.reason},
-                       session.cast)
+                       session.cast, disclosure.watermark_record(), disclosure.to_dict()["models"], disclosure.voices_sha256,
+                       disclosure.to_dict()["excluded_for_commercial_use"])
     with atomic_output(report_path) as tmp:
         tmp.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
     notify("done", 1, 1)

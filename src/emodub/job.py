@@ -153,6 +153,8 @@ class Job(_Strict):
     seed: int = 0
     output: Path | None = None
     verify: VerifyConfig = VerifyConfig()
+    watermark: bool = True  # False: the output goes out unmarked, and its report and metadata say so
+    commercial: bool = False  # True: only models whose terms allow commercial use (emodub.licences)
 
     @field_validator("text")
     @classmethod
@@ -166,6 +168,27 @@ class Job(_Strict):
         """The single sources of ``emotion_control`` (a mix's list, or the one source)."""
         control = self.emotion_control
         return control.sources if isinstance(control, MixEmotion) else [control] if control else []
+
+    @model_validator(mode="after")
+    def _watermark_can_be_applied(self) -> Job:
+        if self.watermark:
+            from emodub.watermark import missing_reason
+
+            reason = missing_reason()
+            if reason is not None:
+                raise ValueError(f"{reason}; or set watermark: false (--no-watermark) to write an unmarked output")
+        return self
+
+    @model_validator(mode="after")
+    def _commercial_models_only(self) -> Job:
+        from emodub.licences import commercial_base_voice, commercial_refusal
+
+        if self.commercial and self.engine.name != "builtin":
+            raise ValueError(f"commercial: engine {self.engine.name!r}'s checkpoint licence is not known to emodub; "
+                             "check its terms yourself and run without --commercial, or use the builtin engine")
+        if self.commercial and self.engine.base_voice is not None and not commercial_base_voice(self.engine.base_voice):
+            raise ValueError(commercial_refusal(self.engine.base_voice))
+        return self
 
     @model_validator(mode="after")
     def _encoder_has_a_recording_to_read(self) -> Job:
@@ -236,6 +259,8 @@ class DubSettings(_Strict):
     max_rounds: int = Field(3, ge=1, le=10)
     duck_db: float = Field(-20.0, le=0)
     seed: int = 0
+    watermark: bool = True
+    commercial: bool = False
 
     @model_validator(mode="after")
     def _builtin_only(self) -> DubSettings:
@@ -257,7 +282,7 @@ class DubSettings(_Strict):
                           duck_db=self.duck_db, consent=self.consent, seed=self.seed, emotion_encoder=self.engine.emotion_encoder,
                           frame_match=self.engine.frame_match, naturalness_margin=self.engine.naturalness_margin,
                           max_rounds=self.max_rounds, speakers=self.speakers,
-                          audio_codec=audio_codec, sync=self.sync,
+                          audio_codec=audio_codec, sync=self.sync, watermark=self.watermark, commercial=self.commercial,
                           speaker_emotions={name: directed(c) for name, c in self.speaker_emotions.items()},
                           cue_emotions={index: directed(c) for index, c in self.cue_emotions.items()})
 

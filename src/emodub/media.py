@@ -12,7 +12,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -45,6 +45,7 @@ class MediaInfo:
     audio_bit_rate: int | None = None  # bits per second, when the container says
     audio_sample_format: str | None = None  # s16, s32, fltp, …
     container: str | None = None  # ffprobe's format name: "mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", …
+    tags: dict[str, str] = field(default_factory=dict)  # the container's and the first audio stream's metadata, keys lower-case
 
 
 def _tool(name: str) -> str:
@@ -101,6 +102,7 @@ def probe(path: str | Path) -> MediaInfo:
         audio_bit_rate=int(audio["bit_rate"]) if audio and str(audio.get("bit_rate", "")).isdigit() else None,
         audio_sample_format=audio.get("sample_fmt") if audio else None,
         container=data.get("format", {}).get("format_name"),
+        tags={str(k).lower(): str(v) for k, v in {**(audio or {}).get("tags", {}), **data.get("format", {}).get("tags", {})}.items()},
     )
 
 

@@ -12,8 +12,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emodub import __version__
-from emodub.audio import Audio, Provenance, atomic_output, check_reference, load_audio, save_audio, utc_now
+from emodub import __version__, watermark
+from emodub.audio import Audio, atomic_output, check_reference, load_audio, save_audio
+from emodub.disclosure import NOT_MARKED_WARNING, Disclosure
 from emodub.emotion.space import EmotionVector, VoiceQualities, fuse
 from emodub.emotion.text import text_to_emotion
 from emodub.engines.base import Synthesis, SynthesisRequest, get_engine
@@ -130,6 +131,10 @@ class Report:
     verification: dict[str, Any] | None = None
     intelligibility: dict[str, Any] | None = None  # the ear on the kept round: recogniser, heard, wer | cer, threshold, passed
     naturalness: float | None = None  # MOS 1–5 of the output by the naturalness judge (emodub.naturalness); None: not measured
+    watermark: dict[str, Any] = field(default_factory=dict)  # applied (method, the detector's confidence on the output) or why not
+    models: list[dict[str, Any]] = field(default_factory=list)  # every model that made or judged it, with licence and terms
+    voice_sha256: dict[str, str] = field(default_factory=dict)  # the voice reference the consent is for
+    excluded_for_commercial_use: list[dict[str, Any]] = field(default_factory=list)  # --commercial: the models left out
     emodub_version: str = __version__
 
     def to_json(self) -> str:
@@ -178,6 +183,7 @@ def synthesize_job(job: Job, *, hook: Hook | None = None) -> tuple[Synthesis, Re
         emotion_encoder=job.engine.emotion_encoder,
         frame_match=job.engine.frame_match,
         naturalness_margin=job.engine.naturalness_margin,
+        commercial=job.commercial,
     )
     t0 = time.perf_counter()
     notify("synthesize", 0, 1)
@@ -206,6 +212,22 @@ def synthesize_job(job: Job, *, hook: Hook | None = None) -> tuple[Synthesis, Re
         synthesis = engine.synthesize(request)
     timings["synthesize"] = time.perf_counter() - t0
     warnings += synthesis.warnings
+    marked_confidence = None
+    if job.watermark:
+        t0 = time.perf_counter()
+        notify("watermark", 0, 1)
+        synthesis.audio = watermark.mark(synthesis.audio)  # the finished line: after its length fit and loudness
+        if synthesis.audio.duration_s >= watermark.MIN_DETECT_S:
+            marked_confidence = round(watermark.detect(synthesis.audio).confidence, 4)
+            if marked_confidence < watermark.FOUND_AT:
+                warnings.append(f"the watermark could not be read back from this output (confidence {marked_confidence})")
+        timings["watermark"] = time.perf_counter() - t0
+    else:
+        warnings.append(NOT_MARKED_WARNING)
+    disclosure = Disclosure.of(watermarked=job.watermark, models=models_of(job, synthesis), consent=job.consent,
+                               voices={"*": job.speaker_reference}, commercial=job.commercial)
+    if disclosure.excluded:
+        warnings.append(f"--commercial: left out {', '.join(disclosure.excluded)} (terms not cleared for commercial use)")
 
     if verification is not None:
         similarity = next(c["value"] for c in verification["checks"] if c["name"] == "speaker_similarity")
@@ -240,22 +262,33 @@ def synthesize_job(job: Job, *, hook: Hook | None = None) -> tuple[Synthesis, Re
             "language": request.resolved_language,
             "duration_control": job.duration_control.model_dump(),
         },
-        provenance=provenance_for(synthesis.engine).tags(),
+        provenance=disclosure.provenance(synthesis.engine).tags(),
         verification=verification,
         intelligibility=None if verification is None else verification.get("intelligibility"),
         naturalness=naturalness if isinstance(naturalness, float) else None,
+        watermark={**disclosure.watermark_record(), **({"confidence": marked_confidence} if marked_confidence is not None else {})},
+        models=disclosure.to_dict()["models"],
+        excluded_for_commercial_use=disclosure.to_dict()["excluded_for_commercial_use"],
+        voice_sha256=disclosure.voices_sha256,
     )
     notify("done", 1, 1)
     return synthesis, report
 
 
-def provenance_for(engine: str) -> Provenance:
-    return Provenance(engine=engine, version=__version__, created_utc=utc_now())
+def models_of(job: Job, synthesis: Synthesis) -> list[str]:
+    """The models (keys of :data:`emodub.licences.MODELS`) that made or judged one line."""
+    from emodub.licences import base_voice_model
+
+    if synthesis.engine != "builtin":
+        return [synthesis.engine, "ge2e", "distillmos", *(["whisper-base"] if job.verify.enabled else [])]
+    base = base_voice_model(str(synthesis.applied.get("base_voice", "")))
+    english_words = ["flite"] if base == "zh-baker" else []  # zh-baker's lines say their English words in flite's voice
+    text = ["minilm"] if any(isinstance(s, TextEmotion) for s in job.emotion_sources) else []
+    return [base, *english_words, "world", "ge2e", "whisper-base", "distillmos", *text]
 
 
 def write_outputs(synthesis: Synthesis, report: Report, output: Path, report_path: Path | None) -> None:
-    """Write the WAV (with provenance tags) and the report, each atomically."""
-    save_audio(synthesis.audio, output, provenance=Provenance(
-        engine=report.engine, version=report.emodub_version, created_utc=report.provenance["date"]))
+    """Write the WAV (with the report's provenance tags) and the report, each atomically."""
+    save_audio(synthesis.audio, output, tags=report.provenance)
     if report_path is not None:
         report.write(report_path)

@@ -19,6 +19,29 @@ from emodub.errors import InputError
 from emodub.media import _tool
 
 DRAWN_EXPRESSIONS = ("happy", "sad", "surprised", "angry", "calm")
+CHORDS_HZ = ((220.0, 277.2, 329.6), (196.0, 246.9, 293.7), (174.6, 220.0, 261.6), (196.0, 246.9, 329.6))  # A, G, F, G/E
+
+
+def music_bed(duration_s: float, rate_hz: int = 48000, *, seed: int = 0) -> Audio:
+    """A music-like bed at about −20 dBFS: a chord each second (harmonics, decaying), a bass line and a brushed beat."""
+    rng = np.random.default_rng(seed)
+    n = int(duration_s * rate_hz)
+    t = np.arange(n) / rate_hz
+    out = np.zeros(n)
+    for bar in range(int(np.ceil(duration_s))):
+        start, chord = bar * rate_hz, CHORDS_HZ[bar % len(CHORDS_HZ)]
+        local = t[start:start + rate_hz] - bar
+        decay = np.exp(-2.5 * local)
+        for f0 in chord:
+            out[start:start + rate_hz] += sum(np.sin(2 * np.pi * f0 * k * local) / k**1.5 for k in range(1, 6)) * decay
+        out[start:start + rate_hz] += 1.5 * np.sin(2 * np.pi * chord[0] / 2 * local) * decay
+    beat = np.zeros(n)
+    for hit in range(0, n, rate_hz // 2):
+        length = min(int(0.06 * rate_hz), n - hit)
+        beat[hit:hit + length] += rng.standard_normal(length) * np.exp(-np.arange(length) / (0.01 * rate_hz))
+    out += 0.8 * beat
+    out *= 0.1 / max(np.sqrt(np.mean(out**2)), 1e-9)
+    return Audio(out.astype(np.float32), rate_hz)
 
 
 def expression_face(expression: str, size: int = 256) -> np.ndarray:

@@ -42,6 +42,7 @@ class SynthesisRequest:
     emotion_encoder: Path | None = None  # a train-encoders folder: the builtin engine reads the emotion reference with it
     frame_match: float | None = None  # builtin: share of the envelope taken from the reference's own frames (None = 0)
     naturalness_margin: float | None = None  # builtin: MOS a clone may lose to the most natural base voice (None = 0.3)
+    commercial: bool = False  # builtin: only base voices whose terms allow commercial use (emodub.licences)
 
     def __post_init__(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():

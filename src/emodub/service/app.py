@@ -33,7 +33,7 @@ from emodub.service.edits import parse_edit
 from emodub.service.guard import BodyTooLarge, Guard, served_names
 from emodub.service.runner import Dispatcher
 from emodub.service.store import JobStore
-from emodub.service.worker import init_worker, say_line
+from emodub.service.worker import detect_file, init_worker, say_line
 from emodub.textnorm import check_line_length
 
 EVENT_POLL_S = 0.3
@@ -207,6 +207,27 @@ def create_app(data_dir: str | Path, *, workers: int = 1, token: str | None = No
             files.remove_tree(folder)
             raise HTTPException(500, f"the line could not be made: {error}") from None
         return {"id": folder.name, "audio": f"/api/say/{folder.name}/line.wav", "report": report}
+
+    @app.post("/api/detect", dependencies=api)
+    async def detect(request: Request) -> dict[str, Any]:
+        """Multipart ``file`` (audio or video): whether it carries emodub's watermark, its confidence, its emodub tags."""
+        form = await request.form(max_files=1, max_fields=1)
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise HTTPException(422, "file is missing: send the audio or video to check in a 'file' field")
+        folder = Path(tempfile.mkdtemp(prefix=".detect-", dir=data_dir))
+        try:
+            temp = await asyncio.to_thread(files.copy_limited, upload.file, folder, max_bytes=max_bytes, what="file")
+            if say_pool[0] is None:
+                say_pool[0] = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker)
+            found = await asyncio.get_running_loop().run_in_executor(say_pool[0], detect_file, str(temp))
+        except files.UploadRefused as refused:
+            raise HTTPException(refused.status, refused.message) from None
+        except InputError as error:
+            raise HTTPException(422, str(error).replace(repr(str(temp)), repr(upload.filename or "file"))) from None
+        finally:
+            files.remove_tree(folder)
+        return {**found, "file": upload.filename}
 
     @app.get("/api/say/{line_id}/{name}", dependencies=api)
     def say_file(line_id: str, name: str) -> FileResponse:

@@ -17,8 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from emodub import __version__
-from emodub.audio import Audio, Provenance, atomic_output, save_audio, utc_now
+from emodub.audio import Audio, atomic_output, save_audio
 from emodub.errors import EmodubError
 from emodub.service.store import JobStore, Task
 
@@ -154,11 +153,10 @@ def _publish_version(out: Path, session) -> dict[str, Any]:
     from emodub.service.plot import plot_emotions
 
     report = _report(out)
-    provenance = Provenance(engine="builtin", version=__version__, created_utc=utc_now())
     for number, cue in enumerate(session.cues):
         synth = session.results.get(number)
-        if synth is not None and synth.audio is not None:
-            save_audio(synth.audio.resampled(CUE_CLIP_RATE_HZ), out / f"cue-{cue.index:03d}.wav", provenance=provenance)
+        if synth is not None and synth.audio is not None:  # the line as marked when it was made; the dub's tags
+            save_audio(synth.audio.resampled(CUE_CLIP_RATE_HZ), out / f"cue-{cue.index:03d}.wav", tags=report["provenance"])
     with atomic_output(out / "emotions.png") as tmp:
         plot_emotions(report, tmp)
     return {"cues": len(session.cues), "speakers": session.speaker_choices(),
@@ -169,6 +167,15 @@ def _report(out: Path) -> dict[str, Any]:
     return json.loads((out / "dubbed.json").read_text(encoding="utf-8"))
 
 
+
+
+def detect_file(path: str) -> dict[str, Any]:
+    """``POST /api/detect`` in a worker process: the upload checked, then read for the watermark."""
+    from emodub import watermark
+
+    info = watermark.check_detectable(path)
+    watermark.require()
+    return watermark.detect_file(info).to_dict()
 
 
 def say_line(folder: str, spec: dict[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from emodub.engines.builtin import kokoro, neural_length, render, timbre, transf
 from emodub.engines.builtin.base_voice import BASE_VOICES, is_available, synthesize_base_timed, unavailable_reason, voices_for
 from emodub.engines.builtin.zh_baker import LICENCE_NOTE
 from emodub.errors import EngineError, InputError
+from emodub.licences import commercial_base_voice, commercial_refusal
 from emodub.timing import find_pauses, land_exactly, plan_time_map, spans_from_phones
 
 TARGET_LOUDNESS_LUFS = -23.0  # EBU R128; leaves headroom for loud emotions
@@ -123,7 +124,9 @@ class BuiltinEngine:
         """Check the request, pick the voice and the emotion's shape, and predict the free length (no output rendered)."""
         language = request.resolved_language
         warnings: list[str] = []
-        base_voice = request.base_voice
+        base_voice = voice_search.commercial_default(language, request.base_voice, request.commercial)
+        if request.commercial and base_voice is not None and not commercial_base_voice(base_voice):
+            raise InputError(commercial_refusal(base_voice))
         if base_voice is not None:
             if base_voice not in BASE_VOICES:
                 raise InputError(f"base voice {base_voice!r} is not known; available: {', '.join(BASE_VOICES)}")
@@ -135,8 +138,10 @@ class BuiltinEngine:
         if not voices_for(language):
             raise EngineError(f"no base voice for language {language!r} is installed (need espeak-ng / flite)")
 
-        profile = self._profile(request.speaker_reference, language, base_voice, request.frame_match, request.naturalness_margin)
-        choice = profile.choices[timbre.choice_key(language, base_voice, request.frame_match, request.naturalness_margin)]
+        profile = self._profile(request.speaker_reference, language, base_voice, request.frame_match, request.naturalness_margin,
+                                request.commercial)
+        choice = profile.choices[timbre.choice_key(language, base_voice, request.frame_match, request.naturalness_margin,
+                                                   request.commercial)]
 
         if language == "zh":
             warnings.extend(mandarin_voice_notes(choice.base_voice))
@@ -274,13 +279,13 @@ class BuiltinEngine:
         )
 
     def _profile(self, reference: Audio, language: str, base_voice: str | None, frame_match: float | None,
-                 naturalness_margin: float | None) -> timbre.VoiceProfile:
+                 naturalness_margin: float | None, commercial: bool = False) -> timbre.VoiceProfile:
         def tick(done: int, total: int) -> None:
             if self._progress is not None:
                 self._progress("voice profile", done, total)
 
         return voice_search.load_or_build_profile(reference, language, base_voice=base_voice, frame_match=frame_match,
-                                                  naturalness_margin=naturalness_margin, progress=tick)
+                                                  naturalness_margin=naturalness_margin, progress=tick, commercial=commercial)
 
 
 __all__ = ["BuiltinEngine"]

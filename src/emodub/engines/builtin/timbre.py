@@ -744,7 +744,10 @@ def _hearing_order(finished: list[VoiceChoice], ranked: list[VoiceChoice]) -> li
     return order
 
 
-def choice_key(language: str, base_voice: str | None, frame_match: float | None, naturalness_margin: float | None = None) -> str:
-    """Where a profile keeps the choice for this language, base voice (or auto), frame-match share and naturalness margin (None: defaults)."""
+def choice_key(language: str, base_voice: str | None, frame_match: float | None, naturalness_margin: float | None = None,
+               commercial: bool = False) -> str:
+    """Where a profile keeps the choice for this language, base voice (or auto), frame-match share, naturalness margin (None:
+    defaults) and whether only base voices cleared for commercial use were searched."""
     key = f"{language}:{base_voice or 'auto'}:{DEFAULT_FRAME_MATCH if frame_match is None else frame_match:g}"
-    return key if naturalness_margin is None else f"{key}:margin {naturalness_margin:g}"
+    key = key if naturalness_margin is None else f"{key}:margin {naturalness_margin:g}"
+    return f"{key}:commercial" if commercial else key

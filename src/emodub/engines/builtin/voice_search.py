@@ -28,6 +28,7 @@ from emodub.ear import Ear, can_hear, default_ear
 from emodub.engines.builtin import kokoro, kokoro_search, timbre
 from emodub.engines.builtin.base_voice import synthesize_base, voices_for
 from emodub.errors import EngineError
+from emodub.licences import commercial_base_voice
 from emodub.model_files import models_dir
 from emodub.naturalness import NaturalnessJudge, default_judge, mean_score
 from emodub.voice import cosine, speaker_embedding
@@ -64,8 +65,8 @@ def _acceptable(choice: timbre.VoiceChoice) -> bool:
 
 def choose(reference: Audio, profile: timbre.VoiceProfile, language: str, *, base_voice: str | None = None,
            frame_match: float | None = None, margin: float = DEFAULT_NATURALNESS_MARGIN,
-           progress: timbre.SearchProgress | None = None, judge: NaturalnessJudge | None = None, ear: Ear | None = None
-           ) -> timbre.VoiceChoice:
+           progress: timbre.SearchProgress | None = None, judge: NaturalnessJudge | None = None, ear: Ear | None = None,
+           commercial: bool = False) -> timbre.VoiceChoice:
     """The voice for ``language``: the closest acceptable candidate of both searches (see the module docstring).
 
     ``base_voice`` limits the search to that base voice ("kokoro": the style search only); a WORLD base
@@ -75,7 +76,7 @@ def choose(reference: Audio, profile: timbre.VoiceProfile, language: str, *, bas
     judge = judge if judge is not None else default_judge()
     ear = ear if ear is not None else default_ear()
     hears = ear is not None and can_hear(ear, language)
-    available = voices_for(language)
+    available = [v for v in voices_for(language) if not commercial or commercial_base_voice(v)]  # --commercial: no joe, zh-baker
     world_voices = [v for v in available if v != "kokoro"] if base_voice is None else [base_voice] if base_voice != "kokoro" else []
     use_kokoro = "kokoro" in available and (base_voice == "kokoro" or (base_voice is None and language in KOKORO_BY_DEFAULT))
     searched = [*world_voices, *(["kokoro"] if use_kokoro else [])]
@@ -177,8 +178,8 @@ def _load_cached(path: Path, modified_ns: int) -> timbre.VoiceProfile:
 
 
 def load_or_build_profile(reference: Audio, language: str, *, base_voice: str | None = None, frame_match: float | None = None,
-                          naturalness_margin: float | None = None, progress: timbre.SearchProgress | None = None
-                          ) -> timbre.VoiceProfile:
+                          naturalness_margin: float | None = None, progress: timbre.SearchProgress | None = None,
+                          commercial: bool = False) -> timbre.VoiceProfile:
     """The cached profile for this reference, with a choice for ``language`` (searched if missing)."""
     path = timbre.cache_dir() / f"{timbre.reference_hash(reference)}.json"
     profile = None
@@ -191,13 +192,19 @@ def load_or_build_profile(reference: Audio, language: str, *, base_voice: str | 
             profile = None
     if profile is None:
         profile = timbre.describe_reference(reference)
-    wanted = timbre.choice_key(language, base_voice, frame_match, naturalness_margin)
+    base_voice = commercial_default(language, base_voice, commercial)
+    wanted = timbre.choice_key(language, base_voice, frame_match, naturalness_margin, commercial)
     if wanted not in profile.choices:
         margin = DEFAULT_NATURALNESS_MARGIN if naturalness_margin is None else naturalness_margin
         profile.choices[wanted] = choose(reference, profile, language, base_voice=base_voice, frame_match=frame_match,
-                                         margin=margin, progress=progress)
+                                         margin=margin, progress=progress, commercial=commercial)
         profile.save(path)
     return profile
+
+
+def commercial_default(language: str, base_voice: str | None, commercial: bool) -> str | None:
+    """The base voice asked for; with ``commercial`` and none asked, Mandarin in Kokoro (zh-baker's weights are non-commercial)."""
+    return "kokoro" if commercial and base_voice is None and language == "zh" else base_voice
 
 
 def kokoro_style(choice: timbre.VoiceChoice) -> kokoro.KokoroStyle:
@@ -205,4 +212,4 @@ def kokoro_style(choice: timbre.VoiceChoice) -> kokoro.KokoroStyle:
     return kokoro.KokoroStyle.from_dict(choice.style) if choice.style else kokoro.DEFAULT_STYLE
 
 
-__all__ = ["DEFAULT_NATURALNESS_MARGIN", "base_naturalness", "choose", "kokoro_style", "load_or_build_profile"]
+__all__ = ["DEFAULT_NATURALNESS_MARGIN", "base_naturalness", "choose", "commercial_default", "kokoro_style", "load_or_build_profile"]

@@ -21,7 +21,10 @@ const TEXT = {
     keepEmotion: "— keep emotion —", keepSpeaker: "— keep speaker —", describe: "or describe: e.g. softer, tired", intensity: "intensity",
     queued: "queued", running: "running", done: "done", failed: "failed", version: "version", tokenPrompt: "This studio needs its access token:",
     videoFile: "video", audioFile: "audio (WAV, all channels)", scriptFile: "script (SRT)", reportFile: "report (JSON)", plotFile: "emotion plot (PNG)",
-    used: "used", uploading: "uploading…", editFailed: "regenerate failed" },
+    used: "used", uploading: "uploading…", editFailed: "regenerate failed",
+    commercial: "Commercial use: only models whose terms allow it", provenance: "What this dub says about itself",
+    consentGiven: "Consent", voiceHash: "Voice files (SHA-256)", watermark: "Watermark", watermarkOn: "in every new line:",
+    watermarkOff: "none:", models: "Models and licences", notCommercial: "not for commercial use", leftOut: "Left out (--commercial)" },
   zh: { studio: "工作室", synthetic: "此处生成的语音为合成语音，每个文件都带有合成标记。", jobs: "任务", api: "接口",
     newJob: "新建配音", video: "视频", script: "台词文件（SRT、WebVTT、ASS；可选）",
     voice: "统一音色（3–10 秒；可选：否则使用视频中各说话人自己的声音）", consent: "声音所有者的授权说明",
@@ -33,7 +36,10 @@ const TEXT = {
     keepEmotion: "— 保持情绪 —", keepSpeaker: "— 保持说话人 —", describe: "或描述：例如 更温柔、疲惫", intensity: "强度",
     queued: "排队中", running: "进行中", done: "完成", failed: "失败", version: "版本", tokenPrompt: "此工作室需要访问令牌：",
     videoFile: "视频", audioFile: "音频（WAV，全部声道）", scriptFile: "字幕（SRT）", reportFile: "报告（JSON）", plotFile: "情绪图（PNG）",
-    used: "使用", uploading: "上传中…", editFailed: "重新生成失败" },
+    used: "使用", uploading: "上传中…", editFailed: "重新生成失败",
+    commercial: "商业用途：只用条款允许商用的模型", provenance: "此配音的来源说明",
+    consentGiven: "授权", voiceHash: "声音文件（SHA-256）", watermark: "水印", watermarkOn: "每句新台词都带有：",
+    watermarkOff: "无：", models: "模型与许可", notCommercial: "不可商用", leftOut: "已排除（--commercial）" },
 };
 const LANG = (navigator.languages || [navigator.language]).some((l) => l && l.toLowerCase().startsWith("zh")) ? "zh" : "en";
 const t = (key) => TEXT[LANG][key] ?? TEXT.en[key] ?? key;
@@ -86,7 +92,7 @@ async function upload(event) {
   data.append("video", form.video.files[0]);
   if (form.script.files[0]) data.append("script", form.script.files[0]);
   if (form.voice.files[0]) data.append("voice", form.voice.files[0]);
-  data.append("options", JSON.stringify({ consent: form.consent.value, sync: form.sync.value }));
+  data.append("options", JSON.stringify({ consent: form.consent.value, sync: form.sync.value, commercial: form.commercial.checked }));
   const button = $("button", form);
   button.disabled = true;
   $("#upload-error").textContent = t("uploading");
@@ -146,6 +152,7 @@ async function showJob(job) {
     $("#emotion-plot").src = withToken(job.outputs.plot);
     drawTimeline(job);
     showDownloads(job);
+    showProvenance(job.report);
   }
   showCues(job);
 }
@@ -190,6 +197,26 @@ function showDownloads(job) {
     }
     return item;
   }));
+}
+
+function showProvenance(report) {
+  // consent beside each voice it is for, the watermark, every model with its licence: all as text nodes, never markup
+  const rows = [];
+  const add = (term, ...lines) => {
+    const dt = document.createElement("dt");
+    dt.textContent = term;
+    rows.push(dt, ...lines.map((line) => { const dd = document.createElement("dd"); dd.textContent = line; return dd; }));
+  };
+  add(t("consentGiven"), report.consent || "—");
+  add(t("voiceHash"), ...Object.entries(report.voice_sha256 || {}).map(([name, hash]) =>
+    `${name === "*" ? t("voice").split(" (")[0] : name}: ${(report.voices || {})[name] ? (report.voices[name].split("/").pop() + " · ") : ""}${hash.slice(0, 16)}…`));
+  const mark = report.watermark || {};
+  add(t("watermark"), mark.applied ? `${t("watermarkOn")} ${mark.method}` : `${t("watermarkOff")} ${mark.reason || "—"}`);
+  add(t("models"), ...(report.models || []).map((m) => `${m.role}: ${m.weights} — ${m.licence}${m.commercial ? "" : ` (${t("notCommercial")})`}`));
+  if ((report.excluded_for_commercial_use || []).length) {
+    add(t("leftOut"), ...report.excluded_for_commercial_use.map((m) => `${m.weights}: ${m.terms}`));
+  }
+  $("#provenance").replaceChildren(...rows);
 }
 
 function showCues(job) {
