@@ -8,7 +8,8 @@ marked as `emodub say` marks them.  Each goes through every trip with ffmpeg and
 `emodub.watermark.detect_file`, as `emodub detect` reads it.  Unmarked: the people's own recordings
 (and the whole 30-s pyannote sample), every base voice raw, the same clones before marking, and
 music; each as written and after MP3.  Cost: DistillMOS and DNSMOS of each clone before and after
-marking, the ear's error rate before and after, and the time to mark against the time to synthesise.
+marking, the ear's error rate and GE2E similarity to the reference before and after, and the time
+to mark against the time to synthesise.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from emodub.engines.builtin.base_voice import synthesize_base, voices_for  # noq
 from emodub.engines.builtin.engine import BuiltinEngine  # noqa: E402
 from emodub.naturalness import DNSMOS, default_judge  # noqa: E402
 from emodub.synthetic import music_bed  # noqa: E402
+from emodub.voice import speaker_similarity  # noqa: E402
 from human_references import human_references, pyannote_sample  # noqa: E402  (bench/human_references.py)
 from tables import table  # noqa: E402  (bench/tables.py)
 
@@ -82,7 +84,7 @@ def clones(references: dict[str, Audio]) -> list[dict]:
                 synth_s = time.perf_counter() - t0
                 t0 = time.perf_counter()
                 marked = watermark.mark(plain)
-                made.append({"who": name, "language": language, "text": text, "plain": plain, "marked": marked,
+                made.append({"who": name, "reference": reference, "language": language, "text": text, "plain": plain, "marked": marked,
                              "synth_s": synth_s, "mark_s": time.perf_counter() - t0})
                 print(f"{name} {language}: {text[:30]}… synth {synth_s:.2f} s, mark {made[-1]['mark_s']:.3f} s", file=sys.stderr)
     return made
@@ -146,10 +148,12 @@ def bench_cost(made: list[dict]) -> None:
             errors = [(error_rate(m["text"], ear.transcribe(m["plain"], language), language),
                        error_rate(m["text"], ear.transcribe(m["marked"], language), language)) for m in items]
             row += [float(np.mean([a for a, _ in errors])), float(np.mean([b for _, b in errors]))]
-        row += [float(sum(m["mark_s"] for m in items) / sum(m["synth_s"] for m in items))]
+        similarity = [(speaker_similarity(m["plain"], m["reference"]), speaker_similarity(m["marked"], m["reference"])) for m in items]
+        row += [float(np.mean([a for a, _ in similarity])), float(np.mean([b for _, b in similarity])),
+                float(sum(m["mark_s"] for m in items) / sum(m["synth_s"] for m in items))]
         rows.append(row)
     header = ["lang", "lines", *[f"{j.name} {w}" for j in judges for w in ("before", "after", "Δ")], "error before", "error after",
-              "mark time / synthesis time"]
+              "GE2E similarity before", "after", "mark time / synthesis time"]
     table("What the mark costs (targets: Δ MOS ≥ −0.05, error unchanged, ≤ 5 % of the synthesis time)", header, rows)
 
 

@@ -178,14 +178,47 @@ def test_a_neutral_kokoro_line_skips_the_vocoder_and_lands_exactly(human, englis
     assert abs(BuiltinEngine().natural_length_s(request) - synthesis.free_duration_s) <= 0.35  # planned without rendering
 
 
-def test_an_emotional_kokoro_line_goes_through_world(human, english_profile) -> None:
+@pytest.mark.parametrize("emotion,direction", [("angry", 1), ("sad", -1), ("surprised", 1)])
+def test_an_emotional_kokoro_line_reshapes_kokoros_own_f0_without_a_vocoder(human, english_profile, emotion, direction) -> None:
     from emodub.emotion.space import EmotionVector
+    from emodub.engines.builtin import world
     from emodub.engines.builtin.engine import BuiltinEngine
 
-    request = SynthesisRequest("Please leave the parcel at the door.", human, language="en",
-                               emotion=EmotionVector.preset("angry", 0.8))
-    synthesis = BuiltinEngine().synthesize(request)
-    assert synthesis.applied["rendering"]["path"].startswith("WORLD")
+    choice = english_profile.choices[timbre.choice_key("en", None, None)]
+    text = "Please leave the parcel at the door."
+    neutral = BuiltinEngine().synthesize(SynthesisRequest(text, human, language="en"))
+    moved = BuiltinEngine().synthesize(SynthesisRequest(text, human, language="en", emotion=EmotionVector.preset(emotion, 0.8)))
+    expected = "kokoro with its own F0 track" if choice.warp == 1.0 and choice.envelope_match == 0 and choice.frame_match == 0 else "WORLD"
+    assert moved.applied["rendering"]["path"].startswith(expected)
+
+    def median_f0(audio: Audio) -> float:
+        f0 = world.analyze(audio).f0_hz
+        return float(np.median(f0[f0 > 0]))
+
+    shift_st = 12 * np.log2(median_f0(moved.audio) / median_f0(neutral.audio))
+    assert shift_st * direction > 0.5, shift_st  # the emotion still moves the pitch the way its rule says
+    heard = default_ear().transcribe(moved.audio, "en")
+    assert error_rate(text, heard, "en") <= 0.25, heard
+
+
+def test_the_two_model_parts_give_the_whole_models_samples_and_an_f0_edit_moves_the_pitch() -> None:
+    import onnxruntime
+
+    from emodub.engines.builtin import world
+
+    phones = kokoro.phonemes("We walked along the river until the sun went down.", "en")
+    (_, inputs), = kokoro.model_inputs(phones, kokoro.DEFAULT_STYLE, 1.0, None)
+    whole = onnxruntime.InferenceSession(str(kokoro.model_file()), providers=["CPUExecutionProvider"])
+    assert np.array_equal(kokoro.rendered_chunks(phones)[0][0], np.asarray(whole.run(None, inputs)[0], np.float32).reshape(-1))
+    plain = kokoro.synthesize_phonemes(phones)
+    up = kokoro.synthesize_phonemes(phones, edit=lambda f0: (f0 * 2 ** (4 / 12), np.zeros(len(f0))))  # four semitones up
+    assert len(up.samples) == len(plain.samples)  # F0 does not change the durations
+
+    def median_f0(audio: Audio) -> float:
+        f0 = world.analyze(audio).f0_hz
+        return float(np.median(f0[f0 > 0]))
+
+    assert 12 * np.log2(median_f0(up) / median_f0(plain)) == pytest.approx(4.0, abs=1.0)
 
 
 def test_missing_kokoro_parts_name_the_packages(monkeypatch) -> None:

@@ -598,7 +598,6 @@ def cast(
 def doctor() -> None:
     """What is installed and usable here (engines, base voices, the ear, ffmpeg, Ray, the test browser), and how to fix what is not."""
     from emodub.doctor import run_checks
-
     from emodub.licences import MODELS
 
     checks = run_checks()

@@ -19,7 +19,7 @@ import numpy as np
 from emodub.audio import Audio
 from emodub.emotion.space import EmotionVector, VoiceQualities
 from emodub.engines.base import Synthesis, SynthesisRequest
-from emodub.engines.builtin import kokoro, neural_length, render, timbre, transfer, voice_search, world
+from emodub.engines.builtin import kokoro, neural_length, neural_prosody, render, timbre, transfer, voice_search, world
 from emodub.engines.builtin.base_voice import BASE_VOICES, is_available, synthesize_base_timed, unavailable_reason, voices_for
 from emodub.engines.builtin.zh_baker import LICENCE_NOTE
 from emodub.errors import EngineError, InputError
@@ -190,10 +190,14 @@ class BuiltinEngine:
         choice, shape, template, warnings = plan.choice, plan.shape, plan.template, plan.warnings
         free_duration_s = plan.free_duration_s
         target_s = request.duration.target_length_s(free_duration_s)
-        phones, anchors, near = None, None, None
+        phones, anchors, near, edit, as_spoken = None, None, None, None, False
         if plan.neural:
+            as_spoken = timbre.imposes_nothing(choice) and template is None and render.only_rate_and_level(shape)
+            if not as_spoken and neural_prosody.needs_no_vocoder(choice):  # pitch and prosody on Kokoro's own F0 track
+                edit = neural_prosody.f0_edit(choice, plan.profile, shape, template, request.emotion_alpha, tonal=plan.language == "zh")
+
             def spoken(speed: float) -> Audio:
-                return kokoro.synthesize_phonemes(plan.kokoro_phones, plan.kokoro_style, speed=speed, text=request.text)
+                return kokoro.synthesize_phonemes(plan.kokoro_phones, plan.kokoro_style, speed=speed, text=request.text, edit=edit)
 
             renders = 0
             if request.duration.mode == "free" or request.duration.ratio is not None:  # relative to the line as it is spoken
@@ -208,10 +212,13 @@ class BuiltinEngine:
             neutral_loudness = near.loudness_lufs()
             rendering: dict = {"speed": round(speed, 4), "renders": renders,
                                "length_planned_by": "Kokoro's duration predictor, then the render's own length"}
-        if near is not None and timbre.imposes_nothing(choice) and template is None and render.only_rate_and_level(shape):
-            samples, length_note = neural_length.fit_pauses(near.samples, int(round(target_s * near.sample_rate_hz)), near.sample_rate_hz)
+        if near is not None and (edit is not None or as_spoken):
+            shaped = near if edit is None else neural_prosody.tilted(near, shape.tilt_db_per_octave)
+            samples, length_note = neural_length.fit_pauses(shaped.samples, int(round(target_s * near.sample_rate_hz)), near.sample_rate_hz)
             audio = Audio(samples, near.sample_rate_hz)
-            rendering.update(path="kokoro as it speaks (no vocoder pass)", length=length_note)
+            rendering.update(path="kokoro as it speaks (no vocoder pass)" if edit is None else
+                             "kokoro with its own F0 track reshaped before its decoder (emotion and prosody; no vocoder pass)",
+                             length=length_note)
         else:
             if near is not None:
                 analysis = world.analyze(near)

@@ -31,6 +31,7 @@ import json
 import os
 import re
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,6 +93,23 @@ def model_file() -> Path:
 
 
 DURATION_OUTPUT = "/encoder/Clip_output_0"  # the predicted frames per token, rounded and at least 1, after the speed divides them
+# What the prosody predictor hands the decoder: the text features aligned to frames, the F0 track (Hz) and the energy track,
+# both on 12.5-ms frames (two per duration frame).  Cut there, the model's F0 can be reshaped before the decoder voices it.
+ALIGNED_OUTPUT, F0_OUTPUT, ENERGY_OUTPUT = "/encoder/MatMul_1_output_0", "/encoder/Reshape_output_0", "/encoder/Reshape_1_output_0"
+F0_FRAME_SAMPLES = 300  # one F0 frame: 12.5 ms at 24 kHz
+
+
+def _cut_model(suffix: str, inputs: list[str], outputs: list[str]) -> Path:
+    """A part of the Kokoro model, cut once per machine (onnx.utils.extract_model) beside the joined whole."""
+    import onnx.utils
+
+    path = models_dir() / "kokoro" / f"kokoro-v1.0.int8.{suffix}.onnx"
+    if path.exists() and path.stat().st_size > 0:
+        return path
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    onnx.utils.extract_model(str(model_file()), str(tmp), inputs, outputs)
+    os.replace(tmp, path)
+    return path
 
 
 @functools.lru_cache(maxsize=1)
@@ -101,16 +119,23 @@ def duration_model_file() -> Path:
     It says how many 25-ms frames each token will last without running the decoder and the
     vocoder: about 20 ms a line against about 700 ms for the whole model (one thread).
     """
-    import onnx.utils
+    return _cut_model("durations", ["tokens", "style", "speed"], [DURATION_OUTPUT])
 
-    path = models_dir() / "kokoro" / "kokoro-v1.0.int8.durations.onnx"
-    if path.exists() and path.stat().st_size > 0:
-        return path
-    whole = model_file()
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    onnx.utils.extract_model(str(whole), str(tmp), ["tokens", "style", "speed"], [DURATION_OUTPUT])
-    os.replace(tmp, path)
-    return path
+
+@functools.lru_cache(maxsize=1)
+def prosody_model_file() -> Path:
+    """Tokens, style and speed to the decoder's inputs: aligned text features, F0 and energy tracks (29 MB)."""
+    return _cut_model("prosody", ["tokens", "style", "speed"], [ALIGNED_OUTPUT, F0_OUTPUT, ENERGY_OUTPUT])
+
+
+@functools.lru_cache(maxsize=1)
+def decoder_model_file() -> Path:
+    """The decoder and its vocoder: the prosody model's outputs and the style to 24-kHz audio (64 MB).
+
+    Run one after the other, the two parts give the whole model's samples exactly (tested), so
+    emodub runs them instead of the whole: one render costs the same, and F0 can be changed between.
+    """
+    return _cut_model("decoder", [ALIGNED_OUTPUT, F0_OUTPUT, ENERGY_OUTPUT, "style"], ["audio"])
 
 
 def _new_session(path: Path):
@@ -128,8 +153,13 @@ def _new_session(path: Path):
 
 
 @functools.lru_cache(maxsize=1)
-def _session():
-    return _new_session(model_file())
+def _prosody_session():
+    return _new_session(prosody_model_file())
+
+
+@functools.lru_cache(maxsize=1)
+def _decoder_session():
+    return _new_session(decoder_model_file())
 
 
 @functools.lru_cache(maxsize=1)
@@ -138,9 +168,28 @@ def _duration_session():
 
 
 def load_sessions() -> None:
-    """Load the model and its duration predictor now (a worker does this before its first line)."""
-    _session()
+    """Load the model's parts now (a worker does this before its first line)."""
+    _prosody_session()
+    _decoder_session()
     _duration_session()
+
+
+F0Edit = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # F0 track (Hz, 12.5-ms frames) ► new track, gain per frame (dB)
+
+
+def _rendered(inputs: dict, edit: F0Edit | None) -> np.ndarray:
+    """One chunk through the prosody model, ``edit`` on its F0 track (and a gain contour), then the decoder."""
+    aligned, f0, energy = _prosody_session().run(None, inputs)
+    gain_db = None
+    if edit is not None:
+        new_f0, gain_db = edit(np.asarray(f0, np.float64).reshape(-1))
+        f0 = np.asarray(new_f0, np.float32).reshape(1, -1)
+    samples = np.asarray(_decoder_session().run(None, {ALIGNED_OUTPUT: aligned, F0_OUTPUT: f0, ENERGY_OUTPUT: energy,
+                                                       "style": inputs["style"]})[0], np.float32).reshape(-1)
+    if gain_db is not None and np.any(gain_db):
+        centres = (np.arange(len(gain_db)) + 0.5) * F0_FRAME_SAMPLES
+        samples = samples * np.interp(np.arange(len(samples)), centres, 10 ** (np.asarray(gain_db) / 20)).astype(np.float32)
+    return samples
 
 
 @functools.lru_cache(maxsize=1)
@@ -258,7 +307,7 @@ def synthesize(text: str, language: str, style: KokoroStyle | np.ndarray = DEFAU
     return synthesize_phonemes(phonemes(text, language), style, speed=speed, text=text)
 
 
-def _model_inputs(phones: str, style: KokoroStyle | np.ndarray, speed: float, text: str | None) -> list[tuple[list[int], dict]]:
+def model_inputs(phones: str, style: KokoroStyle | np.ndarray, speed: float, text: str | None) -> list[tuple[list[int], dict]]:
     """Per chunk of at most ``MAX_TOKENS - 2`` tokens: its tokens, and the model's inputs for it."""
     vocab = vocabulary()
     tokens = [vocab[c] for c in phones if c in vocab]
@@ -306,20 +355,23 @@ def _frames(inputs: dict) -> np.ndarray:
 
 
 def rendered_chunks(phones: str, style: KokoroStyle | np.ndarray = DEFAULT_STYLE, *, speed: float = 1.0,
-                    text: str | None = None) -> list[tuple[np.ndarray, tuple[int, int]]]:
+                    text: str | None = None, edit: F0Edit | None = None) -> list[tuple[np.ndarray, tuple[int, int]]]:
     """Each chunk's whole render (24 kHz samples, its silent edges too) and the :func:`spoken_span` kept of it."""
     chunks = []
-    for tokens, inputs in _model_inputs(phones, style, speed, text):
+    for tokens, inputs in model_inputs(phones, style, speed, text):
         span = spoken_span(tokens, _frames(inputs))
-        chunks.append((np.asarray(_session().run(None, inputs)[0], np.float32).reshape(-1), span))
+        chunks.append((_rendered(inputs, edit), span))
     return chunks
 
 
 def synthesize_phonemes(phones: str, style: KokoroStyle | np.ndarray = DEFAULT_STYLE, *, speed: float = 1.0,
-                        text: str | None = None) -> Audio:
-    """Kokoro phones (:func:`phonemes`) to speech, its silent edges cut (:func:`spoken_span`, then :func:`trimmed`);
-    ``text`` only names the line in an error."""
-    pieces = [trimmed(samples[start:end]) for samples, (start, end) in rendered_chunks(phones, style, speed=speed, text=text)]
+                        text: str | None = None, edit: F0Edit | None = None) -> Audio:
+    """Kokoro phones (:func:`phonemes`) to speech, its silent edges cut (:func:`spoken_span`, then :func:`trimmed`).
+
+    ``edit`` reshapes each chunk's F0 track before the decoder voices it (and gives a gain contour):
+    the emotion's pitch without a vocoder pass.  ``text`` only names the line in an error."""
+    pieces = [trimmed(samples[start:end]) for samples, (start, end)
+              in rendered_chunks(phones, style, speed=speed, text=text, edit=edit)]
     return Audio(np.concatenate(pieces), SAMPLE_RATE_HZ)
 
 
@@ -334,7 +386,7 @@ def predicted_length_s(phones: str, style: KokoroStyle | np.ndarray = DEFAULT_ST
     is not, and its median is taken: a few tenths of a second off on some lines (bench/kokoro_length.py).
     """
     total = 0.0
-    for tokens, inputs in _model_inputs(phones, style, speed, text):
+    for tokens, inputs in model_inputs(phones, style, speed, text):
         start, end = spoken_span(tokens, _frames(inputs))
         total += max(EDGE_KEEP_S * 2, (end - start) / SAMPLE_RATE_HZ - TRIMMED_EDGES_S)
     return total
