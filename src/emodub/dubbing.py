@@ -813,15 +813,13 @@ def redub_cue(session: DubSession, index: int, edit: CueEdit, output: str | Path
 
 def _models_of(session: DubSession) -> list[str]:
     """The models (keys of :data:`emodub.licences.MODELS`) that made or judged this dub."""
-    from emodub.licences import base_voice_model
+    from emodub.licences import synthesis_models
 
-    bases = [base_voice_model(b) for synth in session.results.values() for b in synth.base_voices if b]
-    english_words = ["flite"] if "zh-baker" in bases else []  # zh-baker's lines say their English words in flite's voice
-    faces = [] if session.options.commercial else ["haar", "fer"]
-    cast = ["ge2e"]  # voice search and similarity, and the cast step when it ran
-    text = ["minilm"] if session.options.emotion_text or any(d.emotion_text for d in [*session.options.speaker_emotions.values(),
-                                                                                     *session.options.cue_emotions.values()]) else []
-    return [*dict.fromkeys(bases), *english_words, "world", *cast, "whisper-base", "distillmos", "silero-vad", *faces, *text]
+    options = session.options
+    described = bool(options.emotion_text) or any(d.emotion_text for d in [*options.speaker_emotions.values(), *options.cue_emotions.values()])
+    lines = synthesis_models([b for synth in session.results.values() for b in synth.base_voices], reads_descriptions=described)
+    faces = [] if options.commercial else ["haar", "fer"]
+    return [*lines, "silero-vad", *faces]  # GE2E (in the lines' models) also finds the cast when it ran
 
 
 def _edited_part_key(session: DubSession, part: Part, cue_speaker: str | None, cue_key: str) -> str:
@@ -853,7 +851,7 @@ def _finish(session: DubSession, tracks: layout.Tracks, output: Path, report_pat
     disclosure = Disclosure.of(watermarked=session.options.watermark, models=_models_of(session), consent=session.options.consent,
                                voices=dict(session.voice_files), commercial=session.options.commercial,
                                would_use=("joe", "zh-baker", "fer"))
-    tags = disclosure.provenance("builtin").tags()
+    tags, disclosed = disclosure.provenance("builtin").tags(), disclosure.to_dict()
     _, wav_path, srt_path, default_report = output_paths(output)
     report_path = Path(report_path) if report_path is not None else default_report
     save_channels(dubbed.samples, dubbed.sample_rate_hz, wav_path, tags=tags, bits=24)
@@ -869,8 +867,8 @@ def _finish(session: DubSession, tracks: layout.Tracks, output: Path, report_pat
                        list(session.warnings), tags, session.script_format, session.script_encoding,
                        {"layout": tracks.layout, "channels": tracks.names, "dialogue_channels": [tracks.names[c] for c in tracks.dialogue],
                         "sample_rate_hz": tracks.sample_rate_hz, "codec": codec.name, "bit_rate": codec.bit_rate, "codec_reason": codec.reason},
-                       session.cast, disclosure.watermark_record(), disclosure.to_dict()["models"], disclosure.voices_sha256,
-                       disclosure.to_dict()["excluded_for_commercial_use"])
+                       session.cast, disclosure.watermark_record(), disclosed["models"], disclosure.voices_sha256,
+                       disclosed["excluded_for_commercial_use"])
     with atomic_output(report_path) as tmp:
         tmp.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
     notify("done", 1, 1)

@@ -69,6 +69,14 @@ def base_voice_model(base_voice: str) -> str:
     return base_voice
 
 
+def synthesis_models(base_voices: list[str], *, reads_descriptions: bool) -> list[str]:
+    """The models that make and judge builtin lines in these base voices (keys of :data:`MODELS`, each once)."""
+    bases = [base_voice_model(b) for b in base_voices if b]
+    english_words = ["flite"] if "zh-baker" in bases else []  # zh-baker's lines say their English words in flite's voice
+    text = ["minilm"] if reads_descriptions else []
+    return list(dict.fromkeys([*bases, *english_words, "world", "ge2e", "whisper-base", "distillmos", *text]))
+
+
 def commercial_base_voice(base_voice: str) -> bool:
     """Whether a builtin base voice's weights allow commercial use."""
     key = base_voice_model(base_voice)
@@ -98,4 +106,5 @@ def tag(keys: list[str]) -> str:
     return "; ".join(MODELS[k].short() for k in dict.fromkeys(keys) if k in MODELS)
 
 
-__all__ = ["MODELS", "ModelLicence", "base_voice_model", "commercial_base_voice", "commercial_refusal", "excluded", "records", "tag"]
+__all__ = ["MODELS", "ModelLicence", "base_voice_model", "commercial_base_voice", "commercial_refusal", "excluded", "records",
+           "synthesis_models", "tag"]

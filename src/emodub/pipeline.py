@@ -218,7 +218,7 @@ def synthesize_job(job: Job, *, hook: Hook | None = None) -> tuple[Synthesis, Re
         notify("watermark", 0, 1)
         synthesis.audio = watermark.mark(synthesis.audio)  # the finished line: after its length fit and loudness
         if synthesis.audio.duration_s >= watermark.MIN_DETECT_S:
-            marked_confidence = round(watermark.detect(synthesis.audio).confidence, 4)
+            marked_confidence = round(watermark.confidence(synthesis.audio), 4)
             if marked_confidence < watermark.FOUND_AT:
                 warnings.append(f"the watermark could not be read back from this output (confidence {marked_confidence})")
         timings["watermark"] = time.perf_counter() - t0
@@ -226,6 +226,7 @@ def synthesize_job(job: Job, *, hook: Hook | None = None) -> tuple[Synthesis, Re
         warnings.append(NOT_MARKED_WARNING)
     disclosure = Disclosure.of(watermarked=job.watermark, models=models_of(job, synthesis), consent=job.consent,
                                voices={"*": job.speaker_reference}, commercial=job.commercial)
+    disclosed = disclosure.to_dict()
     if disclosure.excluded:
         warnings.append(f"--commercial: left out {', '.join(disclosure.excluded)} (terms not cleared for commercial use)")
 
@@ -267,8 +268,8 @@ def synthesize_job(job: Job, *, hook: Hook | None = None) -> tuple[Synthesis, Re
         intelligibility=None if verification is None else verification.get("intelligibility"),
         naturalness=naturalness if isinstance(naturalness, float) else None,
         watermark={**disclosure.watermark_record(), **({"confidence": marked_confidence} if marked_confidence is not None else {})},
-        models=disclosure.to_dict()["models"],
-        excluded_for_commercial_use=disclosure.to_dict()["excluded_for_commercial_use"],
+        models=disclosed["models"],
+        excluded_for_commercial_use=disclosed["excluded_for_commercial_use"],
         voice_sha256=disclosure.voices_sha256,
     )
     notify("done", 1, 1)
@@ -277,14 +278,12 @@ def synthesize_job(job: Job, *, hook: Hook | None = None) -> tuple[Synthesis, Re
 
 def models_of(job: Job, synthesis: Synthesis) -> list[str]:
     """The models (keys of :data:`emodub.licences.MODELS`) that made or judged one line."""
-    from emodub.licences import base_voice_model
+    from emodub.licences import synthesis_models
 
     if synthesis.engine != "builtin":
         return [synthesis.engine, "ge2e", "distillmos", *(["whisper-base"] if job.verify.enabled else [])]
-    base = base_voice_model(str(synthesis.applied.get("base_voice", "")))
-    english_words = ["flite"] if base == "zh-baker" else []  # zh-baker's lines say their English words in flite's voice
-    text = ["minilm"] if any(isinstance(s, TextEmotion) for s in job.emotion_sources) else []
-    return [base, *english_words, "world", "ge2e", "whisper-base", "distillmos", *text]
+    return synthesis_models([str(synthesis.applied.get("base_voice", ""))],
+                            reads_descriptions=any(isinstance(s, TextEmotion) for s in job.emotion_sources))
 
 
 def write_outputs(synthesis: Synthesis, report: Report, output: Path, report_path: Path | None) -> None:

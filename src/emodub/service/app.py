@@ -61,6 +61,12 @@ def create_app(data_dir: str | Path, *, workers: int = 1, token: str | None = No
     dispatcher = Dispatcher(store, workers) if run_workers else None
     say_pool: list[ProcessPoolExecutor | None] = [None]  # one line at a time, in its own process, started on first use
 
+    def line_worker() -> ProcessPoolExecutor:
+        """The process that makes /api/say's lines and reads /api/detect's files (its models loaded once)."""
+        if say_pool[0] is None:
+            say_pool[0] = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker)
+        return say_pool[0]
+
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         if dispatcher is not None:
@@ -196,10 +202,8 @@ def create_app(data_dir: str | Path, *, workers: int = 1, token: str | None = No
         """Multipart: ``text``, ``voice`` (a file), ``consent``; optional ``emotion`` (NAME[:INTENSITY]), ``emotion_text``, ``ratio``."""
         form = await request.form(max_files=2, max_fields=16)
         folder, spec = await asyncio.to_thread(_say_request, data_dir, form, max_bytes)
-        if say_pool[0] is None:
-            say_pool[0] = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker)
         try:
-            report = await asyncio.get_running_loop().run_in_executor(say_pool[0], say_line, str(folder), spec)
+            report = await asyncio.get_running_loop().run_in_executor(line_worker(), say_line, str(folder), spec)
         except InputError as error:
             files.remove_tree(folder)
             raise HTTPException(422, str(error)) from None
@@ -218,9 +222,7 @@ def create_app(data_dir: str | Path, *, workers: int = 1, token: str | None = No
         folder = Path(tempfile.mkdtemp(prefix=".detect-", dir=data_dir))
         try:
             temp = await asyncio.to_thread(files.copy_limited, upload.file, folder, max_bytes=max_bytes, what="file")
-            if say_pool[0] is None:
-                say_pool[0] = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker)
-            found = await asyncio.get_running_loop().run_in_executor(say_pool[0], detect_file, str(temp))
+            found = await asyncio.get_running_loop().run_in_executor(line_worker(), detect_file, str(temp))
         except files.UploadRefused as refused:
             raise HTTPException(refused.status, refused.message) from None
         except InputError as error:

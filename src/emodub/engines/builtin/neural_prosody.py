@@ -26,7 +26,7 @@ VOICED_HZ = 50.0
 
 def needs_no_vocoder(choice: timbre.VoiceChoice) -> bool:
     """Whether ``choice`` leaves Kokoro's spectral envelope alone (its F0 mapping, if any, goes on the F0 track)."""
-    return choice.warp == 1.0 and choice.frame_match == 0 and choice.envelope_match == 0 and not any(choice.ap_shift)
+    return not timbre.reshapes_envelope(choice)
 
 
 def f0_edit(choice: timbre.VoiceChoice, profile: timbre.VoiceProfile, shape: render.ProsodyShape,

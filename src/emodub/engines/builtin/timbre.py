@@ -381,10 +381,14 @@ def _render(source: Warped, profile: VoiceProfile, choice: VoiceChoice, rate_hz:
     return world.synthesize(adapted)
 
 
+def reshapes_envelope(choice: VoiceChoice) -> bool:
+    """Whether ``choice`` changes the base voice's spectral envelope or aperiodicity (warp, cepstral or frame matching)."""
+    return choice.warp != 1.0 or choice.frame_match != 0 or choice.envelope_match != 0 or any(choice.ap_shift)
+
+
 def imposes_nothing(choice: VoiceChoice) -> bool:
     """Whether ``choice`` leaves the base voice as it is (no F0 mapping, warp, envelope or aperiodicity change)."""
-    return (not choice.f0_match and choice.warp == 1.0 and choice.frame_match == 0 and choice.envelope_match == 0
-            and not any(choice.ap_shift))
+    return not choice.f0_match and not reshapes_envelope(choice)
 
 
 def render_adapted(features: world.WorldFeatures, profile: VoiceProfile, choice: VoiceChoice, rate_hz: int | None = 16000) -> Audio:
