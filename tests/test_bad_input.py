@@ -22,7 +22,7 @@ VOICE = Path(__file__).resolve().parents[1] / "examples" / "voice_samples" / "ch
 
 @pytest.mark.parametrize("folder", ["/sys", "/proc"])
 def test_an_output_folder_that_cannot_be_written_is_refused_before_any_work(folder):
-    result = emodub("say", "Hello there.", "--voice", VOICE, "-o", f"{folder}/line.wav")
+    result = emodub("say", "Hello there.", "--voice", VOICE, "--consent", "test voice made with flite", "-o", f"{folder}/line.wav")
     assert result.returncode == 2 and f"output folder '{folder}' cannot be written" in result.stderr
     assert "Traceback" not in result.stderr
 

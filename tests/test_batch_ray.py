@@ -121,9 +121,9 @@ def test_a_bad_ray_address_is_refused(address):
 def test_cli_ray_bad_input_exits_2(tmp_path, season, reference_path):
     out = tmp_path / "out"
     out.mkdir()
-    proc = emodub("dub", season, "--voice", reference_path, "-o", out, "--ray", "nowhere")
+    proc = emodub("dub", season, "--voice", reference_path, "-o", out, "--ray", "nowhere", "--consent", "test voices made with flite")
     assert proc.returncode == 2 and "--ray 'nowhere' is not a Ray address" in proc.stderr
     proc = emodub("dub", season / "ep1.mp4", "--script", season / "ep1.srt", "--voice", reference_path, "-o", out / "x.mp4",
-                  "--ray", "local")
+                  "--ray", "local", "--consent", "test voices made with flite")
     assert proc.returncode == 2 and "--ray dubs a folder of videos" in proc.stderr
     assert list(out.iterdir()) == []

@@ -13,6 +13,7 @@ from emodub.audio import read_tags
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "examples" / "seed_job.yaml"
+CONSENT = "test voices made with flite (public domain)"
 REPORT_KEYS = {"duration_s", "target_duration_s", "duration_error_ms", "emotion_vector", "speaker_similarity",
                "engine", "real_time_factor", "warnings"}
 
@@ -48,7 +49,7 @@ def test_seed_job_runs_and_reports(tmp_path):
     assert abs(data["duration_error_ms"]) <= 1.0
     assert data["emotion_vector"]["angry"] == max(data["emotion_vector"].values())
     assert data["qualities"]["tremble"] > 0
-    assert any("consent" in w for w in data["warnings"])
+    assert data["consent"] and not any("consent" in w for w in data["warnings"])  # the seed job states its consent
     tags = read_tags(out)
     assert "SYNTHETIC" in tags["comment"] and "emodub" in tags["software"]
 
@@ -81,7 +82,7 @@ def _umask() -> int:
 
 def test_strict_exits_3_when_verification_misses_and_keeps_the_best_round(tmp_path, reference_path):
     job = tmp_path / "job.yaml"
-    job.write_text(f"text: Hello there, how are you.\nspeaker_reference: {reference_path}\n"
+    job.write_text(f"text: Hello there, how are you.\nspeaker_reference: {reference_path}\nconsent: {CONSENT}\n"
                    "engine: {base_voice: flite-slt}\nverify: {max_rounds: 1, min_speaker_similarity: 0.999}\n")
     out = tmp_path / "o.wav"
     strict = emodub("run", job, "-o", out, "--strict")
@@ -108,7 +109,7 @@ def _bad_reference(write_wav, kind):
 ])
 def test_say_bad_input_exits_2_with_one_line(tmp_path, reference_path, args, match):
     out = tmp_path / "bad.wav"
-    result = emodub("say", "hello there", "--voice", reference_path, "-o", out, *args)
+    result = emodub("say", "hello there", "--voice", reference_path, "-o", out, *args, "--consent", CONSENT)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ")
@@ -126,7 +127,7 @@ def test_bad_reference_exits_2(tmp_path, write_wav, kind, match):
     else:
         reference = _bad_reference(write_wav, kind)
     out = tmp_path / "out.wav"
-    result = emodub("say", "hello there", "--voice", reference, "-o", out)
+    result = emodub("say", "hello there", "--voice", reference, "-o", out, "--consent", CONSENT)
     assert result.returncode == 2
     assert match in result.stderr
     assert not out.exists()
@@ -135,7 +136,9 @@ def test_bad_reference_exits_2(tmp_path, write_wav, kind, match):
 @pytest.mark.parametrize("yaml_text,match", [
     ("text: hi\nspeaker_reference: r.wav\nvolume: 11\n", "unknown key 'volume'"),
     ("text: ''\nspeaker_reference: r.wav\n", "is empty"),
-    ("text: hi\nspeaker_reference: missing.wav\n", "missing.wav' does not exist"),
+    ("text: hi\nspeaker_reference: missing.wav\nconsent: mine\n", "missing.wav' does not exist"),
+    ("text: hi\nspeaker_reference: r.wav\n", "consent is required"),
+    ("text: hi\nspeaker_reference: r.wav\nconsent: '  '\n", "consent is required"),
     ("text: hi\nspeaker_reference: r.wav\nduration_control: {mode: controlled, ratio: 0.5}\n", "ratio 0.5"),
     ("text: [unclosed\n", "not valid YAML"),
 ])
@@ -162,7 +165,7 @@ def test_a_job_reports_every_invalid_value_at_once(tmp_path, reference_path):
 
 
 def test_a_missing_output_folder_is_refused_before_any_work(tmp_path, reference_path):
-    result = emodub("say", "hello there", "--voice", reference_path, "-o", tmp_path / "nowhere" / "out.wav")
+    result = emodub("say", "hello there", "--voice", reference_path, "-o", tmp_path / "nowhere" / "out.wav", "--consent", CONSENT)
     assert result.returncode == 2 and "folder" in result.stderr and "nowhere" in result.stderr
     assert "voice profile" not in result.stderr
 
@@ -171,7 +174,7 @@ def test_output_never_overwrites_an_input(tmp_path, reference_path):
     copy = tmp_path / "ref.wav"
     copy.write_bytes(reference_path.read_bytes())
     before = copy.read_bytes()
-    result = emodub("say", "hello there", "--voice", copy, "-o", copy)
+    result = emodub("say", "hello there", "--voice", copy, "-o", copy, "--consent", CONSENT)
     assert result.returncode == 2 and "never overwrites its inputs" in result.stderr
     assert copy.read_bytes() == before
 
@@ -227,3 +230,11 @@ def test_every_data_file_of_the_package_ships_in_the_wheel():
     assert any(p.name == "seed_job.yaml" for p in data) and any(p.name == "app.js" for p in data)
 
 
+
+
+@pytest.mark.parametrize("consent", [None, "", "   "])
+def test_say_without_consent_exits_2_before_any_work(tmp_path, reference_path, consent):
+    out = tmp_path / "out.wav"
+    result = emodub("say", "hello there", "--voice", reference_path, "-o", out, *([] if consent is None else ["--consent", consent]))
+    assert result.returncode == 2 and result.stderr.startswith("error: consent is required") and "my own voice" in result.stderr
+    assert result.stderr.count("\n") == 1 and "voice profile" not in result.stderr and not out.exists()

@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pysubs2
@@ -161,14 +162,14 @@ def test_parallel_synthesis_gives_the_same_track(tmp_path, shots, dubbed, refere
     video, script, _ = shots
     output, _ = dubbed
     parallel = tmp_path / "parallel.mp4"
-    dub_video(video, script, reference_path, parallel, options=DubOptions(base_voice="flite-slt", workers=2))
+    dub_video(video, script, reference_path, parallel, options=replace(OPTIONS, workers=2))
     assert np.array_equal(load_audio(parallel.with_suffix(".wav")).samples, load_audio(output.with_suffix(".wav")).samples)
 
 
 def test_an_emotion_encoder_reads_the_original_voice_and_the_workers_still_run(tmp_path, shots, trained_encoders,
                                                                                        reference_path):
     video, script, _ = shots
-    options = DubOptions(base_voice="flite-slt", workers=2, emotion_encoder=trained_encoders[1])
+    options = replace(OPTIONS, workers=2, emotion_encoder=trained_encoders[1])
     report = dub_video(video, script, reference_path, tmp_path / "encoder.mp4", options=options)
     happy, sad = (cue.detected["voice"] for cue in report.cues)
     assert happy["model"] == sad["model"] == "emotion-encoder"
@@ -240,12 +241,14 @@ def test_cli_writes_a_template_then_skips_and_forces(tmp_path, shots, reference_
     assert "won" in " ".join(cue.text for cue in words).lower()
 
     output = tmp_path / "run.mp4"
-    first = emodub("dub", video, "--script", script, "--voice", reference_path, "-o", output, "--base-voice", "flite-slt", "--workers", "1")
+    consent = ["--consent", OPTIONS.consent]
+    first = emodub("dub", video, "--script", script, "--voice", reference_path, "-o", output, "--base-voice", "flite-slt", "--workers", "1",
+                   *consent)
     assert first.returncode == 0, first.stderr
-    again = emodub("dub", video, "--script", script, "--voice", reference_path, "-o", output).stdout
+    again = emodub("dub", video, "--script", script, "--voice", reference_path, "-o", output, *consent).stdout
     assert "skipped" in again and "changed after" not in again
     os.utime(script)  # the script edited since: the skip says so
-    edited = emodub("dub", video, "--script", script, "--voice", reference_path, "-o", output).stdout
+    edited = emodub("dub", video, "--script", script, "--voice", reference_path, "-o", output, *consent).stdout
     assert "skipped" in edited and f"{script} changed after it was made" in edited
 
 
@@ -259,12 +262,15 @@ def test_cli_writes_a_template_then_skips_and_forces(tmp_path, shots, reference_
     ("separator", "separator"),
     ("frame-match", "frame match 1.2 is outside the allowed range 0..1"),
     ("encoder", "is not an emodub encoder folder"),
+    ("no-consent", "consent is required"),
 ])
 def test_cli_bad_input_exits_2_and_leaves_nothing(tmp_path, shots, reference_path, case, match):
     video, script, _ = shots
     output = tmp_path / "out.mp4"
-    args = ["dub", video, "--script", script, "--voice", reference_path, "-o", output]
-    if case == "no-audio":
+    args = ["dub", video, "--script", script, "--voice", reference_path, "--consent", OPTIONS.consent, "-o", output]
+    if case == "no-consent":
+        args[6:8] = []
+    elif case == "no-audio":
         args[1] = write_clip(tmp_path / "mute.mp4", [(1.0, expression_face("calm"))], None)
     elif case == "late-cue":
         late = tmp_path / "late.srt"
@@ -304,6 +310,7 @@ def test_batch_keeps_going_after_a_failure(tmp_path, shots, reference_path):
     shutil.copy(video, inputs / "a.mp4")
     shutil.copy(script, inputs / "a.srt")
     shutil.copy(video, inputs / "b.mp4")  # no b.srt
-    proc = emodub("dub", inputs, "--voice", reference_path, "-o", outputs, "--base-voice", "flite-slt", "--workers", "1")
+    proc = emodub("dub", inputs, "--voice", reference_path, "-o", outputs, "--base-voice", "flite-slt", "--workers", "1",
+                  "--consent", OPTIONS.consent)
     assert proc.returncode == 1
     assert "b.mp4" in proc.stderr and (outputs / "a.dubbed.mp4").exists() and not (outputs / "b.dubbed.mp4").exists()

@@ -111,14 +111,14 @@ def test_length_fit_on_finished_audio_is_exact(reference_path, target_s):
 
 
 def test_cli_needs_a_model_dir(tmp_path, reference_path):
-    proc = emodub("say", "Hello.", "--voice", reference_path, "--engine", "indextts2", "-o", tmp_path / "o.wav")
+    proc = emodub("say", "Hello.", "--voice", reference_path, "--engine", "indextts2", "--consent", "test voice", "-o", tmp_path / "o.wav")
     assert proc.returncode == 2 and "checkpoint folder" in proc.stderr
 
 
 def test_cli_an_incomplete_checkpoint_folder_is_bad_input(tmp_path, reference_path):
     (tmp_path / "ckpt").mkdir()
     proc = emodub("say", "Hello.", "--voice", reference_path, "--engine", "indextts2", "--model-dir", tmp_path / "ckpt",
-                  "-o", tmp_path / "o.wav")
+                  "--consent", "test voice", "-o", tmp_path / "o.wav")
     assert proc.returncode == 2 and "lacks config.yaml" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o.wav").exists()
 

@@ -25,7 +25,7 @@ def test_mix_job_parses():
 
 def _job(**changes):
     data = {"text": "hello there", "speaker_reference": "voice_samples/character_A.wav",
-            "emotion_control": {"method": "preset", "preset": "angry"}}
+            "emotion_control": {"method": "preset", "preset": "angry"}, "consent": "synthetic demo voice made with flite"}
     data.update(changes)
     return data
 
@@ -46,6 +46,9 @@ def _job(**changes):
     (_job(engine={"name": "indextts2", "frame_match": 0.3}), "frame_match is a setting of the builtin engine"),
     (_job(engine={"frame_match": 1.5}), "engine.frame_match"),
     (_job(emotion_control={"method": "audio"}, engine={"emotion_encoder": "no_such_folder"}), "engine.emotion_encoder file"),
+    (_job(consent=None), "consent is required"),
+    (_job(consent=" "), "consent is required"),
+    ({k: v for k, v in _job().items() if k != "consent"}, "consent is required: cloning a voice needs its owner's consent"),
 ])
 def test_bad_jobs_name_the_problem(data, match):
     with pytest.raises(InputError, match=match):

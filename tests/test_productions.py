@@ -136,7 +136,7 @@ def test_bad_voice_arguments(values, match):
 ])
 def test_cli_bad_cast_and_layout_options_exit_2(tmp_path, scene, extra, match):
     video, script, _ = scene
-    proc = emodub("dub", video, "--script", script, "-o", tmp_path / "out.mp4", *extra)
+    proc = emodub("dub", video, "--script", script, "-o", tmp_path / "out.mp4", "--consent", "test voices from flite", *extra)
     assert proc.returncode == 2 and match in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert not list(tmp_path.iterdir())
 
@@ -293,6 +293,7 @@ outputs: {{video: out/dubbed.mp4}}
     ("video: v.mp4\nscript: s.srt\noutputs: {video: o.mp4}\nspeaker_emotions: {ANN: {preset: 'angry:3'}}\n", "intensity"),
     ("video: v.mp4\nscript: s.srt\noutputs: {video: o.mp4}\nsync: loose\n", "sync"),
     ("video: v.mp4\nscript: s.srt\n", "required key 'outputs' is missing"),
+    ("video: v.mp4\nscript: s.srt\noutputs: {video: o.mp4}\nconsent: ' '\n", "consent is required"),
     ("video: v.mp4\nscript: s.srt\noutputs: {video: o.mp4}\ncue_emotions: {9: {preset: sad}}\n", "cue_emotions names cue\\(s\\) 9"),
 ])
 def test_bad_dub_jobs_exit_2_naming_the_problem(tmp_path, scene, body, match):
@@ -302,7 +303,7 @@ def test_bad_dub_jobs_exit_2_naming_the_problem(tmp_path, scene, body, match):
     video, script, _ = scene
     shutil.copy(video, tmp_path / "v.mp4")
     shutil.copy(script, tmp_path / "s.srt")
-    (tmp_path / "job.yaml").write_text(body)
+    (tmp_path / "job.yaml").write_text("consent: test voices from flite\n" + body)
     proc = emodub("run", tmp_path / "job.yaml")
     assert proc.returncode == 2 and re.search(match, proc.stderr) and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 

@@ -138,7 +138,7 @@ def test_say_uses_the_encoder_for_the_reference_and_the_judge(tmp_path, trained_
     out, report = tmp_path / "say.wav", tmp_path / "say.json"
     proc = emodub("say", "Give that back to me right now.", "--voice", reference_path, "--base-voice", "flite-slt",
                   "--emotion", "angry:0.6", "--emotion-audio", unseen_voice["angry"], "--emotion-encoder", folder,
-                  "--judge-encoder", folder, "--max-rounds", "1", "-o", out, "--report", report)
+                  "--judge-encoder", folder, "--max-rounds", "1", "--consent", "test voices made with flite", "-o", out, "--report", report)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(report.read_text())
     assert data["applied"]["emotion_reference_heard"]["by"] == str(folder)
@@ -156,7 +156,8 @@ def test_say_uses_the_encoder_for_the_reference_and_the_judge(tmp_path, trained_
 def test_encoder_options_bad_input_exit_2(tmp_path, trained_encoders, unseen_voice, reference_path, args, match):
     values = {"angry": unseen_voice["angry"], "tmp": tmp_path, "encoders": trained_encoders[1]}
     out = tmp_path / "out.wav"
-    proc = emodub("say", "Hello there.", "--voice", reference_path, *[a.format(**values) for a in args], "-o", out)
+    proc = emodub("say", "Hello there.", "--voice", reference_path, *[a.format(**values) for a in args], "--consent", "test voices made with flite",
+                  "-o", out)
     assert proc.returncode == 2, proc.stderr
     assert match in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert not out.exists()

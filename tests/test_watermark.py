@@ -131,9 +131,9 @@ def test_missing_weights_refuse_marked_outputs_up_front(monkeypatch, reference_p
     with pytest.raises(InputError, match="resemble-perth==1.0.1.*no-watermark"):
         parse_job(job, base_dir=Path.cwd())
     with pytest.raises(InputError, match="resemble-perth==1.0.1"):
-        DubOptions()
+        DubOptions(consent="test voices made with flite")
     assert parse_job({**job, "watermark": False}, base_dir=Path.cwd()).watermark is False  # asked for: allowed, and said
-    assert DubOptions(watermark=False).watermark is False
+    assert DubOptions(watermark=False, consent="test voices made with flite").watermark is False
 
 
 def test_say_without_the_watermark_says_so_everywhere(tmp_path, reference_path):

@@ -17,6 +17,7 @@ from emodub import __version__
 from emodub.emotion.space import EmotionVector
 from emodub.errors import EmodubError, InputError
 from emodub.job import Job, load_job, parse_job
+from emodub.progress_words import step_words
 
 app = typer.Typer(
     help="emodub — say new lines in a cloned voice with the emotion you want, at the length you need.\n\n"
@@ -62,14 +63,14 @@ def _progress_hook():
     When stderr is no terminal the bar is off, but the one long first-use step (the voice
     profile search) is still announced, so a first line never looks hung.
     """
-    with Progress(TextColumn("{task.description:<16}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+    with Progress(TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.percentage:>3.0f} %"),
                   TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=err, transient=True,
                   disable=not err.is_terminal) as progress:
         tasks: dict[str, int] = {}
 
         def hook(step: str, completed: int, total: int) -> None:
             if step not in tasks:
-                tasks[step] = progress.add_task(step, total=total)
+                tasks[step] = progress.add_task(step_words(step), total=total)
                 if step == "voice profile":
                     err.print(PROFILE_NOTE, markup=False, highlight=False, soft_wrap=True)
             progress.update(tasks[step], completed=completed, total=total)
@@ -475,22 +476,26 @@ def dub(
 
     with _errors_to_exit_codes():
         given = EmotionVector.parse_preset(emotion) if emotion else None
-        options = DubOptions(emotion=given, emotion_text=emotion_text, emotion_weight=emotion_weight, original_prosody=original_prosody,
-                             base_voice=base_voice, frame_rate_hz=fps, workers=workers or default_workers(), consent=consent,
-                             separator=separator, emotion_encoder=emotion_encoder, frame_match=frame_match, max_rounds=max_rounds,
-                             speakers=speakers, audio_codec=audio_codec, sync=sync, naturalness_margin=naturalness_margin,
-                             watermark=watermark, commercial=commercial)
+
+        def dub_options() -> DubOptions:  # checked before anything is read; a template (no --script) clones nothing, needs no consent
+            return DubOptions(emotion=given, emotion_text=emotion_text, emotion_weight=emotion_weight, original_prosody=original_prosody,
+                              base_voice=base_voice, frame_rate_hz=fps, workers=workers or default_workers(), consent=consent,
+                              separator=separator, emotion_encoder=emotion_encoder, frame_match=frame_match, max_rounds=max_rounds,
+                              speakers=speakers, audio_codec=audio_codec, sync=sync, naturalness_margin=naturalness_margin,
+                              watermark=watermark, commercial=commercial)
+
         voices = voice_map(voice or [])
         for name, path in voices.items():
             if not path.is_file():
                 raise InputError(f"voice reference {str(path)!r}{'' if name == '*' else f' (of {name})'} does not exist")
-        if video.is_dir():
+        options = dub_options() if video.is_dir() or script is not None else None
+        if options is not None and video.is_dir():
             _dub_batch(video, script, voices, output, options, force, ray, ray_cue_group, ray_shared, workers)
             return
         if ray is not None:
             raise InputError(f"--ray dubs a folder of videos; {str(video)!r} is one video (dub it without --ray)")
         check_media_path(video)
-        if script is None:
+        if options is None:
             template = output.with_suffix(".srt") if output is not None else Path(f"{video.stem}.template.srt")
             _write_template(video, template, force, speakers, fps)
             return

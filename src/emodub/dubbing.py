@@ -40,6 +40,7 @@ import numpy as np
 from emodub import __version__, layout, media, watermark
 from emodub.audio import Audio, atomic_output, check_reference, load_audio, save_channels
 from emodub.cast import Cast, diarize, save_cast
+from emodub.consent import require_consent
 from emodub.disclosure import NOT_MARKED_WARNING, Disclosure
 from emodub.emotion.analysis import normalises_per_speaker, read_faces, read_segment, read_voices, speakers_of
 from emodub.emotion.describe import describe_en, describe_zh
@@ -54,6 +55,7 @@ from emodub.naturalness import default_judge
 from emodub.subtitles import Cue, Part, read_script, write_srt
 from emodub.subtitles.directions import parse_cue
 from emodub.subtitles.markup import strip_markup
+from emodub.subtitles.retime import retimed
 from emodub.timing import RATIO_MAX, RATIO_MIN, DurationPlan
 from emodub.verify import Thresholds, synthesize_verified
 from emodub.voice import speaker_similarity
@@ -66,6 +68,7 @@ DEFAULT_PROSODY_ALPHA = 0.7  # how much of the original delivery's contour the n
 MIN_LOUDNESS_S = 0.45  # BS.1770 gating needs at least one 400-ms block
 EVERYONE = "*"  # the voices key for every speaker without a voice of their own
 SYNC_POLICIES = ("fit", "strict")
+PROFILE_STEPS = 100  # the voice-profile step counts in hundredths of each voice it matches
 
 
 @dataclass(frozen=True)
@@ -104,8 +107,6 @@ class DubOptions:
     commercial: bool = False  # --commercial: only models whose terms allow commercial use (emodub.licences)
 
     def __post_init__(self) -> None:
-        if self.watermark:
-            watermark.require()  # missing weights: refused here, before any model loads, unless --no-watermark
         if self.commercial and self.base_voice is not None and not commercial_base_voice(self.base_voice):
             raise InputError(commercial_refusal(self.base_voice))
         if not 0.0 <= self.emotion_weight <= 1.0:
@@ -127,6 +128,9 @@ class DubOptions:
             raise InputError(f"sync policy {self.sync!r} is not known; allowed: {', '.join(SYNC_POLICIES)}")
         if self.separator is not None:
             media.check_separator(self.separator)
+        require_consent(self.consent)  # every dub clones a voice (a file, or a speaker's own from the video)
+        if self.watermark:
+            watermark.require()  # missing weights: refused here, before any model loads, unless --no-watermark
         if self.emotion_encoder is not None:
             from emodub.train import load_encoders
 
@@ -585,6 +589,9 @@ class DubSession:
     plans: dict[int, list] = field(default_factory=dict)
     results: dict[int, _Synth] = field(default_factory=dict)
     failures: dict[int, str] = field(default_factory=dict)
+    fps: float | None = None  # the video's frame rate: a moved cue's edges snap to its frames
+    takes: dict[int, list[Take]] = field(default_factory=dict)  # cue number ► every take of it, once it was redone
+    chosen: dict[int, int] = field(default_factory=dict)  # cue number ► the take (1-based) in the mix
 
     def save(self, path: str | Path) -> Path:
         with atomic_output(path) as tmp:
@@ -597,7 +604,14 @@ class DubSession:
         session = pickle.loads(Path(path).read_bytes())
         if not isinstance(session, cls):
             raise InputError(f"{str(path)!r} is not an emodub dub session")
+        for name, empty in (("fps", None), ("takes", {}), ("chosen", {})):  # a session kept before takes existed
+            session.__dict__.setdefault(name, empty)
         return session
+
+    def take_records(self) -> dict[int, list[dict[str, Any]]]:
+        """Cue index ► its takes as the studio lists them (number, text, time, emotion applied, status, chosen); only redone cues."""
+        return {self.cues[number].index: [take.record(k, chosen=self.chosen.get(number) == k) for k, take in enumerate(takes, 1)]
+                for number, takes in sorted(self.takes.items())}
 
     def speaker_choices(self) -> list[str]:
         """The speakers a cue can be given to: named voices and the speakers found in the video."""
@@ -611,6 +625,46 @@ class DubSession:
             raise InputError(f"speaker {speaker!r} has no voice in this dub; "
                              + (f"allowed: {', '.join(choices)}" if choices else "it has one voice for everyone"))
         return key
+
+
+@dataclass(frozen=True)
+class Take:
+    """One rendering of a cue as it was made: its words and times, voices, emotion plans, audio (or why there is none)."""
+
+    cue: Cue
+    assigned: tuple[tuple[str | None, str], ...]
+    plans: tuple
+    result: _Synth | None
+    failure: str | None
+    direction: DirectedEmotion | None  # the editor's emotion for the cue when it was made
+
+    @classmethod
+    def of(cls, session: DubSession, number: int) -> Take:
+        """The cue as the session has it now."""
+        return cls(session.cues[number], tuple(session.assigned[number]), tuple(session.plans.get(number, ())),
+                   session.results.get(number), session.failures.get(number), session.options.cue_emotions.get(session.cues[number].index))
+
+    def restore(self, session: DubSession, number: int) -> None:
+        """Put this take back into ``session`` as cue ``number``."""
+        session.cues[number], session.assigned[number] = self.cue, list(self.assigned)
+        for store, value in ((session.plans, list(self.plans) if self.plans else None), (session.results, self.result),
+                             (session.failures, self.failure)):
+            store.pop(number, None)
+            if value is not None:
+                store[number] = value
+        directions = {k: v for k, v in session.options.cue_emotions.items() if k != self.cue.index}
+        session.options = replace(session.options, cue_emotions={**directions, **({self.cue.index: self.direction} if self.direction else {})})
+
+    def record(self, number: int, *, chosen: bool) -> dict[str, Any]:
+        vector = self.plans[0][2] if self.plans else None
+        name = None if vector is None else vector.dominant()
+        emotion = None if name is None else {"name": name, "intensity": round(vector.to_dict()[name], 3)}
+        status = "not-dubbed" if self.result is None or self.result.audio is None else self.result.status
+        speakers = [speaker for speaker, _ in self.assigned if speaker]
+        return {"take": number, "text": self.cue.text, "start_s": self.cue.start_s, "end_s": self.cue.end_s, "emotion": emotion,
+                "emotion_text": self.direction.emotion_text if self.direction else None,
+                "directed": self.direction is not None and self.direction.emotion is not None,
+                "speaker": speakers[0] if speakers else None, "status": status, "chosen": chosen}
 
 
 def _prepare(video: Path, script: str | Path, voices: str | Path | dict[str, str | Path] | list[str], output: Path,
@@ -633,8 +687,6 @@ def _prepare(video: Path, script: str | Path, voices: str | Path | dict[str, str
     voice_files = voice_map(voices)
     references, warnings = _load_voices(voice_files)
     warnings += parsed.warnings
-    if not options.consent:
-        warnings.append("no consent statement was given for the cloned voice (use --consent); cloning a voice needs its owner's consent")
     if not options.watermark:
         warnings.append(NOT_MARKED_WARNING)
     if options.commercial:
@@ -676,7 +728,7 @@ def _prepare(video: Path, script: str | Path, voices: str | Path | dict[str, str
     session = DubSession(video, Path(script), options, codec, info.audio_layout, info.duration_s, parsed.format, parsed.encoding,
                          list(cues), voice_files,
                          references, assigned, detected, (given_vector, given_qualities), warnings,
-                         None if cast is None else cast.to_dict(), timings)
+                         None if cast is None else cast.to_dict(), timings, fps=info.fps)
     return session, tracks, track16
 
 
@@ -706,16 +758,24 @@ def _cue_job(session: DubSession, number: int, track16: Audio, track_rate_hz: in
 
 def _build_profiles(session: DubSession, notify: Hook) -> None:
     """Each (voice, language) profile once, before the workers start (they load it from the cache)."""
-    needed = {(key, detect_language(part.text)) for cue, row in zip(session.cues, session.assigned) for part, (_, key) in zip(cue.parts, row)}
-    for key, language in sorted(needed):
+    needed = sorted({(key, detect_language(part.text)) for cue, row in zip(session.cues, session.assigned)
+                     for part, (_, key) in zip(cue.parts, row)})
+    total = PROFILE_STEPS * len(needed)  # one total for the whole step, known before it starts: a bar never runs backwards
+
+    def tick(number: int):
+        return lambda done, steps: notify("voice profile", number * PROFILE_STEPS + (PROFILE_STEPS * done) // max(1, steps), total)
+
+    for number, (key, language) in enumerate(needed):
         voice_search.load_or_build_profile(session.references[key], language, base_voice=session.options.base_voice,
-                                     frame_match=session.options.frame_match, naturalness_margin=session.options.naturalness_margin,
-                                     progress=lambda done, total: notify("voice profile", done, total),
-                                     commercial=session.options.commercial)
+                                           frame_match=session.options.frame_match,
+                                           naturalness_margin=session.options.naturalness_margin, progress=tick(number),
+                                           commercial=session.options.commercial)
+    if needed:
+        notify("voice profile", total, total)
 
 
 def dub_video(video: str | Path, script: str | Path, voices: str | Path | dict[str, str | Path] | list[str], output: str | Path, *,
-              options: DubOptions = DubOptions(), report_path: str | Path | None = None, hook: Hook | None = None,
+              options: DubOptions | None = None, report_path: str | Path | None = None, hook: Hook | None = None,
               session_path: str | Path | None = None, synthesize: Synthesizer | None = None) -> DubReport:
     """Dub ``video`` with the lines of ``script`` in the given voices (or the video's own); write video, WAV, SRT and report.
 
@@ -723,6 +783,9 @@ def dub_video(video: str | Path, script: str | Path, voices: str | Path | dict[s
     runs the cues' jobs somewhere else (the Ray runner spreads a long video's cues over a cluster);
     by default they run here, in ``options.workers`` processes.
     """
+    if options is None:
+        require_consent(None)  # a dub clones voices: the options must carry the consent statement
+    assert options is not None
     notify = hook or (lambda step, done, total: None)
     started = time.perf_counter()
     video, output = Path(video), Path(output)
@@ -750,35 +813,40 @@ class CueEdit:
     emotion: EmotionVector | None = None
     emotion_text: str | None = None
     speaker: str | None = None
+    start_s: float | None = None  # the cue moved or resized (snapped to the video's frames; see emodub.subtitles.retime)
+    end_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.text is not None and not self.text.strip():
             raise InputError("text '' is empty; give the words to say (to keep the original audio, leave the cue out of the script)")
         if self.emotion_text is not None and not self.emotion_text.strip():
             raise InputError("emotion_text '' is empty; describe the delivery, e.g. 'angrily, voice shaking'")
-        if self.text is None and self.emotion is None and self.emotion_text is None and self.speaker is None:
-            raise InputError("nothing to change: give at least one of text, emotion, emotion_text, intensity, speaker")
+        if all(getattr(self, name) is None for name in ("text", "emotion", "emotion_text", "speaker", "start_s", "end_s")):
+            raise InputError("nothing to change: give at least one of text, emotion, emotion_text, intensity, speaker, start_s, end_s")
 
 
 def redub_cue(session: DubSession, index: int, edit: CueEdit, output: str | Path, *, report_path: str | Path | None = None,
               hook: Hook | None = None) -> DubReport:
-    """Redo cue ``index`` (1-based, as in the script) of a finished dub and write every output again.
+    """Redo cue ``index`` (1-based, as in the script) of a finished dub as a new take and write every output again.
 
     Only that cue is synthesised; every other cue keeps its audio to the sample.  An emotion in the
     edit replaces the cue's script directions (the editor's choice is the latest word); the edit is
-    also kept in ``session`` so that a later edit starts from it.
+    also kept in ``session`` so that a later edit starts from it.  The cue's earlier takes stay in
+    ``session.takes`` (:func:`choose_take` puts one back).
     """
     notify = hook or (lambda step, done, total: None)
     started = time.perf_counter()
-    number = next((n for n, cue in enumerate(session.cues) if cue.index == index), None)
-    if number is None:
-        raise InputError(f"cue {index} is not in this dub; it has cues {session.cues[0].index}–{session.cues[-1].index}")
+    number = _cue_number(session, index)
     cue, row = session.cues[number], session.assigned[number]
     speaker = edit.speaker if edit.speaker is not None else (row[0][0] if row else None)
     key = session.voice_key(edit.speaker) if edit.speaker is not None else (row[0][1] if row else None)
     if key is None:
         raise InputError(f"cue {index} had nothing to say, so it has no voice yet; give its speaker too "
                          f"(allowed: {', '.join(session.speaker_choices()) or 'none'})")
+    if edit.start_s is not None or edit.end_s is not None:
+        start, end = retimed([(c.start_s, c.end_s) for c in session.cues], number, edit.start_s, edit.end_s,
+                             duration_s=session.media_duration_s, fps=session.fps)
+        cue = replace(cue, start_s=start, end_s=end)
     parts = list(cue.parts)
     if edit.text is not None:
         lines, _ = strip_markup(edit.text)
@@ -788,14 +856,16 @@ def redub_cue(session: DubSession, index: int, edit: CueEdit, output: str | Path
         parts, cue = parsed.parts, replace(cue, not_spoken=tuple(parsed.not_spoken))
     if edit.speaker is not None:
         parts = [replace(part, speaker=edit.speaker) for part in parts]
+    if not parts:
+        raise InputError(f"cue {index} has nothing to say; give it words (text) to dub it")
+    session.takes.setdefault(number, [Take.of(session, number)])  # the first take: the cue as the dub made it
     if edit.emotion is not None or edit.emotion_text is not None:
         parts = [replace(part, preset=None, description=None) for part in parts]
         session.options = replace(session.options, cue_emotions={**session.options.cue_emotions,
                                                                  index: DirectedEmotion(edit.emotion, edit.emotion_text)})
     session.cues[number] = replace(cue, parts=tuple(parts))
     session.assigned[number] = [(part.speaker or speaker, _edited_part_key(session, part, speaker, key)) for part in parts]
-    info = media.probe(session.video)
-    tracks = layout.extract_tracks(info)
+    tracks = layout.extract_tracks(media.probe(session.video))
     track16 = tracks.dialogue_mix().resampled(ANALYSIS_RATE_HZ)
     job = _cue_job(session, number, track16, tracks.sample_rate_hz)
     _build_profiles(session, notify)
@@ -806,9 +876,42 @@ def redub_cue(session: DubSession, index: int, edit: CueEdit, output: str | Path
         session.results[number] = synthesize_cue(job)
     except EmodubError as error:  # the cue fails, the dub stays: the report says why
         session.failures[number] = str(error)
+    session.takes[number].append(Take.of(session, number))
+    session.chosen[number] = len(session.takes[number])
     notify("synthesise", 1, 1)
     session.timings_s["synthesise"] = time.perf_counter() - started
     return _finish(session, tracks, Path(output), report_path, notify, started)
+
+
+def choose_take(session: DubSession, index: int, take: int, output: str | Path, *, report_path: str | Path | None = None,
+                hook: Hook | None = None) -> DubReport:
+    """Put take ``take`` (1-based) of cue ``index`` back into the mix and write every output again; nothing is synthesised."""
+    number = _cue_number(session, index)
+    takes = session.takes.get(number, [])
+    if not 1 <= take <= max(1, len(takes)):
+        raise InputError(f"cue {index} has no take {take}; it has take{'s 1–' + str(len(takes)) if len(takes) > 1 else ' 1'}")
+    if takes:
+        if _overlaps_neighbours(session, number, takes[take - 1].cue):
+            raise InputError(f"take {take} of cue {index} ({takes[take - 1].cue.start_s:.2f}–{takes[take - 1].cue.end_s:.2f} s) "
+                             "overlaps a neighbouring cue as it is now; move that cue first")
+        takes[take - 1].restore(session, number)
+        session.chosen[number] = take
+    tracks = layout.extract_tracks(media.probe(session.video))
+    return _finish(session, tracks, Path(output), report_path, hook or (lambda step, done, total: None), time.perf_counter())
+
+
+def _cue_number(session: DubSession, index: int) -> int:
+    """The position in ``session.cues`` of the cue numbered ``index`` in the script."""
+    number = next((n for n, cue in enumerate(session.cues) if cue.index == index), None)
+    if number is None:
+        raise InputError(f"cue {index} is not in this dub; it has cues {session.cues[0].index}–{session.cues[-1].index}")
+    return number
+
+
+def _overlaps_neighbours(session: DubSession, number: int, cue: Cue) -> bool:
+    before = session.cues[number - 1].end_s if number > 0 else 0.0
+    after = session.cues[number + 1].start_s if number + 1 < len(session.cues) else session.media_duration_s
+    return cue.start_s < before - 1e-6 or cue.end_s > after + 1e-6
 
 
 def _models_of(session: DubSession) -> list[str]:

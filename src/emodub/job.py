@@ -13,6 +13,7 @@ from typing import Annotated, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from emodub.consent import require_consent
 from emodub.errors import InputError
 from emodub.timing import RATIO_MAX, RATIO_MIN, DurationPlan
 
@@ -329,6 +330,7 @@ def parse_dub_job(data: dict, *, base_dir: Path) -> DubJob:
     missing = [f"{key} file {str(path)!r} does not exist" for key, path in job.referenced_files() if not path.exists()]
     if missing:
         raise InputError("; ".join(missing))
+    require_consent(job.consent)  # the line clones speaker_reference's voice
     return job
 
 
@@ -346,7 +348,7 @@ def _error_line(problem: dict) -> str:
     if problem["type"] == "missing":
         return f"required key {location!r} is missing from the job file"
     message = problem["msg"].removeprefix("Value error, ")
-    return f"{location or 'job'}: {message} (got {problem.get('input')!r})"
+    return f"{location}: {message} (got {problem.get('input')!r})" if location else message  # a whole-job rule: no dump of the job
 
 
 def _errors_line(error: ValidationError) -> str:
@@ -367,6 +369,7 @@ def parse_job(data: object, *, base_dir: Path) -> Job:
     missing = [f"{key} file {str(path)!r} does not exist" for key, path in job.referenced_files() if not path.exists()]
     if missing:
         raise InputError("; ".join(missing))
+    require_consent(job.consent)  # the line clones speaker_reference's voice
     return job
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from emodub import __version__, watermark
 from emodub.audio import Audio, atomic_output, check_reference, load_audio, save_audio
+from emodub.consent import require_consent
 from emodub.disclosure import NOT_MARKED_WARNING, Disclosure
 from emodub.emotion.space import EmotionVector, VoiceQualities, fuse
 from emodub.emotion.text import text_to_emotion
@@ -34,8 +35,6 @@ from emodub.verify import Thresholds, naturalness_check, synthesize_verified
 from emodub.voice import speaker_similarity
 
 Hook = Callable[[str, int, int], None]
-CONSENT_MISSING = ("no consent statement was given for the cloned voice (use --consent or 'consent:'); "
-                   "cloning a voice needs its owner's consent")
 
 
 @dataclass
@@ -148,6 +147,7 @@ class Report:
 
 def synthesize_job(job: Job, *, hook: Hook | None = None) -> tuple[Synthesis, Report]:
     """Run one job through its engine; return the synthesis and its report (nothing written)."""
+    require_consent(job.consent)  # a Job built in Python is held to the job file's rule
     notify = hook or (lambda step, done, total: None)
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -161,8 +161,6 @@ def synthesize_job(job: Job, *, hook: Hook | None = None) -> tuple[Synthesis, Re
     warnings = list(check_reference(reference).warnings)
     emotion = resolve_emotion(job.emotion_control, reference)
     warnings += emotion.warnings
-    if not job.consent:
-        warnings.append(CONSENT_MISSING)
     timings["inputs"] = time.perf_counter() - started
 
     options = {"progress": notify} if job.engine.name == "builtin" else {

@@ -27,9 +27,11 @@ from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse
 
 from emodub import __version__
+from emodub.consent import require_consent
 from emodub.errors import EmodubError, InputError
 from emodub.service import files
-from emodub.service.edits import parse_edit
+from emodub.service.advice import advise
+from emodub.service.edits import parse_edit, parse_take
 from emodub.service.guard import BodyTooLarge, Guard, served_names
 from emodub.service.runner import Dispatcher
 from emodub.service.store import JobStore
@@ -196,12 +198,31 @@ def create_app(data_dir: str | Path, *, workers: int = 1, token: str | None = No
         task = store.add_cue_task(job_id, payload)
         return {"id": job_id, "cue": cue, "task": task, "status": "queued"}
 
+    @app.post("/api/jobs/{job_id}/cues/{cue}/takes/{take}", status_code=202, dependencies=api)
+    def choose(job_id: str, cue: int, take: int) -> dict[str, Any]:
+        """Put take ``take`` of the cue in the mix: a new version with that take's audio (nothing is synthesised)."""
+        job = _job_or_404(store, job_id)
+        if job["summary"] is None:
+            raise HTTPException(409, f"job {job_id} is {job['status']}; a take can be chosen once the job is done")
+        try:
+            payload = parse_take(job["summary"], cue, take)
+        except InputError as error:
+            raise HTTPException(422, str(error)) from None
+        task = store.add_cue_task(job_id, payload, kind="take")
+        return {"id": job_id, "cue": cue, "take": take, "task": task, "status": "queued"}
+
+    @app.get("/api/voices", dependencies=api)
+    def voices() -> list[dict[str, Any]]:
+        """The voices of finished jobs (uploaded, or cloned from their videos), to try a line in before dubbing."""
+        return [voice for job in store.jobs() for voice in _job_voices(job, store)]
+
     # -- one line and the text-to-emotion reading -----------------------------------------------------
     @app.post("/api/say", dependencies=api)
     async def say(request: Request) -> dict[str, Any]:
-        """Multipart: ``text``, ``voice`` (a file), ``consent``; optional ``emotion`` (NAME[:INTENSITY]), ``emotion_text``, ``ratio``."""
+        """Multipart: ``text``, ``voice`` (a file) or ``voice_id`` (one of ``GET /api/voices``), ``consent``;
+        optional ``emotion`` (NAME[:INTENSITY]), ``emotion_text``, ``ratio``."""
         form = await request.form(max_files=2, max_fields=16)
-        folder, spec = await asyncio.to_thread(_say_request, data_dir, form, max_bytes)
+        folder, spec = await asyncio.to_thread(_say_request, store, form, max_bytes)
         try:
             report = await asyncio.get_running_loop().run_in_executor(line_worker(), say_line, str(folder), spec)
         except InputError as error:
@@ -221,7 +242,8 @@ def create_app(data_dir: str | Path, *, workers: int = 1, token: str | None = No
             raise HTTPException(422, "file is missing: send the audio or video to check in a 'file' field")
         folder = Path(tempfile.mkdtemp(prefix=".detect-", dir=data_dir))
         try:
-            temp = await asyncio.to_thread(files.copy_limited, upload.file, folder, max_bytes=max_bytes, what="file")
+            temp = await asyncio.to_thread(files.copy_limited, upload.file, folder, max_bytes=max_bytes,
+                                           what=files.field_label("file", upload.filename))
             found = await asyncio.get_running_loop().run_in_executor(line_worker(), detect_file, str(temp))
         except files.UploadRefused as refused:
             raise HTTPException(refused.status, refused.message) from None
@@ -272,10 +294,78 @@ def _with_outputs(job: dict[str, Any], store: JobStore, *, report: bool) -> dict
     latest = versions[-1] if versions else {"outputs": {}, "cue_audio": None}
     job = {**job, "outputs": dict(latest["outputs"]), "cue_audio": latest["cue_audio"], "versions": versions,
            "original": {"track": f"{base}/original/track.wav", "cue_audio": f"{base}/original/cue-{{index:03d}}.wav"} if versions else None}
+    job["name"] = (job["inputs"].get("names") or {}).get("video") or job["inputs"]["video"]
     if report and versions:
         path = store.job_folder(job["id"]) / f"v{job['version']}" / "dubbed.json"
         job["report"] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        if job["report"] is not None:
+            _add_takes_and_advice(job, base)
     return job
+
+
+def _add_takes_and_advice(job: dict[str, Any], base: str) -> None:
+    """Each cue of the report with its takes (audio URL, chosen) and its status in an editor's words (:mod:`emodub.service.advice`)."""
+    cues, summary = job["report"]["cues"], job["summary"] or {}
+    listed = summary.get("takes", {})
+    for number, cue in enumerate(cues):
+        clip = f"cue-{cue['index']:03d}.wav"
+        has_audio = cue["status"] not in ("not-dubbed", "kept-original")
+        speakers = [name for name in cue.get("speakers", []) if name]
+        takes = listed.get(str(cue["index"])) or [{"take": 1, "text": cue["text"], "start_s": cue["start_s"], "end_s": cue["end_s"],
+                                                    "emotion": _applied(cue), "emotion_text": None, "directed": False,
+                                                    "speaker": speakers[0] if speakers else None, "status": cue["status"],
+                                                    "chosen": True, "version": 1}]
+        cue["takes"] = [{**take, "audio": f"{base}/v{take['version']}/{clip}" if take["status"] not in ("not-dubbed", "kept-original")
+                         and (take["version"] > 1 or has_audio or len(takes) > 1) else None} for take in takes]
+        cue["applied"] = _applied(cue)
+        previous_end = cues[number - 1]["end_s"] if number else 0.0
+        next_start = cues[number + 1]["start_s"] if number + 1 < len(cues) else summary.get("duration_s", cue["end_s"])
+        cue["advice"] = advise(cue, previous_end_s=previous_end, next_start_s=next_start, fps=summary.get("fps"))
+
+
+def _applied(cue: dict[str, Any]) -> dict[str, Any] | None:
+    """The emotion the cue's line was spoken with: its strongest emotion and that emotion's intensity."""
+    vector = cue.get("emotion_vector") or {}
+    if not vector or max(vector.values()) <= 0:
+        return None
+    name = max(vector, key=vector.get)
+    return {"name": name, "intensity": round(vector[name], 3)}
+
+
+def _job_voices(job: dict[str, Any], store: JobStore) -> list[dict[str, Any]]:
+    """The voice files a job used, each with the id ``POST /api/say`` takes (``JOB:NAME``); only for jobs with a finished version."""
+    if not job["version"]:
+        return []
+    path = store.job_folder(job["id"]) / f"v{job['version']}" / "dubbed.json"
+    report = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    video = (job["inputs"].get("names") or {}).get("video") or job["inputs"]["video"]
+    found = []
+    for name, file in (report.get("voices") or {}).items():
+        label = "everyone" if name == "*" else name.removeprefix("cast:")
+        found.append({"id": f"{job['id']}:{name}", "job": job["id"], "name": label,
+                      "label": f"{label} — {video}" + (" (cloned from the video)" if name.startswith("cast:") else ""),
+                      "path": Path(file).name})
+    return found
+
+
+def _voice_of_job(store: JobStore, voice_id: str) -> Path:
+    """The file behind a ``GET /api/voices`` id, only inside that job's folder; 422 names what is wrong."""
+    job_id, _, name = voice_id.partition(":")
+    job = store.job(job_id) if files.SAFE_NAME.match(job_id) else None
+    voice = next((v for v in _job_voices(job, store) if v["id"] == voice_id), None) if job else None
+    if voice is None:
+        raise HTTPException(422, f"voice_id {voice_id!r} is not a voice of a finished job; choose one of GET /api/voices")
+    report = json.loads((store.job_folder(job_id) / f"v{job['version']}" / "dubbed.json").read_text(encoding="utf-8"))
+    path = _settled(Path(report["voices"][name]))
+    if not path.is_file() or not path.is_relative_to(store.job_folder(job_id).resolve()):
+        raise HTTPException(422, f"the file of voice {voice['label']!r} is gone; upload the voice instead")
+    return path
+
+
+def _settled(path: Path) -> Path:
+    """``path`` as it is once its version is published: a file written under ``vN.partial/`` lives in ``vN/``."""
+    return Path(*(part.removesuffix(".partial") if part.startswith("v") and part.endswith(".partial") else part
+                  for part in path.parts)).resolve()
 
 
 def _options(form) -> dict[str, Any]:
@@ -294,10 +384,16 @@ def _options(form) -> dict[str, Any]:
         settings = DubSettings.model_validate(options)
     except ValidationError as error:
         raise HTTPException(422, _errors_line(error).replace("job file", "options")) from None
-    if not (settings.consent or "").strip():
-        raise HTTPException(422, "consent is required: state that the owner of each voice cloned here agreed to it "
-                                 "(options {\"consent\": \"…\"} or a 'consent' field); it is kept in the report")
+    _require_consent(settings.consent)
     return settings.model_dump(mode="json", exclude_defaults=True)
+
+
+def _require_consent(consent: object) -> None:
+    """The one consent rule (:data:`emodub.consent.CONSENT_REQUIRED`), as a 422."""
+    try:
+        require_consent(consent if isinstance(consent, str) else None)
+    except InputError as error:
+        raise HTTPException(422, str(error)) from None
 
 
 def _new_job(store: JobStore, form, max_bytes: int) -> dict[str, Any]:
@@ -312,46 +408,61 @@ def _new_job(store: JobStore, form, max_bytes: int) -> dict[str, Any]:
     job_id = uuid.uuid4().hex[:12]
     staging = Path(tempfile.mkdtemp(prefix=f".{job_id}-", dir=store.data_dir / "jobs"))
     with _removed_unless_accepted(staging):
-        video, info = files.accept_video(files.copy_limited(video_upload.file, staging, max_bytes=max_bytes, what="video"), staging)
+        what = files.field_label("video", video_upload.filename)
+        video, info = files.accept_video(files.copy_limited(video_upload.file, staging, max_bytes=max_bytes, what=what), staging, what)
         inputs: dict[str, Any] = {"video": video.name, "output_ext": "mp4" if video.suffix == ".mp4" else "mkv", "voices": {},
                                   "names": {"video": video_upload.filename}}
         script_upload = form.get("script")
         if script_upload is not None and not isinstance(script_upload, str):
-            temp = files.copy_limited(script_upload.file, staging, max_bytes=max_bytes, what="script")
-            inputs["script"] = files.accept_script(temp, staging, info).name
+            what = files.field_label("script", script_upload.filename)
+            temp = files.copy_limited(script_upload.file, staging, max_bytes=max_bytes, what=what)
+            inputs["script"] = files.accept_script(temp, staging, info, what).name
         for key, upload in form.multi_items():
             if not key.startswith("voice") or isinstance(upload, str):
                 continue
             name = "*" if key == "voice" else key.removeprefix("voice:").strip()
             if not name or name in inputs["voices"]:
                 raise files.UploadRefused(422, f"voice field {key!r} needs a speaker name once (voice:NAME), or 'voice' for everyone")
-            temp = files.copy_limited(upload.file, staging, max_bytes=max_bytes, what=f"voice {name!r}")
-            inputs["voices"][name] = files.accept_voice(temp, staging, name).name
+            what = files.field_label(key, upload.filename)
+            temp = files.copy_limited(upload.file, staging, max_bytes=max_bytes, what=what)
+            inputs["voices"][name] = files.accept_voice(temp, staging, what).name
     shutil.move(staging, store.job_folder(job_id))
     store.create_job(job_id, inputs, options)
     return {"id": job_id, "status": "queued"}
 
 
-def _say_request(data_dir: Path, form, max_bytes: int) -> tuple[Path, dict[str, Any]]:
+SAY_FIELDS = ("text", "voice", "voice_id", "consent", "emotion", "emotion_text", "ratio")
+
+
+def _say_request(store: JobStore, form, max_bytes: int) -> tuple[Path, dict[str, Any]]:
     """Check ``POST /api/say``'s fields and keep its voice; the line itself is made in a worker process."""
-    text, voice, consent = form.get("text"), form.get("voice"), form.get("consent")
+    text, voice, voice_id, consent = form.get("text"), form.get("voice"), form.get("voice_id"), form.get("consent")
     if not isinstance(text, str) or not text.strip():
         raise HTTPException(422, "text is missing or empty: send the line to say in a 'text' field")
     try:
         check_line_length(text)
     except InputError as error:
         raise HTTPException(422, str(error)) from None
-    if voice is None or isinstance(voice, str):
-        raise HTTPException(422, "voice is missing: send a voice reference (3–10 s of speech) in a 'voice' field")
-    if not isinstance(consent, str) or not consent.strip():
-        raise HTTPException(422, "consent is required: state that the voice's owner agreed to its cloning")
-    unknown = [key for key in form.keys() if key not in ("text", "voice", "consent", "emotion", "emotion_text", "ratio")]
+    uploaded = voice is not None and not isinstance(voice, str)
+    if not uploaded and not (isinstance(voice_id, str) and voice_id.strip()):
+        raise HTTPException(422, "voice is missing: send a voice reference (3–10 s of speech) in a 'voice' field, "
+                                 "or the voice_id of a finished job's voice (GET /api/voices)")
+    if uploaded and voice_id:
+        raise HTTPException(422, "give one voice: either a 'voice' file or a 'voice_id', not both")
+    _require_consent(consent)
+    unknown = [key for key in form.keys() if key not in SAY_FIELDS]
     if unknown:
-        raise HTTPException(422, f"unknown field {unknown[0]!r}; allowed: text, voice, consent, emotion, emotion_text, ratio")
-    folder = data_dir / "say" / uuid.uuid4().hex[:12]
+        raise HTTPException(422, f"unknown field {unknown[0]!r}; allowed: {', '.join(SAY_FIELDS)}")
+    known = None if uploaded else _voice_of_job(store, str(voice_id).strip())
+    folder = store.data_dir / "say" / uuid.uuid4().hex[:12]
     folder.mkdir(parents=True)
     with _removed_unless_accepted(folder):
-        reference = files.accept_voice(files.copy_limited(voice.file, folder, max_bytes=max_bytes, what="voice"), folder, "voice")
+        if known is not None:
+            reference = folder / "voice-1.wav"
+            shutil.copyfile(known, reference)
+        else:
+            what = files.field_label("voice", voice.filename)
+            reference = files.accept_voice(files.copy_limited(voice.file, folder, max_bytes=max_bytes, what=what), folder, what)
         sources: list[dict[str, Any]] = []
         if form.get("emotion"):
             name, _, level = str(form.get("emotion")).partition(":")

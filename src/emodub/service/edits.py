@@ -8,13 +8,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from emodub.emotion.space import EmotionVector, canonical_emotion_name
 from emodub.errors import InputError
+from emodub.subtitles.retime import retimed
 from emodub.textnorm import check_line_length
 
 DEFAULT_INTENSITY = 0.8  # an emotion chosen without an intensity
 
 
 class CueEditRequest(BaseModel):
-    """``POST /api/jobs/{id}/cues/{n}``: any of text, emotion (a preset name, EN or ZH), intensity, emotion_text, speaker."""
+    """``POST /api/jobs/{id}/cues/{n}``: any of text, emotion (a preset name, EN or ZH), intensity, emotion_text, speaker, start_s, end_s."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -23,6 +24,8 @@ class CueEditRequest(BaseModel):
     intensity: float | None = Field(None, ge=0, le=1)
     emotion_text: str | None = None
     speaker: str | None = None
+    start_s: float | None = None  # the cue moved or resized on the timeline (snapped to frames)
+    end_s: float | None = None
 
 
 def parse_edit(body: dict[str, Any], summary: dict[str, Any], cue: int) -> dict[str, Any]:
@@ -50,6 +53,12 @@ def parse_edit(body: dict[str, Any], summary: dict[str, Any], cue: int) -> dict[
         if value is not None:
             check_line_length(value, name)
     given = request.model_dump(exclude_none=True)
+    if request.start_s is not None or request.end_s is not None:
+        spans = [tuple(span) for span in summary.get("spans", [])]
+        if not spans:
+            raise InputError("this job was dubbed by an older emodub that did not keep its cue times; dub the video again to move its cues")
+        given["start_s"], given["end_s"] = retimed(spans, summary["indices"].index(cue), request.start_s, request.end_s,
+                                                   duration_s=summary["duration_s"], fps=summary.get("fps"))
     if not given:
         raise InputError(f"nothing to change in cue {cue}: give at least one of {', '.join(CueEditRequest.model_fields)}")
     return {"cue": cue, **given}
@@ -68,7 +77,18 @@ def cue_edit(payload: dict[str, Any], session):
         if current is None:
             raise InputError(f"intensity {request.intensity} needs an emotion: cue {payload['cue']} has none yet; choose one")
         emotion = EmotionVector.preset(current, request.intensity)
-    return CueEdit(text=request.text, emotion=emotion, emotion_text=request.emotion_text, speaker=request.speaker)
+    return CueEdit(text=request.text, emotion=emotion, emotion_text=request.emotion_text, speaker=request.speaker,
+                   start_s=request.start_s, end_s=request.end_s)
+
+
+def parse_take(summary: dict[str, Any], cue: int, take: int) -> dict[str, Any]:
+    """``POST /api/jobs/{id}/cues/{n}/takes/{k}`` as a task payload, checked against the takes the job lists."""
+    if cue not in summary["indices"]:
+        raise InputError(f"cue {cue} is not in this job; it has cues {summary['indices'][0]}–{summary['indices'][-1]}")
+    count = len(summary.get("takes", {}).get(str(cue), [])) or 1
+    if not 1 <= take <= count:
+        raise InputError(f"cue {cue} has no take {take}; it has " + (f"takes 1–{count}" if count > 1 else "take 1 (regenerate it to make more)"))
+    return {"cue": cue, "take": take}
 
 
 def _current_emotion(session, cue: int) -> str | None:

@@ -19,6 +19,8 @@ from emodub.errors import EmodubError, InputError
 CHUNK_BYTES = 1 << 20
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 SAFE_FOLDER = re.compile(r"^(v[0-9]{1,6}|original)$")
+VIDEO_KINDS = "video such as MP4, MKV, MOV or WebM"
+AUDIO_KINDS = "audio such as WAV, FLAC, MP3 or M4A (or a video with the voice in it)"
 
 
 class UploadRefused(Exception):
@@ -28,6 +30,21 @@ class UploadRefused(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+def field_label(field: str, filename: str | None) -> str:
+    """An upload named as the user knows it: the form's field and their own file name, e.g. "the voice for everyone ('ana.m4a')"."""
+    if field == "video":
+        what = "the video"
+    elif field == "script":
+        what = "the script"
+    elif field == "voice":
+        what = "the voice for everyone"
+    elif field.startswith("voice:"):
+        what = f"{field.removeprefix('voice:').strip()}'s voice"
+    else:
+        what = f"the {field}"
+    return f"{what} ({filename!r})" if filename else what
 
 
 def copy_limited(source: BinaryIO, folder: Path, *, max_bytes: int, what: str) -> Path:
@@ -40,39 +57,41 @@ def copy_limited(source: BinaryIO, folder: Path, *, max_bytes: int, what: str) -
             if written > max_bytes:
                 out.close()
                 os.unlink(name)
-                raise UploadRefused(413, f"{what} is larger than the limit of {max_bytes // (1 << 20)} MB (--max-upload-mb)")
+                raise UploadRefused(413, f"{_first_up(what)} is larger than the limit of {max_bytes // (1 << 20)} MB "
+                                         "(the studio's --max-upload-mb)")
             out.write(chunk)
     if written == 0:
         os.unlink(name)
-        raise UploadRefused(422, f"{what} is empty")
+        raise UploadRefused(422, f"{_first_up(what)} is empty (0 bytes); choose the file again")
     return Path(name)
 
 
-def accept_video(temp: Path, folder: Path) -> tuple[Path, media.MediaInfo]:
+def accept_video(temp: Path, folder: Path, what: str = "the video") -> tuple[Path, media.MediaInfo]:
     """The upload as ``video.<ext>`` if ffprobe reads a video with sound in it; the extension follows the container."""
-    info = _probe(temp, "video")
+    info = _probe(temp, what, VIDEO_KINDS)
     if not info.has_video or not info.has_audio:
         temp.unlink()
-        missing = "no video stream" if not info.has_video else "no audio stream (no original performance to dub over)"
-        raise UploadRefused(422, f"video has {missing}")
+        missing = ("no picture: upload a video (MP4, MKV, MOV, WebM); to hear a voice alone use 'Try a line'" if not info.has_video
+                   else "no sound: there is no original performance to dub over")
+        raise UploadRefused(422, f"{_first_up(what)} has {missing}")
     suffix = ".mp4" if "mp4" in (info.container or "") else ".mkv"
     final = folder / f"video{suffix}"
     temp.rename(final)
     return final, media.probe(final)
 
 
-def accept_voice(temp: Path, folder: Path, name: str) -> Path:
-    """A voice reference as 16-bit WAV (decoded from whatever audio ffprobe reads)."""
-    info = _probe(temp, f"voice {name!r}")
+def accept_voice(temp: Path, folder: Path, what: str) -> Path:
+    """A voice reference as 16-bit WAV (decoded from whatever audio ffprobe reads); ``what`` names it in refusals."""
+    info = _probe(temp, what, AUDIO_KINDS)
     if not info.has_audio:
         temp.unlink()
-        raise UploadRefused(422, f"voice {name!r} has no audio stream")
+        raise UploadRefused(422, f"{_first_up(what)} has no sound; a voice is 3–10 s of one person speaking")
     try:
-        audio = load_audio(temp, what=f"voice {name!r}")
+        audio = load_audio(temp, what=what)
     finally:
         temp.unlink()
     try:
-        check_reference(audio, what=f"voice {name!r}")  # too short or silent: refused now, as the CLI and /api/say do
+        check_reference(audio, what=what)  # too short or silent: refused now, as the CLI and /api/say do
     except InputError as error:
         raise UploadRefused(422, str(error)) from None
     final = folder / f"voice-{len(list(folder.glob('voice-*.wav'))) + 1}.wav"
@@ -80,7 +99,7 @@ def accept_voice(temp: Path, folder: Path, name: str) -> Path:
     return final
 
 
-def accept_script(temp: Path, folder: Path, info: media.MediaInfo) -> Path:
+def accept_script(temp: Path, folder: Path, info: media.MediaInfo, what: str = "the script") -> Path:
     """A script the subtitle reader reads against this video (any encoding, SRT/WebVTT/ASS/SSA)."""
     from emodub.subtitles import read_script
 
@@ -90,16 +109,20 @@ def accept_script(temp: Path, folder: Path, info: media.MediaInfo) -> Path:
         read_script(final, media_duration_s=info.duration_s, fps=info.fps)
     except EmodubError as error:
         final.unlink()
-        raise UploadRefused(422, str(error).replace(str(final), "script")) from None
+        raise UploadRefused(422, _first_up(str(error).replace(repr(str(final)), what).replace(str(final), what))) from None
     return final
 
 
-def _probe(temp: Path, what: str) -> media.MediaInfo:
+def _probe(temp: Path, what: str, allowed: str) -> media.MediaInfo:
     try:
         return media.probe(temp)
     except EmodubError:
         temp.unlink()
-        raise UploadRefused(415, f"{what} is not a media file ffprobe can read") from None
+        raise UploadRefused(415, f"{_first_up(what)} is not a file that can be played; allowed: {allowed}") from None
+
+
+def _first_up(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def resolve_download(job_folder: Path, folder: str, name: str) -> Path | None:

@@ -137,11 +137,11 @@ class JobStore:
             return db.execute("SELECT 1 FROM tasks WHERE job_id = ? AND status IN ('queued', 'running')", (job_id,)).fetchone() is not None
 
     # -- tasks ------------------------------------------------------------------------------------------
-    def add_cue_task(self, job_id: str, payload: dict[str, Any]) -> int:
-        """A regenerate request for one cue, queued behind the job's other tasks."""
+    def add_cue_task(self, job_id: str, payload: dict[str, Any], kind: str = "cue") -> int:
+        """A request for one cue (``cue``: regenerate it as a new take; ``take``: choose one of its takes), queued behind the job's other tasks."""
         with self._db() as db:
-            cursor = db.execute("INSERT INTO tasks (job_id, kind, payload, status, created) VALUES (?, 'cue', ?, 'queued', ?)",
-                                (job_id, json.dumps(payload), time.time()))
+            cursor = db.execute("INSERT INTO tasks (job_id, kind, payload, status, created) VALUES (?, ?, ?, 'queued', ?)",
+                                (job_id, kind, json.dumps(payload), time.time()))
             _event(db, job_id, "cue", {"cue": payload["cue"], "status": "queued"})
             return int(cursor.lastrowid)
 
@@ -154,8 +154,9 @@ class JobStore:
                 return None
             claim = secrets.token_hex(8)
             db.execute("UPDATE tasks SET status = 'running', claim = ?, attempts = attempts + 1 WHERE id = ?", (claim, row["id"]))
-            stage = "starting" if row["kind"] == "dub" else f"cue {json.loads(row['payload'])['cue']}"
-            db.execute("UPDATE jobs SET status = 'running', stage = ?, updated = ? WHERE id = ?", (stage, time.time(), row["job_id"]))
+            stage = _task_words(row["kind"], json.loads(row["payload"]))
+            db.execute("UPDATE jobs SET status = 'running', stage = ?, progress = 0, updated = ? WHERE id = ?",
+                       (stage, time.time(), row["job_id"]))
             _event(db, row["job_id"], "status", {"status": "running", "stage": stage})
             return Task(row["id"], row["job_id"], row["kind"], json.loads(row["payload"]), claim, row["attempts"] + 1)
 
@@ -195,7 +196,7 @@ class JobStore:
                 db.execute("UPDATE jobs SET status = 'done', stage = 'done', progress = 1, error = NULL, version = ?, summary = ?, "
                            "updated = ? WHERE id = ?", (version, json.dumps(summary), now, task.job_id))
                 _event(db, task.job_id, "status", {"status": "done", "version": version, **({"cue": task.payload["cue"]}
-                                                                                            if task.kind == "cue" else {})})
+                                                                                            if task.kind != "dub" else {})})
             elif task.kind == "dub":
                 db.execute("UPDATE jobs SET status = 'failed', stage = 'failed', error = ?, updated = ? WHERE id = ?",
                            (error, now, task.job_id))
@@ -244,8 +245,18 @@ def _event(db: sqlite3.Connection, job_id: str, kind: str, data: dict[str, Any])
 
 def _job_dict(row: sqlite3.Row, db: sqlite3.Connection) -> dict[str, Any]:
     """A job as the API shows it (outputs are added by the app, which knows the URLs)."""
-    cues = db.execute("SELECT payload, status, error FROM tasks WHERE job_id = ? AND kind = 'cue' ORDER BY id", (row["id"],)).fetchall()
+    cues = db.execute("SELECT kind, payload, status, error FROM tasks WHERE job_id = ? AND kind IN ('cue', 'take') ORDER BY id",
+                      (row["id"],)).fetchall()
     return {"id": row["id"], "status": row["status"], "progress": row["progress"], "stage": row["stage"], "error": row["error"],
             "version": row["version"], "created": row["created"], "updated": row["updated"], "inputs": json.loads(row["inputs"]),
             "options": json.loads(row["options"]), "summary": json.loads(row["summary"]) if row["summary"] else None,
-            "edits": [{**json.loads(c["payload"]), "status": c["status"], "error": c["error"]} for c in cues]}
+            "edits": [{**json.loads(c["payload"]), "kind": c["kind"], "status": c["status"], "error": c["error"]} for c in cues]}
+
+
+def _task_words(kind: str, payload: dict[str, Any]) -> str:
+    """What a task does, in the words the page shows while it runs."""
+    if kind == "dub":
+        return "Starting"
+    if kind == "take":
+        return f"Putting take {payload['take']} of line {payload['cue']} in the mix"
+    return f"Redoing line {payload['cue']}"

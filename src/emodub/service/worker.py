@@ -19,11 +19,15 @@ from typing import Any
 
 from emodub.audio import Audio, atomic_output, save_audio
 from emodub.errors import EmodubError
+from emodub.progress_words import step_words
 from emodub.service.store import JobStore, Task
 
-# where each pipeline step sits in a job's progress (0..1); steps not listed keep the last value
+# where each pipeline step sits in a task's progress (0..1); steps not listed keep the last value
 STAGE_SPANS = {"starting": (0.0, 0.02), "transcribe": (0.02, 0.12), "cast": (0.12, 0.2), "read faces": (0.2, 0.3), "read voices": (0.3, 0.35),
                "voice profile": (0.35, 0.55), "synthesise": (0.55, 0.93), "separate": (0.93, 0.95), "done": (0.95, 0.97)}
+# without a script the lines are found first (emodub.dubbing.write_template): that is the first TEMPLATE_SHARE of the job
+TEMPLATE_SPANS = {"cast": (0.0, 0.3), "read faces": (0.3, 0.6), "transcribe": (0.6, 1.0)}
+TEMPLATE_SHARE = 0.3
 PROGRESS_EVERY_S = 0.25  # at most four progress events a second per job
 CUE_CLIP_RATE_HZ = 24000
 NICENESS = 5  # workers yield the CPU to the server, so the page stays responsive
@@ -59,11 +63,12 @@ def run_task(data_dir: str, task_id: int) -> None:
     partial = folder / f"v{version}.partial"
     shutil.rmtree(partial, ignore_errors=True)  # what a crashed attempt left
     partial.mkdir(parents=True)
+    progress = JobProgress(store, task)
     try:
         if task.kind == "dub":
-            summary = _first_dub(folder, partial, job, _hook(store, task))
+            summary = _first_dub(folder, partial, job, progress)
         else:
-            summary = _redub(folder, partial, job, task.payload, _hook(store, task))
+            summary = _redub(folder, partial, job, task, progress, version)
     except ClaimLost:
         return
     except EmodubError as error:
@@ -84,25 +89,31 @@ def run_task(data_dir: str, task_id: int) -> None:
     store.finish(task, version=version, summary=summary)
 
 
-def _hook(store: JobStore, task: Task):
-    last = [0.0, 0.0]  # time of the last event, progress so far
+class JobProgress:
+    """One monotone fraction per task, fed by the pipeline's ``hook(step, done, total)`` calls; the stage in words (as the CLI's bars)."""
 
-    def hook(step: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        span = STAGE_SPANS.get(step)
-        if span is not None:
-            last[1] = max(last[1], span[0] + (span[1] - span[0]) * (done / total if total else 1.0))
-        if now - last[0] < PROGRESS_EVERY_S and done < total:
-            return
-        last[0] = now
-        stage = f"{step} {done}/{total}" if total > 1 else step
-        if not store.progress(task, stage, last[1]):
-            raise ClaimLost
+    def __init__(self, store: JobStore, task: Task) -> None:
+        self.store, self.task = store, task
+        self.fraction, self.last_event = 0.0, 0.0
 
-    return hook
+    def hook(self, spans: dict[str, tuple[float, float]] = STAGE_SPANS, within: tuple[float, float] = (0.0, 1.0), prefix: str = ""):
+        """A hook whose steps fill ``within`` of the task (each step its share in ``spans``); the fraction never goes back."""
+        def hook(step: str, done: int, total: int) -> None:
+            span = spans.get(step)
+            if span is not None:
+                local = span[0] + (span[1] - span[0]) * (min(done, total) / total if total else 1.0)
+                self.fraction = max(self.fraction, within[0] + (within[1] - within[0]) * local)
+            now = time.monotonic()
+            if now - self.last_event < PROGRESS_EVERY_S and done < total:
+                return
+            self.last_event = now
+            if not self.store.progress(self.task, prefix + step_words(step, done, total), self.fraction):
+                raise ClaimLost
+
+        return hook
 
 
-def _first_dub(folder: Path, out: Path, job: dict[str, Any], hook) -> dict[str, Any]:
+def _first_dub(folder: Path, out: Path, job: dict[str, Any], progress: JobProgress) -> dict[str, Any]:
     from emodub.dubbing import DubSession, dub_video, write_template
     from emodub.job import DubSettings
 
@@ -110,27 +121,32 @@ def _first_dub(folder: Path, out: Path, job: dict[str, Any], hook) -> dict[str, 
     video = folder / inputs["video"]
     options = DubSettings.model_validate(job["options"]).dub_options()
     script = folder / inputs["script"] if inputs.get("script") else None
+    hook = progress.hook()
     if script is None:  # no script: the words said in the original, per speaker, become the lines (then edit them here)
-        hook("transcribe", 0, 1)
         script = folder / "template.srt"
         if not script.exists():
-            write_template(video, script, speakers=options.speakers, hook=hook)
+            write_template(video, script, speakers=options.speakers,
+                           hook=progress.hook(TEMPLATE_SPANS, (0.0, TEMPLATE_SHARE), prefix="Finding the lines: "))
+        hook = progress.hook(within=(TEMPLATE_SHARE, 1.0))
     voices = {name: folder / path for name, path in inputs.get("voices", {}).items()}
     dub_video(video, script, voices, out / "dubbed.mp4", options=options, hook=hook, session_path=out / "session.pkl")
     session = DubSession.load(out / "session.pkl")
     _write_originals(folder, session)
-    return _publish_version(out, session)
+    return _publish_version(out, session, {}, 1)
 
 
-def _redub(folder: Path, out: Path, job: dict[str, Any], payload: dict[str, Any], hook) -> dict[str, Any]:
-    from emodub.dubbing import DubSession, redub_cue
+def _redub(folder: Path, out: Path, job: dict[str, Any], task: Task, progress: JobProgress, version: int) -> dict[str, Any]:
+    """A cue redone as a new take (kind ``cue``), or one of its takes chosen again (kind ``take``): the next version."""
+    from emodub.dubbing import DubSession, choose_take, redub_cue
     from emodub.service.edits import cue_edit
 
     session = DubSession.load(folder / f"v{job['version']}" / "session.pkl")
-    edit = cue_edit(payload, session)
-    redub_cue(session, payload["cue"], edit, out / "dubbed.mp4", hook=hook)
+    if task.kind == "take":
+        choose_take(session, task.payload["cue"], task.payload["take"], out / "dubbed.mp4", hook=progress.hook())
+    else:
+        redub_cue(session, task.payload["cue"], cue_edit(task.payload, session), out / "dubbed.mp4", hook=progress.hook())
     session.save(out / "session.pkl")
-    return _publish_version(out, session)
+    return _publish_version(out, session, job["summary"] or {}, version)
 
 
 def _write_originals(folder: Path, session) -> None:
@@ -148,8 +164,12 @@ def _write_originals(folder: Path, session) -> None:
     save_audio(dialogue, originals / "track.wav")
 
 
-def _publish_version(out: Path, session) -> dict[str, Any]:
-    """Each new line as its own clip, the emotion plot, and the summary the API validates edits against."""
+def _publish_version(out: Path, session, previous: dict[str, Any], version: int) -> dict[str, Any]:
+    """Each new line as its own clip, the emotion plot, and the summary the API validates edits against.
+
+    The summary lists every take of a redone cue with the version whose ``cue-NNN.wav`` holds its audio:
+    a cue's first take is in version 1 (the dub), a new take in the version that made it.
+    """
     from emodub.service.plot import plot_emotions
 
     report = _report(out)
@@ -159,8 +179,12 @@ def _publish_version(out: Path, session) -> dict[str, Any]:
             save_audio(synth.audio.resampled(CUE_CLIP_RATE_HZ), out / f"cue-{cue.index:03d}.wav", tags=report["provenance"])
     with atomic_output(out / "emotions.png") as tmp:
         plot_emotions(report, tmp)
-    return {"cues": len(session.cues), "speakers": session.speaker_choices(),
-            "indices": [cue.index for cue in session.cues]}
+    known = {(index, take["take"]): take["version"] for index, takes in previous.get("takes", {}).items() for take in takes}
+    takes = {str(index): [{**take, "version": known.get((str(index), take["take"]), 1 if take["take"] == 1 else version)}
+                          for take in records] for index, records in session.take_records().items()}
+    return {"cues": len(session.cues), "speakers": session.speaker_choices(), "indices": [cue.index for cue in session.cues],
+            "spans": [[cue.start_s, cue.end_s] for cue in session.cues], "duration_s": session.media_duration_s, "fps": session.fps,
+            "takes": takes}
 
 
 def _report(out: Path) -> dict[str, Any]:
