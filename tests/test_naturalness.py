@@ -158,6 +158,6 @@ def test_a_dub_takes_the_margin_and_refuses_a_bad_one() -> None:
     from emodub.errors import InputError
     from emodub.job import DubSettings
 
-    assert DubSettings(engine={"naturalness_margin": 0.5}).dub_options().naturalness_margin == 0.5
+    assert DubSettings(engine={"naturalness_margin": 0.5}, consent="test voices").dub_options().naturalness_margin == 0.5
     with pytest.raises(InputError, match="naturalness margin"):
         DubOptions(naturalness_margin=4.5)

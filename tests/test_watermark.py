@@ -127,7 +127,7 @@ def test_missing_weights_refuse_marked_outputs_up_front(monkeypatch, reference_p
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "perth" else real(name, *a))
     assert "pip install resemble-perth==1.0.1" in watermark.missing_reason()
-    job = {"text": "Hello there.", "speaker_reference": str(reference_path)}
+    job = {"text": "Hello there.", "speaker_reference": str(reference_path), "consent": "test voice made with flite"}
     with pytest.raises(InputError, match="resemble-perth==1.0.1.*no-watermark"):
         parse_job(job, base_dir=Path.cwd())
     with pytest.raises(InputError, match="resemble-perth==1.0.1"):

@@ -57,8 +57,10 @@ def parse_edit(body: dict[str, Any], summary: dict[str, Any], cue: int) -> dict[
         spans = [tuple(span) for span in summary.get("spans", [])]
         if not spans:
             raise InputError("this job was dubbed by an older emodub that did not keep its cue times; dub the video again to move its cues")
-        given["start_s"], given["end_s"] = retimed(spans, summary["indices"].index(cue), request.start_s, request.end_s,
-                                                   duration_s=summary["duration_s"], fps=summary.get("fps"))
+        start, end = retimed(spans, summary["indices"].index(cue), request.start_s, request.end_s,
+                             duration_s=summary["duration_s"], fps=summary.get("fps"))
+        given.update({name: value for name, value, asked in (("start_s", start, request.start_s), ("end_s", end, request.end_s))
+                      if asked is not None})  # snapped; an edge not asked for is not sent
     if not given:
         raise InputError(f"nothing to change in cue {cue}: give at least one of {', '.join(CueEditRequest.model_fields)}")
     return {"cue": cue, **given}

@@ -22,15 +22,15 @@ def retimed(spans: list[tuple[float, float]], position: int, start_s: float | No
             duration_s: float, fps: float | None) -> tuple[float, float]:
     """The new (start, end) of cue ``position`` (0-based in ``spans``), snapped to frames; InputError names what is wrong.
 
-    A missing edge keeps its current time.  The cue must stay inside the video, be at least
+    A missing edge keeps its current time, unsnapped.  The cue must stay inside the video, be at least
     ``MIN_CUE_S`` long, and neither start before the previous cue ends nor end after the next one starts.
     """
     old_start, old_end = spans[position]
     for name, value in (("start_s", start_s), ("end_s", end_s)):
         if value is not None and not (value == value and abs(value) != float("inf")):
             raise InputError(f"{name} {value!r} is not a time; give seconds from the start of the video, e.g. 12.48")
-    start = snap_to_frame(old_start if start_s is None else start_s, fps)
-    end = snap_to_frame(old_end if end_s is None else end_s, fps)
+    start = old_start if start_s is None else snap_to_frame(start_s, fps)  # an edge left alone keeps its time exactly
+    end = old_end if end_s is None else snap_to_frame(end_s, fps)
     if start < 0:
         raise InputError(f"start_s {start_s} is before the video starts; allowed: 0 s or later")
     if end > duration_s + 1e-6:

@@ -25,7 +25,7 @@ const TEXT = {
     statusCol: "Status", edit: "Edit", downloads: "Downloads", regenerate: "Regenerate", original: "Original",
     keepEmotion: "— keep emotion —", keepSpeaker: "— keep speaker —", describe: "or describe: e.g. softer, tired", intensity: "intensity",
     queued: "Waiting to start", running: "Working", done: "Ready", failed: "Failed", version: "version", tokenPrompt: "This studio needs its access token:",
-    take: "Take", useTake: "Use this take", inMix: "in the mix", noAudio: "no audio",
+    take: "Take", useTake: "Use this take", details: "Details", inMix: "in the mix", noAudio: "no audio",
     videoFile: "video", audioFile: "audio (WAV, all channels)", scriptFile: "script (SRT)", reportFile: "report (JSON)", plotFile: "emotion plot (PNG)",
     uploading: "uploading…", editFailed: "regenerate failed", moved: "moving the line to", redoing: "Redoing this line…",
     commercial: "Commercial use: only models whose terms allow it", provenance: "What this dub says about itself",
@@ -45,7 +45,7 @@ const TEXT = {
     statusCol: "状态", edit: "修改", downloads: "下载", regenerate: "重新生成", original: "原声",
     keepEmotion: "— 保持情绪 —", keepSpeaker: "— 保持说话人 —", describe: "或描述：例如 更温柔、疲惫", intensity: "强度",
     queued: "等待开始", running: "进行中", done: "已完成", failed: "失败", version: "版本", tokenPrompt: "此工作室需要访问令牌：",
-    take: "第", useTake: "使用此版", inMix: "已混入", noAudio: "无音频",
+    take: "第", useTake: "使用此版", details: "详情", inMix: "已混入", noAudio: "无音频",
     videoFile: "视频", audioFile: "音频（WAV，全部声道）", scriptFile: "字幕（SRT）", reportFile: "报告（JSON）", plotFile: "情绪图（PNG）",
     uploading: "上传中…", editFailed: "重新生成失败", moved: "移动台词到", redoing: "正在重做这句台词…",
     commercial: "商业用途：只用条款允许商用的模型", provenance: "此配音的来源说明",
@@ -462,12 +462,18 @@ function showAdvice(job, cue, row, pending) {
     item.title = badge.help;
     return item;
   }));
-  $(".notes", row).replaceChildren(...(cue.warnings || []).map((warning) => {
+  // the engine's own notes (clamps, gain, ratios) stay one click away, behind the status in words
+  const warnings = cue.warnings || [];
+  const details = document.createElement("details");
+  const summary = document.createElement("summary");
+  summary.textContent = `${t("details")} (${warnings.length})`;
+  details.append(summary, ...warnings.map((warning) => {
     const note = document.createElement("div");
     note.className = "warn";
     note.textContent = warning;
     return note;
   }));
+  $(".notes", row).replaceChildren(...(warnings.length ? [details] : []));
 }
 
 async function sendEdit(job, cue, edit) {
