@@ -570,8 +570,7 @@ def test_the_page_as_an_editor_uses_it(tmp_path, clip, reference_path):
             page.wait_for_selector("#cue-1 .take[data-take='2'].chosen")
             assert page.input_value("#cue-1 textarea.text") == longer and page.input_value("#cue-1 select.emotion") == "angry"
             assert page.inner_text("#cue-1 .range output") == "0.60"
-            assert page.evaluate("document.querySelector('#dubbed-video').readyState") >= 1
-            page.wait_for_function("document.querySelector('#dubbed-video').readyState >= 2")  # a frame shows, not black
+            page.wait_for_function("document.querySelector('#dubbed-video').readyState >= 2", timeout=60_000)  # a frame, not black
             assert "longer than the shot" in page.inner_text("#cue-1 .advice")
             assert page.get_attribute("#cue-1", "class").count("attention") == 1
             page.click("#cue-1 .fixes button.edit-text")

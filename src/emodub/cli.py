@@ -19,6 +19,8 @@ from emodub.errors import EmodubError, InputError
 from emodub.job import Job, load_job, parse_job
 from emodub.progress_words import step_words
 
+CONSENT_HELP = "Required: the voice owner's consent to this cloning (yours too: 'my own voice'); kept in the report and the tags."
+
 app = typer.Typer(
     help="emodub — say new lines in a cloned voice with the emotion you want, at the length you need.\n\n"
     "Synthetic speech: every output is tagged as made by emodub. Clone only voices whose owner consented.",
@@ -156,7 +158,7 @@ def say(
     engine: Annotated[str, typer.Option(help="Engine: builtin (default) or indextts2.")] = "builtin",
     model_dir: Annotated[Optional[Path], typer.Option(help="IndexTTS2 checkpoint folder (engine indextts2).")] = None,
     engine_version: Annotated[str, typer.Option(help="IndexTTS version: 2 or 2.5 (engine indextts2).")] = "2",
-    consent: Annotated[Optional[str], typer.Option(help="Consent statement of the voice owner, stored in the report.")] = None,
+    consent: Annotated[Optional[str], typer.Option(help=CONSENT_HELP)] = None,
     report: Annotated[Optional[Path], typer.Option(help="Write a JSON report here.")] = None,
     verify: Annotated[bool, typer.Option(help="Check the output (length, similarity, emotion, WER) and retry misses.")] = True,
     max_rounds: Annotated[int, typer.Option(help="Most synthesis rounds when a check misses (1 = no retry).")] = 3,
@@ -450,7 +452,7 @@ def dub(
         help="Processes working in parallel: a video's cues, or for a folder, whole videos (default: cores, at most 8).")] = None,
     force: Annotated[bool, typer.Option(help="Redo outputs that already exist.")] = False,
     separator: Annotated[Optional[str], typer.Option(help="Source separation you have installed (demucs): removes the old voice.")] = None,
-    consent: Annotated[Optional[str], typer.Option(help="Consent statement of the voice owner, stored in the report.")] = None,
+    consent: Annotated[Optional[str], typer.Option(help=CONSENT_HELP)] = None,
     emotion_encoder: Annotated[Optional[Path], typer.Option(help="Folder from train-encoders: reads the original voice's emotion.")] = None,
     frame_match: Annotated[Optional[float], typer.Option(help="0 = clearest (default) … 1 = closest to the new voice (share of "
                                                               "the envelope from its frames).")] = None,
