@@ -501,6 +501,15 @@ def test_a_job_survives_a_crash_of_the_server(tmp_path, clip, reference_path):
         server.stop()
 
 
+def _wait_in_page(page, expression: str, timeout_s: float = 60.0) -> None:
+    """Poll a JavaScript expression until it is true; `page.evaluate` is not bound by the page's CSP, while
+    `wait_for_function`'s polling evaluates strings inside the page, which the studio's CSP (no unsafe-eval) refuses."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {timeout_s:.0f} s: {expression}"
+        time.sleep(0.1)
+
+
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make setup installs it)")
 def test_the_page_as_an_editor_uses_it(tmp_path, clip, reference_path):
     """Try a line, dub, follow the list's progress, read the status, regenerate (a second take), choose the first take back,
@@ -544,7 +553,7 @@ def test_the_page_as_an_editor_uses_it(tmp_path, clip, reference_path):
             job_id = page.inner_text("#job-id")
             assert page.evaluate("document.querySelector('#upload-form input[name=video]').files.length") == 0  # the form is cleared
             row = f"#job-list tr[data-id='{job_id}']"
-            page.wait_for_function(f"document.querySelector(\"{row} .percent\").textContent === '100 %'")
+            _wait_in_page(page, f"document.querySelector(\"{row} .percent\").textContent === '100 %'")
             assert page.inner_text(f"{row} .name") == video.name and page.inner_text("#job-name") == video.name
             seen = page.evaluate("window.seen")
             assert any(0 < value < 1 for value in seen) and seen == sorted(seen), seen
@@ -570,7 +579,7 @@ def test_the_page_as_an_editor_uses_it(tmp_path, clip, reference_path):
             page.wait_for_selector("#cue-1 .take[data-take='2'].chosen")
             assert page.input_value("#cue-1 textarea.text") == longer and page.input_value("#cue-1 select.emotion") == "angry"
             assert page.inner_text("#cue-1 .range output") == "0.60"
-            page.wait_for_function("document.querySelector('#dubbed-video').readyState >= 2", timeout=60_000)  # a frame, not black
+            _wait_in_page(page, "document.querySelector('#dubbed-video').readyState >= 2")  # a frame, not black
             assert "longer than the shot" in page.inner_text("#cue-1 .advice")
             assert page.get_attribute("#cue-1", "class").count("attention") == 1
             page.click("#cue-1 .fixes button.edit-text")
