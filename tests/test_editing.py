@@ -9,7 +9,7 @@ import pytest
 
 from emodub.consent import CONSENT_EXAMPLE, require_consent
 from emodub.errors import InputError
-from emodub.progress_words import STEP_WORDS, STEP_WORDS_ZH, step_words
+from emodub.progress import STEP_WORDS, STEP_WORDS_ZH, step_words
 from emodub.service.advice import HUMAN_LIKE_MOS, advise
 from emodub.service.plot import bar_heights
 from emodub.subtitles.retime import MIN_CUE_S, retimed, snap_to_frame

@@ -18,7 +18,6 @@ their source spans named.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import numpy as np
 
 from emodub.audio import Audio
 from emodub.errors import InputError
+from emodub.progress import StepProgress
 from emodub.voice import embed_many
 
 WINDOW_S = 1.5
@@ -38,7 +38,6 @@ REFERENCE_MIN_S = 6.0
 REFERENCE_MAX_S = 15.0
 RATE_HZ = 16000
 
-Progress = Callable[[int, int], None]
 
 
 @dataclass
@@ -139,7 +138,7 @@ def _snr_db(samples: np.ndarray) -> float:
     return float(10 * np.log10(np.percentile(energy, 95) / np.percentile(energy, 10)))
 
 
-def diarize(audio: Audio, *, n_speakers: int | None = None, progress: Progress | None = None) -> Cast:
+def diarize(audio: Audio, *, n_speakers: int | None = None, progress: StepProgress | None = None) -> Cast:
     """Speakers of ``audio`` with their turns and one reference each (see the module's notes)."""
     from emodub.emotion.speech import speech_segments
 

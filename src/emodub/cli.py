@@ -17,7 +17,7 @@ from emodub import __version__
 from emodub.emotion.space import EmotionVector
 from emodub.errors import EmodubError, InputError
 from emodub.job import Job, load_job, parse_job
-from emodub.progress_words import step_words
+from emodub.progress import step_words
 
 CONSENT_HELP = "Required: the voice owner's consent to this cloning (yours too: 'my own voice'); kept in the report and the tags."
 
@@ -217,12 +217,12 @@ def say(
 
 @app.command()
 def run(
-    job_file: Annotated[Path, typer.Argument(help="YAML job file (see README 'Job file').")],
+    job_file: Annotated[Path, typer.Argument(help="YAML job file (see docs/job-file.md).")],
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Output audio (default: the job's 'output', else JOB.wav here).")] = None,
     report: Annotated[Optional[Path], typer.Option(help="Write a JSON report here.")] = None,
     strict: Annotated[bool, typer.Option(help="Exit 3 when verification still misses after the last round.")] = False,
 ) -> None:
-    """Run a YAML job file: one line (``text:``) or a dub (``video:``; see README 'Dub job')."""
+    """Run a YAML job file: one line (``text:``) or a dub (``video:``; see docs/job-file.md)."""
     from emodub.job import DubJob
 
     with _errors_to_exit_codes():

@@ -344,7 +344,7 @@ def _resolve(path: Path | None, base: Path) -> Path | None:
 def _error_line(problem: dict) -> str:
     location = ".".join(str(part) for part in problem["loc"] if not str(part).startswith(("function-", "tagged-")))
     if problem["type"] == "extra_forbidden":
-        return f"unknown key {location!r} in the job file; see README 'Job file' for the allowed keys"
+        return f"unknown key {location!r} in the job file; see docs/job-file.md for the allowed keys"
     if problem["type"] == "missing":
         return f"required key {location!r} is missing from the job file"
     message = problem["msg"].removeprefix("Value error, ")

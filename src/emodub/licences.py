@@ -3,7 +3,7 @@
 The report, the file's ``copyright`` tag (WAV INFO has no licence field) and ``emodub doctor`` name the models from here; ``--commercial``
 keeps only those with ``commercial=True`` and says which it left out.  "Commercial" means the weights'
 own terms (and the data they were trained on, where that is known to restrict them) allow it; each
-entry's ``terms`` says why.  The README's "Model weights that ship inside packages" table is the long form.
+entry's ``terms`` says why.  docs/models-and-licences.md is the long form.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,11 +29,10 @@ from emodub.job import (
     VectorEmotion,
 )
 from emodub.naturalness import default_judge
+from emodub.progress import Progress
 from emodub.timing import duration_error_ms
 from emodub.verify import Thresholds, naturalness_check, synthesize_verified
 from emodub.voice import speaker_similarity
-
-Hook = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -145,7 +143,7 @@ class Report:
         return Path(path)
 
 
-def synthesize_job(job: Job, *, hook: Hook | None = None) -> tuple[Synthesis, Report]:
+def synthesize_job(job: Job, *, hook: Progress | None = None) -> tuple[Synthesis, Report]:
     """Run one job through its engine; return the synthesis and its report (nothing written)."""
     require_consent(job.consent)  # a Job built in Python is held to the job file's rule
     notify = hook or (lambda step, done, total: None)
@@ -184,7 +182,7 @@ def synthesize_job(job: Job, *, hook: Hook | None = None) -> tuple[Synthesis, Re
         commercial=job.commercial,
     )
     t0 = time.perf_counter()
-    notify("synthesize", 0, 1)
+    notify("synthesise", 0, 1)
     verification: dict[str, Any] | None = None
     used_vector = None if emotion.vector is None else emotion.vector.to_dict()  # the kept round's, when verification changed it
     if job.verify.enabled:
@@ -208,7 +206,7 @@ def synthesize_job(job: Job, *, hook: Hook | None = None) -> tuple[Synthesis, Re
                             "the best round is kept (see report 'verification')")
     else:
         synthesis = engine.synthesize(request)
-    timings["synthesize"] = time.perf_counter() - t0
+    timings["synthesise"] = time.perf_counter() - t0
     warnings += synthesis.warnings
     marked_confidence = None
     if job.watermark:
@@ -250,7 +248,7 @@ def synthesize_job(job: Job, *, hook: Hook | None = None) -> tuple[Synthesis, Re
         qualities=emotion.qualities.to_dict(),
         emotion_sources=emotion.sources,
         speaker_similarity=similarity,
-        real_time_factor=round(float(synthesis.applied.get("seconds", timings["synthesize"])) / max(duration_s, 1e-9), 4),
+        real_time_factor=round(float(synthesis.applied.get("seconds", timings["synthesise"])) / max(duration_s, 1e-9), 4),
         timings_s={k: round(v, 4) for k, v in timings.items()},
         consent=job.consent,
         warnings=warnings,

@@ -30,7 +30,6 @@ import json
 import math
 import os
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -42,6 +41,7 @@ from emodub.audio import Audio, load_audio
 from emodub.emotion.ser_training import AUDIO_SUFFIXES, READERS, speaker_of
 from emodub.emotion.space import EMOTION_NAMES, EmotionVector, canonical_emotion_name
 from emodub.errors import InputError
+from emodub.progress import Progress, StepProgress
 
 FEATURE_RATE_HZ = 16000
 N_MELS = 40
@@ -209,7 +209,7 @@ def _random_crops(mels: list[np.ndarray], frames: int, rng: np.random.Generator,
 
 
 def train_encoders(mels: list[np.ndarray], emotions: list[str], speakers: list[str], config: EncoderConfig,
-                   progress: Callable[[int, int], None] | None = None) -> Encoders:
+                   progress: StepProgress | None = None) -> Encoders:
     """Adam over mini-batches of random crops; the adversarial losses only when ``config.use_grl``.
 
     Each batch: the adversaries take ``adversary_steps`` steps on the frozen embeddings, then
@@ -316,7 +316,7 @@ def split(clips: list[Clip], test_share: float = 0.3, seed: int = 0) -> tuple[li
 
 
 def train_and_report(clips: list[Clip], out_dir: str | Path, *, epochs: int = 150, grl_lambda: float = 1.0, seed: int = 0,
-                     held_out_speakers: tuple[str, ...] = (), mel_warp: float = 0.0, progress: Callable[[str, int, int], None] | None = None) -> dict:
+                     held_out_speakers: tuple[str, ...] = (), mel_warp: float = 0.0, progress: Progress | None = None) -> dict:
     """Train with and without the GRL on the same split; save the GRL model; return the report.
 
     ``held_out_speakers`` are left out of training entirely; each run's emotion head is then scored

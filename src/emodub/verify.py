@@ -23,7 +23,6 @@ every round — up to ``max_rounds``, keeps the best round and records every rou
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,14 +34,13 @@ from emodub.emotion.speech import MIN_SPEECH_S, AcousticSER, Baseline, SpeechEmo
 from emodub.engines.base import Engine, Synthesis, SynthesisRequest
 from emodub.errors import InputError
 from emodub.naturalness import NaturalnessJudge, default_judge
+from emodub.progress import Progress
 from emodub.voice import speaker_similarity
-
-Hook = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Pass marks of the checks (documented in the README; set in the job's ``verify:``)."""
+    """Pass marks of the checks (documented in docs/cli.md; set in the job's ``verify:``)."""
 
     max_duration_error_ms: float = 1.0
     min_speaker_similarity: float = 0.5  # GE2E; cloned lines from real references measure 0.65–0.82 (bench/intelligibility.py)
@@ -185,7 +183,7 @@ def _adjusted(request: SynthesisRequest, failed: list[str]) -> tuple[SynthesisRe
 
 
 def synthesize_verified(engine: Engine, request: SynthesisRequest, *, thresholds: Thresholds = Thresholds(),
-                        max_rounds: int = 3, hook: Hook | None = None, judge: SpeechEmotionModel | None = None,
+                        max_rounds: int = 3, hook: Progress | None = None, judge: SpeechEmotionModel | None = None,
                         ear: Ear | None = None) -> tuple[Synthesis, Verification, list[dict]]:
     """Synthesise, verify, and retry missed checks up to ``max_rounds``; the best round wins."""
     if not isinstance(max_rounds, int) or max_rounds < 1:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,9 +23,9 @@ from emodub.emotion.describe import describe_en, describe_zh
 from emodub.emotion.space import EMOTION_NAMES, EmotionVector, fuse
 from emodub.emotion.speech import MIN_SPEECH_S, AcousticSER, SpeechEmotion, SpeechEmotionModel, TrainedSER, measure_cues, speech_segments
 from emodub.errors import InputError
+from emodub.progress import Progress
 
 DEFAULT_FRAME_RATE_HZ = 5.0
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any
 
 from emodub.audio import Audio, atomic_output, save_audio
 from emodub.errors import EmodubError
-from emodub.progress_words import step_words
+from emodub.progress import step_words
 from emodub.service.store import JobStore, Task
 
 # where each pipeline step sits in a task's progress (0..1); steps not listed keep the last value

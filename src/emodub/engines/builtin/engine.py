@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,13 +23,13 @@ from emodub.engines.builtin.base_voice import BASE_VOICES, is_available, synthes
 from emodub.engines.builtin.zh_baker import LICENCE_NOTE
 from emodub.errors import EngineError, InputError
 from emodub.licences import commercial_base_voice, commercial_refusal
+from emodub.progress import Progress
 from emodub.timing import find_pauses, land_exactly, plan_time_map, spans_from_phones
 
 TARGET_LOUDNESS_LUFS = -23.0  # EBU R128; leaves headroom for loud emotions
 MAX_EMOTION_TOTAL = 1.0  # clamp: above this the rules start to break the voice
 NEURAL_VOICE_QUALITY_SHARE = 0.5  # Kokoro: the emotions' tilt and breathiness at half depth (render.lighter_voice_quality)
 
-Progress = Callable[[str, int, int], None]
 
 
 VOWELS = frozenset("aa ae ah ao aw ax axr ay eh er ey ih ix iy ow oy uh uw".split())  # flite's CMU phone set

@@ -7,7 +7,7 @@ in a dub) is applied to that track here, with the same functions the WORLD path 
 decoder renders the result in its own voice quality.  Loudness changes over time (the energy
 drift, tremor's amplitude, the reference's energy contour) come back as a gain contour, and the
 spectral tilt as a fixed equaliser, both linear filters on the decoded line.  WORLD analysis and
-resynthesis, which cost Kokoro's emotional lines 0.4–0.9 DistillMOS (the README's stage table), is
+resynthesis, which cost Kokoro's emotional lines 0.4–0.9 DistillMOS (the stage table in docs/benchmarks.md), is
 left to choices that reshape the spectral envelope.  Breathiness is not rendered on this path.
 """
 

@@ -38,7 +38,6 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -50,6 +49,7 @@ from emodub.engines.builtin import world
 from emodub.engines.builtin.base_voice import synthesize_base, voices_for
 from emodub.errors import EngineError
 from emodub.model_files import models_dir
+from emodub.progress import StepProgress
 from emodub.voice import cosine, speaker_embedding
 
 PROFILE_VERSION = 13
@@ -343,7 +343,6 @@ def choice_for(profile: VoiceProfile, voice: str, language: str, warp: float, fr
                        frame_match)
 
 
-SearchProgress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -604,7 +603,7 @@ def probe_statistics(voice: str, language: str, warp: float, nyquist_hz: float) 
 
 
 def choose_voice(reference: Audio, profile: VoiceProfile, language: str, *, candidates: list[str] | None = None,
-                 frame_match: float | None = None, progress: SearchProgress | None = None, ear: Ear | None = None,
+                 frame_match: float | None = None, progress: StepProgress | None = None, ear: Ear | None = None,
                  plan: SearchPlan = DEFAULT_SEARCH) -> VoiceChoice:
     """Search base voices × warps for the most similar voice that keeps the words, at ``frame_match`` (None: the default share).
 

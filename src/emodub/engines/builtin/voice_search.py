@@ -31,6 +31,7 @@ from emodub.errors import EngineError
 from emodub.licences import commercial_base_voice
 from emodub.model_files import models_dir
 from emodub.naturalness import NaturalnessJudge, default_judge, mean_score
+from emodub.progress import StepProgress
 from emodub.voice import cosine, speaker_embedding
 
 DEFAULT_NATURALNESS_MARGIN = 0.3  # MOS a clone may lose against the most natural base voice of its language
@@ -65,7 +66,7 @@ def _acceptable(choice: timbre.VoiceChoice) -> bool:
 
 def choose(reference: Audio, profile: timbre.VoiceProfile, language: str, *, base_voice: str | None = None,
            frame_match: float | None = None, margin: float = DEFAULT_NATURALNESS_MARGIN,
-           progress: timbre.SearchProgress | None = None, judge: NaturalnessJudge | None = None, ear: Ear | None = None,
+           progress: StepProgress | None = None, judge: NaturalnessJudge | None = None, ear: Ear | None = None,
            commercial: bool = False) -> timbre.VoiceChoice:
     """The voice for ``language``: the closest acceptable candidate of both searches (see the module docstring).
 
@@ -178,7 +179,7 @@ def _load_cached(path: Path, modified_ns: int) -> timbre.VoiceProfile:
 
 
 def load_or_build_profile(reference: Audio, language: str, *, base_voice: str | None = None, frame_match: float | None = None,
-                          naturalness_margin: float | None = None, progress: timbre.SearchProgress | None = None,
+                          naturalness_margin: float | None = None, progress: StepProgress | None = None,
                           commercial: bool = False) -> timbre.VoiceProfile:
     """The cached profile for this reference, with a choice for ``language`` (searched if missing)."""
     path = timbre.cache_dir() / f"{timbre.reference_hash(reference)}.json"

@@ -1,6 +1,16 @@
-"""The steps of a long job in an editor's words: one vocabulary for the CLI's bars and the studio's status line."""
+"""One progress vocabulary: the callback every long job reports through, the names of its steps, and those steps in an
+editor's words (the CLI's bars, the studio's status line, batch and the report's timings say the same)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+
+Progress = Callable[[str, int, int], None]  # (step, done, total): one of STEP_WORDS' steps, how far it is, out of how many
+StepProgress = Callable[[int, int], None]  # (done, total) inside one step the caller names
+
+
+def silent(step: str, done: int, total: int) -> None:
+    """The progress of a caller that does not follow it."""
 
 STEP_WORDS = {
     "load inputs": "Reading the inputs",
@@ -11,7 +21,6 @@ STEP_WORDS = {
     "read voices": "Reading the voices' emotion",
     "voice profile": "Matching the voice",
     "synthesise": "Speaking the new lines",
-    "synthesize": "Speaking the line",
     "verify": "Checking the words",
     "watermark": "Marking the speech as synthetic",
     "separate": "Mixing the new dialogue in",
@@ -22,7 +31,7 @@ STEP_WORDS = {
 }
 STEP_WORDS_ZH = {
     "load inputs": "读取输入", "transcribe": "听写原台词", "cast": "区分说话人", "speech segments": "查找语音", "read faces": "识别面部表情",
-    "read voices": "识别语音情绪", "voice profile": "匹配音色", "synthesise": "生成新台词", "synthesize": "生成台词", "verify": "核对字词",
+    "read voices": "识别语音情绪", "voice profile": "匹配音色", "synthesise": "生成新台词", "verify": "核对字词",
     "watermark": "加合成水印", "separate": "混入新对白", "done": "写出文件", "detect": "读取水印", "features": "测量片段", "measure": "测量",
 }
 COUNTED = {"transcribe", "read faces", "read voices", "synthesise", "cast", "detect", "features"}  # steps whose total counts things
