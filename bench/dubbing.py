@@ -30,7 +30,7 @@ os.environ.setdefault("EMODUB_CACHE_DIR", tempfile.mkdtemp(prefix="emodub-bench-
 
 from emodub import media  # noqa: E402
 from emodub.audio import Audio, load_audio  # noqa: E402
-from emodub.dubbing import DubOptions, dub_video  # noqa: E402
+from emodub.dub import DubOptions, dub_video  # noqa: E402
 from emodub.emotion.space import EmotionVector  # noqa: E402
 from emodub.engines.base import SynthesisRequest, get_engine  # noqa: E402
 from emodub.subtitles import write_srt  # noqa: E402

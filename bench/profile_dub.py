@@ -18,7 +18,7 @@ os.environ["EMODUB_CACHE_DIR"] = tempfile.mkdtemp(prefix="emodub-profile-")
 from pyinstrument import Profiler  # noqa: E402
 
 from dubbing import VOICE, build_video  # noqa: E402
-from emodub.dubbing import DubOptions, dub_video  # noqa: E402
+from emodub.dub import DubOptions, dub_video  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

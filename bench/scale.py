@@ -50,7 +50,7 @@ def main() -> None:
 
     from emodub.audio import save_audio
     from emodub.batch import RayRunner, plan_batch, run_batch, voice_profiles
-    from emodub.dubbing import DubOptions
+    from emodub.dub import DubOptions
     from emodub.media import VIDEO_SUFFIXES
     from emodub.synthetic import flite_scene
     from human_references import alsa_speaker

@@ -27,7 +27,7 @@ def main() -> int:
     from ray.cluster_utils import Cluster
 
     from emodub.batch import RayRunner, plan_batch, run_batch
-    from emodub.dubbing import DubOptions
+    from emodub.dub import DubOptions
     from emodub.media import VIDEO_SUFFIXES
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})

@@ -122,7 +122,7 @@ def test_a_voice_that_cannot_be_cloned_is_refused_at_upload(client, tmp_path, se
 def test_a_truncated_video_is_refused_before_any_model_loads(tmp_path):
     import subprocess
 
-    from emodub.dubbing import DubOptions, dub_video
+    from emodub.dub import DubOptions, dub_video
 
     whole = tmp_path / "whole.mp4"
     subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=25", "-f", "lavfi", "-i",

@@ -20,7 +20,7 @@ import pytest
 
 from emodub.audio import load_audio
 from emodub.batch import LocalRunner, RayRunner, check_ray_address, plan_batch, run_batch
-from emodub.dubbing import DubOptions
+from emodub.dub import DubOptions
 from emodub.errors import InputError
 from emodub.media import VIDEO_SUFFIXES
 from emodub.synthetic import flite_scene

@@ -2,6 +2,7 @@
 
 import json
 import os
+import pickle
 import shutil
 from dataclasses import replace
 
@@ -11,7 +12,7 @@ import pytest
 
 from emodub import media
 from emodub.audio import Audio, load_audio
-from emodub.dubbing import CueEdit, DubOptions, DubSession, dub_video, redub_cue
+from emodub.dub import CueEdit, DubOptions, DubSession, dub_video, redub_cue
 from emodub.emotion.space import EmotionVector
 from emodub.engines.base import SynthesisRequest, get_engine
 from emodub.errors import InputError
@@ -137,6 +138,23 @@ def test_redubbing_one_cue_changes_only_that_cue(tmp_path, shots, dubbed):
     assert cue.emotion_vector["angry"] == pytest.approx(0.8) and cue.status == "dubbed" and abs(cue.duration_error_ms) <= 1.0
     assert report.cues[1] == before.cues[1]
     assert media.video_stream_md5(edited) == media.video_stream_md5(output)
+
+
+def test_a_session_kept_before_the_dub_package_still_loads_and_redubs(tmp_path, dubbed):
+    """A studio job kept by emodub.dubbing (the old module) stays editable: its classes map to dub/'s."""
+    output, before = dubbed
+    kept = pickle.dumps(DubSession.load(output.with_suffix(".session")), protocol=2)  # protocol 2 names classes as text
+    for module, name, old in (("emodub.dub.session", "DubSession", "DubSession"), ("emodub.dub.options", "DubOptions", "DubOptions"),
+                              ("emodub.dub.render", "RenderedCue", "_Synth")):
+        new_ref = f"c{module}\n{name}\n".encode()
+        assert new_ref in kept
+        kept = kept.replace(new_ref, f"cemodub.dubbing\n{old}\n".encode())
+    old_path = tmp_path / "old.session"
+    old_path.write_bytes(kept)
+    session = DubSession.load(old_path)
+    assert isinstance(session.options, DubOptions) and sorted(session.results) == [0, 1]
+    report = redub_cue(session, 2, CueEdit(text="Nobody told me."), tmp_path / "v2.mp4")
+    assert report.cues[0] == before.cues[0] and report.cues[1].text == "Nobody told me."
 
 
 @pytest.mark.parametrize(("cue", "edit", "match"), [

@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CHECK = """
 import importlib.resources, json, sys
-import emodub, emodub.cli, emodub.dubbing, emodub.batch, emodub.service.app, emodub.emotion.normalise as normalise
+import emodub, emodub.cli, emodub.dub, emodub.batch, emodub.service.app, emodub.emotion.normalise as normalise
 from emodub.service.app import VENDOR, static_dir
 loaded = [m.__file__ for m in list(sys.modules.values()) if getattr(m, "__file__", None) and m.__name__.startswith("emodub")]
 print(json.dumps({"loaded": loaded, "norms": str(normalise.NORMS_FILE), "static": str(static_dir()),

@@ -154,7 +154,7 @@ def test_a_naturalness_pass_mark_is_a_mos(value: float) -> None:
 
 
 def test_a_dub_takes_the_margin_and_refuses_a_bad_one() -> None:
-    from emodub.dubbing import DubOptions
+    from emodub.dub import DubOptions
     from emodub.errors import InputError
     from emodub.job import DubSettings
 

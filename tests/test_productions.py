@@ -10,7 +10,7 @@ import soundfile as sf
 
 from emodub import media
 from emodub.audio import Audio, load_audio
-from emodub.dubbing import DubOptions, dub_video, voice_map
+from emodub.dub import DubOptions, dub_video, voice_map
 from emodub.errors import InputError
 from emodub.synthetic import expression_face, write_clip
 from emodub.voice import speaker_similarity

@@ -121,7 +121,7 @@ def test_detect_refuses_what_it_cannot_check_in_one_line(tmp_path, marked_file, 
 
 
 def test_missing_weights_refuse_marked_outputs_up_front(monkeypatch, reference_path):
-    from emodub.dubbing import DubOptions
+    from emodub.dub import DubOptions
     from emodub.job import parse_job
 
     real = importlib.util.find_spec

@@ -1,6 +1,6 @@
 """Many videos: the local runner and the Ray runner behind one interface (``emodub dub FOLDER [--ray ADDRESS]``).
 
-Both dub each video with :func:`emodub.dubbing.dub_video`, skip videos whose output exists (so a batch
+Both dub each video with :func:`emodub.dub.dub_video`, skip videos whose output exists (so a batch
 resumed after a crash goes on where it stopped), keep going when one video fails for its own reasons,
 and write ``OUT_DIR/batch.json``: every video with its status, node, time and error.
 
@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from emodub.audio import atomic_output, load_audio
-from emodub.dubbing import DubOptions, Hook, changed_since, dub_video, output_paths
+from emodub.dub import DubOptions, changed_since, dub_video, output_paths
 from emodub.errors import EmodubError, InputError
+from emodub.progress import Progress
 
 RAY_ADDRESS = re.compile(r"^(local|auto|(ray://)?[A-Za-z0-9.\-]+:[0-9]{1,5}|(ray://)?\[[0-9A-Fa-f:]+\]:[0-9]{1,5})$")
 DEFAULT_CUE_GROUP = 8  # cues per task when a long video is spread over the cluster
@@ -68,7 +69,7 @@ def plan_batch(folder: Path, scripts: Path | None, out_dir: Path, video_suffixes
     return items
 
 
-def dub_item(item: BatchItem, voices: dict[str, Path], options: DubOptions, *, hook: Hook | None = None,
+def dub_item(item: BatchItem, voices: dict[str, Path], options: DubOptions, *, hook: Progress | None = None,
              synthesize=None) -> ItemResult:
     """Dub one video; a failure of its own (bad input, damaged file) is the result, not an exception."""
     started = time.perf_counter()
@@ -332,13 +333,13 @@ def _dub_on_node(item: BatchItem, inputs: dict[str, bytes | None] | None, voices
 def _cue_groups(cue_group: int):
     """A synthesizer for :func:`dub_video` that sends a long video's cues to the cluster in groups of ``cue_group``."""
 
-    def synthesize(jobs, workers: int, notify: Hook):
+    def synthesize(jobs, workers: int, notify: Progress):
         import ray
 
-        from emodub.dubbing import _run_jobs
+        from emodub.dub import run_jobs
 
         if len(jobs) <= cue_group:
-            return _run_jobs(jobs, 1, notify)
+            return run_jobs(jobs, 1, notify)
         group_task = ray.remote(num_cpus=1)(_synthesize_group)
         groups = [jobs[start:start + cue_group] for start in range(0, len(jobs), cue_group)]
         results, failures, done = {}, {}, 0
@@ -353,8 +354,8 @@ def _cue_groups(cue_group: int):
 
 
 def _synthesize_group(jobs):
-    from emodub.dubbing import _run_jobs
+    from emodub.dub import run_jobs
     from emodub.threads import limit_threads
 
     limit_threads()
-    return _run_jobs(jobs, 1, lambda step, done, total: None)
+    return run_jobs(jobs, 1, lambda step, done, total: None)

@@ -383,7 +383,7 @@ DUB_SUFFIXES = (".mp4", ".mkv", ".mov")
 
 
 def _write_template(video: Path, template: Path, force: bool, speakers: Optional[int], fps: float) -> None:
-    from emodub.dubbing import write_template
+    from emodub.dub import write_template
 
     if template.exists() and not force:
         raise InputError(f"template {str(template)!r} already exists; fill it in and pass it with --script, or use --force")
@@ -398,7 +398,7 @@ def _write_template(video: Path, template: Path, force: bool, speakers: Optional
 
 def _dub_one(video: Path, script: Path, voices: dict[str, Path], output: Path, report: Optional[Path], options, force: bool) -> bool:
     """Dub one video; False when skipped because its outputs exist."""
-    from emodub.dubbing import changed_since, dub_video, output_paths
+    from emodub.dub import changed_since, dub_video, output_paths
 
     inputs = [video, script, *voices.values()]
     _check_output(output, inputs, "output", DUB_SUFFIXES)
@@ -473,7 +473,7 @@ def dub(
     commercial: Annotated[bool, typer.Option(help=COMMERCIAL_HELP)] = False,
 ) -> None:
     """Dub VIDEO: new lines from --script in the voices of --voice (or the video's own), with the emotion of the original performance."""
-    from emodub.dubbing import DubOptions, default_workers, voice_map
+    from emodub.dub import DubOptions, default_workers, voice_map
     from emodub.media import check_media_path
 
     with _errors_to_exit_codes():
@@ -675,7 +675,7 @@ def demo(
     out_dir: Annotated[Path, typer.Option(help="Folder for the demo outputs.")] = Path("out"),
 ) -> None:
     """Run the main job on built-in material: the seed job, then a dub of a generated clip."""
-    from emodub.dubbing import DubOptions, dub_video
+    from emodub.dub import DubOptions, dub_video
     from emodub.synthetic import make_demo_material
 
     with _errors_to_exit_codes():

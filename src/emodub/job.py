@@ -270,8 +270,8 @@ class DubSettings(_Strict):
         return self
 
     def dub_options(self, *, workers: int = 1, audio_codec: str | None = None):
-        """These settings as :class:`emodub.dubbing.DubOptions` (every value already validated here)."""
-        from emodub.dubbing import DirectedEmotion, DubOptions
+        """These settings as :class:`emodub.dub.DubOptions` (every value already validated here)."""
+        from emodub.dub import DirectedEmotion, DubOptions
         from emodub.emotion.space import EmotionVector
 
         def directed(config: DirectedEmotionConfig) -> DirectedEmotion:
@@ -310,7 +310,7 @@ class DubJob(DubSettings):
         return files + ([("engine.emotion_encoder", self.engine.emotion_encoder)] if self.engine.emotion_encoder else [])
 
     def options(self):
-        """The job as :class:`emodub.dubbing.DubOptions`."""
+        """The job as :class:`emodub.dub.DubOptions`."""
         return self.dub_options(workers=self.workers, audio_codec=self.outputs.audio_codec)
 
 
@@ -319,7 +319,7 @@ def parse_dub_job(data: dict, *, base_dir: Path) -> DubJob:
     try:
         job = DubJob.model_validate(data)
     except ValidationError as error:
-        raise InputError(_errors_line(error)) from None
+        raise InputError(errors_line(error)) from None
     job = job.model_copy(update={
         "video": _resolve(job.video, base_dir), "script": _resolve(job.script, base_dir),
         "voices": {name: _resolve(path, base_dir) for name, path in job.voices.items()},
@@ -351,7 +351,7 @@ def _error_line(problem: dict) -> str:
     return f"{location}: {message} (got {problem.get('input')!r})" if location else message  # a whole-job rule: no dump of the job
 
 
-def _errors_line(error: ValidationError) -> str:
+def errors_line(error: ValidationError) -> str:
     """Every invalid value of the job at once, on one line (the CLI prints one ``error:`` line)."""
     problems = list(dict.fromkeys(_error_line(p) for p in error.errors()))
     return problems[0] if len(problems) == 1 else f"{len(problems)} problems in the job file: " + "; ".join(problems)
@@ -364,7 +364,7 @@ def parse_job(data: object, *, base_dir: Path) -> Job:
     try:
         job = Job.model_validate(data)
     except ValidationError as error:
-        raise InputError(_errors_line(error)) from None
+        raise InputError(errors_line(error)) from None
     job = _with_resolved_paths(job, base_dir)
     missing = [f"{key} file {str(path)!r} does not exist" for key, path in job.referenced_files() if not path.exists()]
     if missing:

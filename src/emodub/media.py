@@ -48,10 +48,12 @@ class MediaInfo:
     tags: dict[str, str] = field(default_factory=dict)  # the container's and the first audio stream's metadata, keys lower-case
 
 
-def _tool(name: str) -> str:
+def tool_path(name: str) -> str:
+    """The full path of the command-line tool ``name`` (ffmpeg, ffprobe, flite), or an error naming the package to install."""
     path = shutil.which(name)
     if path is None:
-        raise MediaError(f"{name} is not installed (Debian package ffmpeg); it is needed to read media files")
+        package = "flite" if name == "flite" else "ffmpeg"
+        raise MediaError(f"{name} is not installed (Debian package {package}); emodub needs it to read and write media")
     return path
 
 
@@ -69,7 +71,7 @@ def check_media_path(path: str | Path) -> Path:
 def probe(path: str | Path) -> MediaInfo:
     """Streams and duration of a media file; InputError if it is not a readable media file."""
     path = check_media_path(path)
-    proc = subprocess.run([_tool("ffprobe"), "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],
+    proc = subprocess.run([tool_path("ffprobe"), "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         reason = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "ffprobe failed"
@@ -116,7 +118,7 @@ def decode_pcm(source: str | Path | MediaInfo, *, channels: int, sample_rate_hz:
     info = _info(source)
     if not info.has_audio:
         raise InputError(f"media file {str(info.path)!r} has no audio stream")
-    proc = subprocess.run([_tool("ffmpeg"), "-v", "error", "-i", str(info.path), "-map", "0:a:0", "-ac", str(channels),
+    proc = subprocess.run([tool_path("ffmpeg"), "-v", "error", "-i", str(info.path), "-map", "0:a:0", "-ac", str(channels),
                            "-ar", str(sample_rate_hz), "-f", "f32le", "-"], capture_output=True)
     if proc.returncode != 0:
         raise MediaError(f"cannot decode the audio of {str(info.path)!r}: {proc.stderr.decode(errors='replace').strip()}")
@@ -138,7 +140,7 @@ def sample_frames(source: str | Path | MediaInfo, fps: float, max_width: int = 6
     assert info.width is not None and info.height is not None  # set whenever has_video
     width = min(max_width, info.width) // 2 * 2
     height = max(2, round(info.height * width / info.width) // 2 * 2)
-    command = [_tool("ffmpeg"), "-v", "error", "-i", str(info.path), "-map", "0:v:0",
+    command = [tool_path("ffmpeg"), "-v", "error", "-i", str(info.path), "-map", "0:v:0",
                "-vf", f"fps={fps},scale={width}:{height}", "-pix_fmt", "gray", "-f", "rawvideo", "-"]
     frame_bytes = width * height
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
@@ -242,7 +244,7 @@ def mux(video_path: str | Path, tracks, out_path: str | Path, *, codec, layout: 
     :class:`emodub.layout.Tracks`) encoded with ``codec`` (an :class:`emodub.layout.AudioCodec`) in the
     source's channel ``layout`` when the source named one."""
     channels = tracks.samples.shape[1]
-    command = [_tool("ffmpeg"), "-v", "error", "-y", "-i", str(video_path),
+    command = [tool_path("ffmpeg"), "-v", "error", "-y", "-i", str(video_path),
                "-f", "f32le", "-ar", str(tracks.sample_rate_hz), "-ac", str(channels), "-i", "pipe:0",
                "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", *codec.ffmpeg_args()]
     if layout:
@@ -260,7 +262,7 @@ def mux(video_path: str | Path, tracks, out_path: str | Path, *, codec, layout: 
 
 def video_stream_md5(path: str | Path) -> str:
     """MD5 of the first video stream's packets, to check a stream was copied untouched."""
-    proc = subprocess.run([_tool("ffmpeg"), "-v", "error", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "md5", "-"],
+    proc = subprocess.run([tool_path("ffmpeg"), "-v", "error", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "md5", "-"],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         raise MediaError(f"cannot read the video stream of {str(path)!r}: {proc.stderr.strip()}")
@@ -272,7 +274,7 @@ def scene_cuts(source: str | Path | MediaInfo, threshold: float = 0.3) -> list[f
     info = _info(source)
     if not info.has_video:
         return []
-    proc = subprocess.run([_tool("ffmpeg"), "-v", "info", "-i", str(info.path), "-map", "0:v:0",
+    proc = subprocess.run([tool_path("ffmpeg"), "-v", "info", "-i", str(info.path), "-map", "0:v:0",
                            "-vf", f"select='gt(scene,{threshold})',showinfo", "-f", "null", "-"], capture_output=True, text=True)
     if proc.returncode != 0:
         raise MediaError(f"cannot scan {str(info.path)!r} for cuts: {proc.stderr.strip().splitlines()[-1:]}")

@@ -16,7 +16,7 @@ import numpy as np
 
 from emodub.audio import Audio, save_audio
 from emodub.errors import InputError
-from emodub.media import _tool
+from emodub.media import tool_path
 
 DRAWN_EXPRESSIONS = ("happy", "sad", "surprised", "angry", "calm")
 CHORDS_HZ = ((220.0, 277.2, 329.6), (196.0, 246.9, 293.7), (174.6, 220.0, 261.6), (196.0, 246.9, 329.6))  # A, G, F, G/E
@@ -107,7 +107,7 @@ def write_clip(path: str | Path, faces: list[tuple[float, np.ndarray]], audio: A
             x0 = (width - side) // 2
             canvas[(height - side) // 2:(height - side) // 2 + side, x0:x0 + side] = scaled
             frames += canvas.tobytes() * int(round(seconds * fps))
-        command = [_tool("ffmpeg"), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "gray", "-s", f"{width}x{height}",
+        command = [tool_path("ffmpeg"), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "gray", "-s", f"{width}x{height}",
                    "-r", str(fps), "-i", "-"]
         if audio is not None:
             wav = Path(tmp) / "track.wav"
@@ -135,7 +135,7 @@ def flite_scene(folder: str | Path, lines: list[tuple[str, str, str]], *, voice:
     parts, faces, cues, t = [np.zeros(int(lead_s * rate_hz), np.float32)], [], [], lead_s
     for number, (original, new, expression) in enumerate(lines):
         wav = folder / f"{name}-line{number}.wav"
-        subprocess.run([_tool("flite"), "-voice", voice, "-t", original, "-o", str(wav)], check=True, capture_output=True)
+        subprocess.run([tool_path("flite"), "-voice", voice, "-t", original, "-o", str(wav)], check=True, capture_output=True)
         speech = load_audio(wav).resampled(rate_hz)
         cues.append((t, t + speech.duration_s, new))
         parts += [speech.samples, np.zeros(int(gap_s * rate_hz), np.float32)]

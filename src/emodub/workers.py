@@ -48,7 +48,7 @@ def _ready() -> bool:
 
 
 def warm_pool(workers: int) -> ProcessPoolExecutor:
-    """The process's pool of ``workers`` workers, started (spawn, not fork: see :mod:`emodub.dubbing`) on first use."""
+    """The process's pool of ``workers`` workers, started (spawn, not fork: see :mod:`emodub.dub.render`) on first use."""
     with _lock:
         pool = _pools.get(workers)
         if pool is None:

@@ -369,7 +369,7 @@ def _settled(path: Path) -> Path:
 
 
 def _options(form) -> dict[str, Any]:
-    from emodub.job import DubSettings, _errors_line
+    from emodub.job import DubSettings, errors_line
 
     raw = form.get("options") or "{}"
     try:
@@ -383,7 +383,7 @@ def _options(form) -> dict[str, Any]:
     try:
         settings = DubSettings.model_validate(options)
     except ValidationError as error:
-        raise HTTPException(422, _errors_line(error).replace("job file", "options")) from None
+        raise HTTPException(422, errors_line(error).replace("job file", "options")) from None
     _require_consent(settings.consent)
     return settings.model_dump(mode="json", exclude_defaults=True)
 

@@ -67,8 +67,8 @@ def parse_edit(body: dict[str, Any], summary: dict[str, Any], cue: int) -> dict[
 
 
 def cue_edit(payload: dict[str, Any], session):
-    """The payload as :class:`emodub.dubbing.CueEdit`; intensity alone rescales the cue's current emotion."""
-    from emodub.dubbing import CueEdit
+    """The payload as :class:`emodub.dub.CueEdit`; intensity alone rescales the cue's current emotion."""
+    from emodub.dub import CueEdit
 
     request = CueEditRequest.model_validate({k: v for k, v in payload.items() if k != "cue"})
     emotion = None

@@ -2,7 +2,7 @@
 
 Each task writes a new version of the job's outputs into ``vN.partial/`` and renames it to ``vN/``
 when complete, so a version folder is always whole; older versions stay.  The worker calls the same
-pipeline functions as the CLI (:func:`emodub.dubbing.dub_video`, :func:`emodub.dubbing.redub_cue`).
+pipeline functions as the CLI (:func:`emodub.dub.dub_video`, :func:`emodub.dub.redub_cue`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from emodub.service.store import JobStore, Task
 # where each pipeline step sits in a task's progress (0..1); steps not listed keep the last value
 STAGE_SPANS = {"starting": (0.0, 0.02), "transcribe": (0.02, 0.12), "cast": (0.12, 0.2), "read faces": (0.2, 0.3), "read voices": (0.3, 0.35),
                "voice profile": (0.35, 0.55), "synthesise": (0.55, 0.93), "separate": (0.93, 0.95), "done": (0.95, 0.97)}
-# without a script the lines are found first (emodub.dubbing.write_template): that is the first TEMPLATE_SHARE of the job
+# without a script the lines are found first (emodub.dub.write_template): that is the first TEMPLATE_SHARE of the job
 TEMPLATE_SPANS = {"cast": (0.0, 0.3), "read faces": (0.3, 0.6), "transcribe": (0.6, 1.0)}
 TEMPLATE_SHARE = 0.3
 PROGRESS_EVERY_S = 0.25  # at most four progress events a second per job
@@ -114,7 +114,7 @@ class JobProgress:
 
 
 def _first_dub(folder: Path, out: Path, job: dict[str, Any], progress: JobProgress) -> dict[str, Any]:
-    from emodub.dubbing import DubSession, dub_video, write_template
+    from emodub.dub import DubSession, dub_video, write_template
     from emodub.job import DubSettings
 
     inputs = job["inputs"]
@@ -137,7 +137,7 @@ def _first_dub(folder: Path, out: Path, job: dict[str, Any], progress: JobProgre
 
 def _redub(folder: Path, out: Path, job: dict[str, Any], task: Task, progress: JobProgress, version: int) -> dict[str, Any]:
     """A cue redone as a new take (kind ``cue``), or one of its takes chosen again (kind ``take``): the next version."""
-    from emodub.dubbing import DubSession, choose_take, redub_cue
+    from emodub.dub import DubSession, choose_take, redub_cue
     from emodub.service.edits import cue_edit
 
     session = DubSession.load(folder / f"v{job['version']}" / "session.pkl")

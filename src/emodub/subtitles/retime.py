@@ -1,6 +1,6 @@
 """A cue moved or resized by an editor: its new edges snapped to the video's frames and checked against the video and its neighbours.
 
-One rule for the studio's API (checked before anything is queued) and :func:`emodub.dubbing.redub_cue`
+One rule for the studio's API (checked before anything is queued) and :func:`emodub.dub.redub_cue`
 (checked again where the dub is redone), so both refuse the same edits with the same line.
 """
 
