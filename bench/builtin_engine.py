@@ -25,7 +25,7 @@ from emodub.audio import Audio, load_audio  # noqa: E402
 from emodub.ear import default_ear, edit_distance, tokens_for  # noqa: E402
 from emodub.emotion.space import EMOTION_NAMES, EmotionVector  # noqa: E402
 from emodub.engines.base import SynthesisRequest, get_engine  # noqa: E402
-from emodub.engines.builtin import timbre, transfer, world  # noqa: E402
+from emodub.engines.builtin import probes, timbre, timbre_search, transfer, voice_profile, world  # noqa: E402
 from emodub.engines.builtin.base_voice import synthesize_base, voices_for  # noqa: E402
 from emodub.timing import DurationPlan  # noqa: E402
 from emodub.voice import cosine, speaker_embedding  # noqa: E402
@@ -113,8 +113,8 @@ def bench_similarity(tmp: Path) -> None:
         candidates = [v for v in voices_for("en") if v not in own_voices]  # leave the reference's own voice out
         ref_embedding = speaker_embedding(reference)
         base_best = max(np.mean([cosine(speaker_embedding(synthesize_base(v, t)), ref_embedding) for t in texts]) for v in candidates)
-        profile = timbre.describe_reference(reference)
-        choice = timbre.choose_voice(reference, profile, "en", candidates=candidates)
+        profile = voice_profile.describe_reference(reference)
+        choice = timbre_search.choose_voice(reference, profile, "en", candidates=candidates)
         embeddings = [speaker_embedding(world.synthesize(timbre.adapt(world.analyze(synthesize_base(choice.base_voice, t)), profile, choice)))
                       for t in texts]
         outputs[name] = np.mean(embeddings, axis=0)
@@ -239,7 +239,7 @@ def bench_frame_match(reference: Audio) -> None:
           ["base voice", "frame_match", "similarity", "WER"], rows)
 
 
-def _rendered_lines(reference: Audio, profile: timbre.VoiceProfile, choice: timbre.VoiceChoice, language: str) -> dict[str, float]:
+def _rendered_lines(reference: Audio, profile: voice_profile.VoiceProfile, choice: voice_profile.VoiceChoice, language: str) -> dict[str, float]:
     """The chosen voice on six new lines (none a probe sentence): GE2E similarity to the reference and the ear's error."""
     lines = NEW_LINES[language]
     ear, ref_embedding = default_ear(), speaker_embedding(reference)
@@ -267,7 +267,7 @@ class TranscribingEar:
 def bench_search(tmp: Path, searches: list[str] | None = None) -> None:
     """A new voice on one core: the profile search's time, and how alike and how clear its choice is on new lines.
 
-    ``quick`` (the default :data:`timbre.QUICK_SEARCH`: screened on one probe, fine warps next to the
+    ``quick`` (the default :data:`timbre_search.QUICK_SEARCH`: screened on one probe, fine warps next to the
     best coarse one, rendered at 16 kHz) against ``exhaustive`` (every clear base voice, every warp
     of the leading voices, three probes each), both with the ear reading along, and against
     ``transcribed`` (the exhaustive plan with the ear transcribing: the search before the
@@ -276,18 +276,18 @@ def bench_search(tmp: Path, searches: list[str] | None = None) -> None:
     """
     references = {"flite kal16": make_reference("flite", "kal16", tmp), **human_references(HUMAN_CACHE)}
     ear = default_ear()
-    plans = {"transcribed": (timbre.EXHAUSTIVE_SEARCH, TranscribingEar(ear)), "exhaustive": (timbre.EXHAUSTIVE_SEARCH, ear),
-             "quick": (timbre.QUICK_SEARCH, ear)}
+    plans = {"transcribed": (timbre_search.EXHAUSTIVE_SEARCH, TranscribingEar(ear)), "exhaustive": (timbre_search.EXHAUSTIVE_SEARCH, ear),
+             "quick": (timbre_search.QUICK_SEARCH, ear)}
     plans = {mode: plans[mode] for mode in searches or plans}
     languages = ("en", "zh")
     started = time.perf_counter()
     for language in languages:
         for voice in voices_for(language):
-            timbre.base_probes(voice, language)
+            probes.base_probes(voice, language)
             for _, checker in plans.values():
-                timbre.base_probe_error(voice, language, checker)
-            for band in {timbre.searched_band_hz(r.sample_rate_hz / 2) for r in references.values()}:
-                timbre.stored_coded(voice, language, band)
+                probes.base_probe_error(voice, language, checker)
+            for band in {probes.searched_band_hz(r.sample_rate_hz / 2) for r in references.values()}:
+                probes.stored_coded(voice, language, band)
     machine_s = time.perf_counter() - started
     warm = next(iter(references.values()))  # the models' first calls (≈ 5 s) are not part of any search
     speaker_embedding(warm)
@@ -297,8 +297,8 @@ def bench_search(tmp: Path, searches: list[str] | None = None) -> None:
         for name, reference in references.items():
             for mode, (plan, checker) in plans.items():
                 started = time.perf_counter()
-                profile = timbre.describe_reference(reference)
-                choice = timbre.choose_voice(reference, profile, language, plan=plan, ear=checker)
+                profile = voice_profile.describe_reference(reference)
+                choice = timbre_search.choose_voice(reference, profile, language, plan=plan, ear=checker)
                 seconds = time.perf_counter() - started
                 lines = _rendered_lines(reference, profile, choice, language)
                 rows.append([language, name, mode, round(seconds, 1), choice.hearings,
@@ -319,7 +319,7 @@ def bench_ear_check(tmp: Path) -> None:
 
     Every base voice × every other grid warp (Mandarin: its ``WARP_RANGE``) for the four
     references: the share of the probe sentences' words lost, measured both ways on the same
-    renders (``timbre.probe_error``), against the error of six new lines heard one by one
+    renders (``probes.probe_error``), against the error of six new lines heard one by one
     (``_rendered_lines``, as in the search table).  Spearman's rank correlation, the new lines'
     error of the candidates each check passes and fails at the search's limit, and the time per check.
     """
@@ -331,22 +331,22 @@ def bench_ear_check(tmp: Path) -> None:
     rows = []
     for language in ("en", "zh"):
         voices = voices_for(language)
-        base = {name: {v: timbre.base_probe_error(v, language, ear) for v in voices} for name, ear in ears.items()}
-        limits = {name: min(errors.values()) + timbre.ear_margin(ears[name]) for name, errors in base.items()}
-        warps = timbre.searched_warps(language)[::2 if language == "en" else 1]
+        base = {name: {v: probes.base_probe_error(v, language, ear) for v in voices} for name, ear in ears.items()}
+        limits = {name: min(errors.values()) + probes.ear_margin(ears[name]) for name, errors in base.items()}
+        warps = probes.searched_warps(language)[::2 if language == "en" else 1]
         found = []
         for reference in references.values():
-            profile = timbre.describe_reference(reference)
+            profile = voice_profile.describe_reference(reference)
             for voice in voices:
-                material = timbre.base_probes(voice, language)
+                material = probes.base_probes(voice, language)
                 for warp in warps:
-                    choice = timbre._choice_for(profile, voice, language, warp, 0.0)
-                    rendered = [timbre._render(timbre.warped(f, warp, profile.nyquist_hz), profile, choice, 16000)
+                    choice = probes.choice_for(profile, voice, language, warp, 0.0)
+                    rendered = [timbre.render_choice(timbre.warped(f, warp, profile.nyquist_hz), profile, choice, 16000)
                                 for f in (*material.features, *material.extra)]
                     checks = {}
                     for name, ear in ears.items():
                         started = time.perf_counter()
-                        checks[name] = (timbre.probe_error(rendered, language, ear), time.perf_counter() - started)
+                        checks[name] = (probes.probe_error(rendered, language, ear), time.perf_counter() - started)
                     found.append((checks, _rendered_lines(reference, profile, choice, language)["error"]))
         truth = np.array([new for _, new in found])
         for name in ears:

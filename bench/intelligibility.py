@@ -31,7 +31,7 @@ from emodub.audio import Audio, load_audio  # noqa: E402
 from emodub.ear import default_ear, error_rate  # noqa: E402
 from emodub.emotion.space import EMOTION_NAMES, EmotionVector, VoiceQualities  # noqa: E402
 from emodub.engines.base import SynthesisRequest, get_engine  # noqa: E402
-from emodub.engines.builtin import timbre  # noqa: E402
+from emodub.engines.builtin import probes  # noqa: E402
 from emodub.engines.builtin.base_voice import synthesize_base, voices_for  # noqa: E402
 from emodub.job import load_job  # noqa: E402
 from emodub.threads import limit_threads  # noqa: E402
@@ -90,7 +90,7 @@ def heard_error(audio: Audio, text: str, language: str) -> tuple[float, str]:
 
 def best_stock_voice(reference: Audio, language: str) -> tuple[str, float]:
     ref = speaker_embedding(reference)
-    scores = {v: float(np.mean([cosine(speaker_embedding(synthesize_base(v, t)), ref) for t in timbre.PROBE_TEXTS[language]]))
+    scores = {v: float(np.mean([cosine(speaker_embedding(synthesize_base(v, t)), ref) for t in probes.PROBE_TEXTS[language]]))
               for v in voices_for(language)}
     voice = max(scores, key=scores.get)
     return voice, scores[voice]

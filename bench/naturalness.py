@@ -29,7 +29,7 @@ from emodub.audio import Audio  # noqa: E402
 from emodub.ear import default_ear, error_rate  # noqa: E402
 from emodub.emotion.space import EmotionVector, VoiceQualities  # noqa: E402
 from emodub.engines.base import SynthesisRequest  # noqa: E402
-from emodub.engines.builtin import kokoro, kokoro_search, render, timbre, voice_search, world  # noqa: E402
+from emodub.engines.builtin import kokoro, kokoro_search, probes, render, timbre, timbre_search, voice_profile, voice_search, world  # noqa: E402
 from emodub.engines.builtin.base_voice import synthesize_base, voices_for  # noqa: E402
 from emodub.engines.builtin.engine import BuiltinEngine  # noqa: E402
 from emodub.naturalness import DNSMOS, default_judge  # noqa: E402
@@ -83,21 +83,21 @@ def bench_voices(references: dict[str, Audio], found: list) -> None:
     table("Base voices raw, on four new lines (people: their own recording)", ["lang", "voice", *(j.name for j in found), "WER/CER"], rows)
 
 
-def _stage_renders(voice: str, profile: timbre.VoiceProfile, language: str) -> dict[str, list[Audio]]:
+def _stage_renders(voice: str, profile: voice_profile.VoiceProfile, language: str) -> dict[str, list[Audio]]:
     """Each stage of the builtin chain applied cumulatively to the voice's new lines."""
     if voice == "kokoro":
         raws = [kokoro.synthesize(t, language) for t in NEW_LINES[language]]
         choice = kokoro_search.style_choice(kokoro.DEFAULT_STYLE, profile, [world.analyze(a) for a in raws])
     else:
         raws = [synthesize_base(voice, t) for t in NEW_LINES[language]]
-        choice = timbre.choice_for(profile, voice, language, 1.0, 0.0)
+        choice = probes.choice_for(profile, voice, language, 1.0, 0.0)
     features = [world.analyze(a) for a in raws]
     stages: dict[str, list[Audio]] = {"raw": raws, "WORLD analysis + resynthesis": [world.synthesize(f) for f in features]}
 
     def adapted(**changes) -> list[world.WorldFeatures]:
-        step = timbre.VoiceChoice(**{**choice.__dict__, "ap_shift": [0.0] * 3, "envelope_match": 0.0, "f0_match": False, **changes})
+        step = voice_profile.VoiceChoice(**{**choice.__dict__, "ap_shift": [0.0] * 3, "envelope_match": 0.0, "f0_match": False, **changes})
         if "warp" in changes and voice != "kokoro":
-            mean, std = timbre.probe_statistics(voice, language, changes["warp"], profile.nyquist_hz)
+            mean, std = probes.probe_statistics(voice, language, changes["warp"], profile.nyquist_hz)
             step.cepstrum_mean, step.cepstrum_std = mean.tolist(), std.tolist()
         return [timbre.adapt(f, profile, step) for f in features]
 
@@ -125,7 +125,7 @@ def _stage_renders(voice: str, profile: timbre.VoiceProfile, language: str) -> d
 
 def bench_stages(references: dict[str, Audio], found: list) -> None:
     name, reference = next(iter(references.items()))
-    profile = timbre.describe_reference(reference)
+    profile = voice_profile.describe_reference(reference)
     for language, voices in (("en", ["kokoro", "joe", "flite-slt"]), ("zh", ["kokoro", "zh-baker"])):
         rows = []
         for voice in [v for v in voices if v in voices_for(language)]:
@@ -160,12 +160,12 @@ def bench_clones(references: dict[str, Audio], found: list) -> None:
         started = time.perf_counter()
         profile = voice_search.load_or_build_profile(reference, language)
         profile_s = time.perf_counter() - started
-        auto = profile.choices[timbre.choice_key(language, None, None)]
-        world_choice = timbre.choose_voice(reference, profile, language, candidates=[v for v in voices_for(language) if v != "kokoro"])
-        world_key = timbre.choice_key(language, world_choice.base_voice, None)
+        auto = profile.choices[voice_profile.choice_key(language, None, None)]
+        world_choice = timbre_search.choose_voice(reference, profile, language, candidates=[v for v in voices_for(language) if v != "kokoro"])
+        world_key = voice_profile.choice_key(language, world_choice.base_voice, None)
         if world_key not in profile.choices:
             profile.choices[world_key] = world_choice
-            profile.save(timbre.cache_dir() / f"{profile.reference_hash}.json")
+            profile.save(voice_profile.cache_dir() / f"{profile.reference_hash}.json")
         for label, base_voice in ((f"before: WORLD search ({world_choice.base_voice})", world_choice.base_voice),
                                   (f"now: {auto.base_voice}", None)):
             neutral, emotional, _ = _lines(reference, language, base_voice)

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from emodub.engines.builtin import timbre, voice_search
+from emodub.engines.builtin import voice_profile, voice_search
 from emodub.threads import limit_threads, thread_count
 from human_references import human_references  # noqa: E402  (bench/human_references.py)
 from tables import table  # noqa: E402  (bench/tables.py)
@@ -37,7 +37,7 @@ def main() -> None:
         started = time.perf_counter()
         voice_search.load_or_build_profile(reference, "en")
         cached = time.perf_counter() - started
-        choice = profile.choices[timbre.choice_key("en", None, None)]
+        choice = profile.choices[voice_profile.choice_key("en", None, None)]
         rows.append([name, thread_count(), cold, cached, choice.base_voice, choice.similarity, choice.naturalness])
     table("A new English voice: the whole choice, cold and cached", ["reference", "threads", "cold s", "cached s", "voice", "GE2E probes",
                                                                      "DistillMOS probes"], rows)

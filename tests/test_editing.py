@@ -84,7 +84,7 @@ def test_a_line_longer_than_its_shot_offers_fewer_words_and_a_longer_shot_that_f
     assert advice["actions"][0]["kind"] == "edit-text" and "Shorten it by about" in advice["actions"][0]["en"]
     for action in advice["actions"][1:]:
         start, end = action["edit"].get("start_s", 4.0), action["edit"]["end_s"]
-        assert 3.0 <= start and end <= 9.0 and end - start >= RATIO_MIN * free_s - 1e-6  # fits its neighbours, and the line fits it
+        assert start >= 3.0 and end <= 9.0 and end - start >= RATIO_MIN * free_s - 1e-6  # fits its neighbours, and the line fits it
     assert advice["level"] == ("warn" if status == "ran-into-silence" else "bad") and advice["needs_attention"]
 
 

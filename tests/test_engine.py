@@ -35,7 +35,7 @@ def test_every_preset_synthesises(engine, reference, name):
 
 
 def test_mandarin_synthesises(engine, reference):
-    from emodub.engines.builtin import timbre
+    from emodub.engines.builtin import probes
 
     result = engine.synthesize(SynthesisRequest(text=TEXT_ZH, speaker_reference=reference,
                                                 emotion=EmotionVector.preset("angry")))
@@ -46,7 +46,7 @@ def test_mandarin_synthesises(engine, reference):
     assert result.audio.duration_s > 1.0
     checked = result.applied["probe_intelligibility"]  # how the search's ear checked the chosen voice
     assert checked["ear"].endswith("read along") and checked["candidates_heard"] >= 1
-    assert checked["limit"] == round(checked["clearest_base_voice"] + timbre.EAR_MARGIN, 4)
+    assert checked["limit"] == round(checked["clearest_base_voice"] + probes.EAR_MARGIN, 4)
     assert checked["share_lost"] <= checked["limit"] or checked["candidates_heard"] > 1
 
 
@@ -207,36 +207,36 @@ def test_frame_match_outside_0_to_1_is_refused(reference, share):
 
 def test_base_probes_are_made_once_and_read_back_the_same(tmp_path, monkeypatch):
     """A base voice's probe material does not depend on the reference: made once per machine, read back identical."""
-    from emodub.engines.builtin import timbre
+    from emodub.engines.builtin import probes, timbre
 
     monkeypatch.setenv("EMODUB_MODEL_DIR", str(tmp_path))
-    timbre.base_probes.cache_clear()
-    made = timbre.base_probes("flite-slt", "en")
+    probes.base_probes.cache_clear()
+    made = probes.base_probes("flite-slt", "en")
     assert len(list((tmp_path / "base-probes").glob("flite-slt-en-*.npz"))) == 1
-    timbre.base_probes.cache_clear()
-    read = timbre.base_probes("flite-slt", "en")
+    probes.base_probes.cache_clear()
+    read = probes.base_probes("flite-slt", "en")
     for a, b in zip(made.features, read.features):
         assert np.array_equal(a.f0_hz, b.f0_hz) and np.array_equal(a.sp, b.sp) and np.array_equal(a.ap, b.ap)
-    assert np.array_equal(made.embeddings, read.embeddings) and len(read.features) == len(timbre.PROBE_TEXTS["en"])
-    fresh = timbre.without_long_pauses(world.analyze(synthesize_base("flite-slt", timbre.PROBE_TEXTS["en"][0])))  # kept: the analysis
+    assert np.array_equal(made.embeddings, read.embeddings) and len(read.features) == len(probes.PROBE_TEXTS["en"])
+    fresh = probes.without_long_pauses(world.analyze(synthesize_base("flite-slt", probes.PROBE_TEXTS["en"][0])))  # kept: the analysis
     assert read.features[0].sample_rate_hz == fresh.sample_rate_hz  # WORLD's rate (22.05 kHz), not flite's 16 kHz
     assert np.max(np.abs(10 * np.log10(fresh.sp / read.features[0].sp))) < 1e-3
     assert np.allclose(world.synthesize(fresh).samples, world.synthesize(read.features[0]).samples, atol=1e-3)
     assert sum(p.stat().st_size for p in (tmp_path / "base-probes").iterdir()) < 30e6
     for (warp, band), (mean, std) in list(read.statistics.items())[::7]:  # stored statistics equal those made on demand
-        assert np.allclose(mean, timbre._unstored_statistics("flite-slt", "en", warp, band)[0])
-        assert np.allclose(std, timbre._unstored_statistics("flite-slt", "en", warp, band)[1])
-    assert len(read.extra) == len(timbre.EAR_EXTRA_TEXTS["en"]) and read.extra[0].sample_rate_hz == world.ANALYSIS_RATE_HZ
-    timbre.stored_coded.cache_clear()
-    coded = timbre.stored_coded("flite-slt", "en", 8000.0)  # the renders' coded warps, kept per band beside the probes
+        assert np.allclose(mean, probes.unstored_statistics("flite-slt", "en", warp, band)[0])
+        assert np.allclose(std, probes.unstored_statistics("flite-slt", "en", warp, band)[1])
+    assert len(read.extra) == len(probes.EAR_EXTRA_TEXTS["en"]) and read.extra[0].sample_rate_hz == world.ANALYSIS_RATE_HZ
+    probes.stored_coded.cache_clear()
+    coded = probes.stored_coded("flite-slt", "en", 8000.0)  # the renders' coded warps, kept per band beside the probes
     sentences = read.features + read.extra
-    assert set(coded) == {(w, i) for w in timbre.searched_warps("en") for i in range(len(sentences))}
+    assert set(coded) == {(w, i) for w in probes.searched_warps("en") for i in range(len(sentences))}
     for (warp, index), stored in list(coded.items())[::11]:
         assert np.allclose(stored, timbre.warped(sentences[index], warp, 8000.0).coded, atol=1e-4)
     assert len(list((tmp_path / "base-probes").glob("flite-slt-en-*-coded-8000.npz"))) == 1
     assert sum(p.stat().st_size for p in (tmp_path / "base-probes").iterdir()) < 40e6
-    timbre.base_probes.cache_clear()
-    timbre.stored_coded.cache_clear()
+    probes.base_probes.cache_clear()
+    probes.stored_coded.cache_clear()
 
 
 @pytest.mark.parametrize("warp", [0.85, 1.0, 1.25])
@@ -256,30 +256,32 @@ def test_a_warped_envelope_read_from_a_bin_on_is_that_part_of_the_whole(referenc
 @pytest.mark.parametrize("plan", ["quick", "pruned"])
 def test_the_search_renders_only_what_its_plan_says_and_keeps_the_words(reference, plan, monkeypatch):
     """Screened candidates are rendered on one probe, finalists on all; a pruned plan searches the closest voices only."""
-    from emodub.engines.builtin import timbre
+    from emodub.engines.builtin import probes, timbre, timbre_search, voice_profile
     from emodub.voice import cosine, speaker_embedding
 
-    plans = {"quick": timbre.QUICK_SEARCH, "pruned": timbre.SearchPlan(screen_probes=1, finalists=2, fine_steps=1, pruned_voices=1,
-                                                                          render_rate_hz=16000)}
+    plans = {"quick": timbre_search.QUICK_SEARCH,
+             "pruned": timbre_search.SearchPlan(screen_probes=1, finalists=2, fine_steps=1, pruned_voices=1, render_rate_hz=16000)}
     search = plans[plan]
     candidates = ["flite-kal16", "flite-awb", "espeak-en"]
     renders: list[tuple[str, float]] = []
-    real_render = timbre._render
-    monkeypatch.setattr(timbre, "_render", lambda source, profile, choice, rate: (renders.append((choice.base_voice, choice.warp)),
-                                                                                   real_render(source, profile, choice, rate))[1])
+    real_render = timbre.render_choice
+    counted = lambda source, profile, choice, rate: (renders.append((choice.base_voice, choice.warp)),  # noqa: E731
+                                                     real_render(source, profile, choice, rate))[1]
+    for renderer in (timbre_search, probes):  # the search's scoring renders and the ear's hearings
+        monkeypatch.setattr(renderer, "render_choice", counted)
     ticks = []
-    choice = timbre.choose_voice(reference, timbre.describe_reference(reference), "en", candidates=candidates, plan=search,
-                                 progress=lambda done, total: ticks.append((done, total)))
-    probes, ear_sentences = len(timbre.PROBE_TEXTS["en"]), len(timbre.ear_texts("en"))
-    scoring = renders[:len(renders) - choice.hearings * (ear_sentences - probes)]  # the ear hears the probes GE2E was given
-    assert all(renders.count(r) in (1, probes, ear_sentences) for r in set(renders))
+    choice = timbre_search.choose_voice(reference, voice_profile.describe_reference(reference), "en", candidates=candidates, plan=search,
+                                        progress=lambda done, total: ticks.append((done, total)))
+    probe_count, ear_sentences = len(probes.PROBE_TEXTS["en"]), len(probes.ear_texts("en"))
+    scoring = renders[:len(renders) - choice.hearings * (ear_sentences - probe_count)]  # the ear hears the probes GE2E was given
+    assert all(renders.count(r) in (1, probe_count, ear_sentences) for r in set(renders))
     searched = len(candidates) if search.pruned_voices is None else search.pruned_voices
-    fully_scored = {r for r in scoring if scoring.count(r) == probes}
-    assert len(set(scoring)) <= searched * len(timbre.COARSE_WARPS) + search.fine_voices * 2 * search.fine_steps
+    fully_scored = {r for r in scoring if scoring.count(r) == probe_count}
+    assert len(set(scoring)) <= searched * len(timbre_search.COARSE_WARPS) + search.fine_voices * 2 * search.fine_steps
     assert len(fully_scored) <= 2 * search.finalists  # the coarse stage's finalists and the fine stage's
     assert (choice.base_voice, choice.warp) in fully_scored  # the choice was scored on every probe
     ref_embedding = speaker_embedding(reference)
-    closeness = {v: np.mean([cosine(e, ref_embedding) for e in timbre.base_probes(v, "en").embeddings]) for v in candidates}
+    closeness = {v: np.mean([cosine(e, ref_embedding) for e in probes.base_probes(v, "en").embeddings]) for v in candidates}
     if search.pruned_voices:
         assert {v for v, _ in scoring} == set(sorted(candidates, key=lambda v: -closeness[v])[:search.pruned_voices])
     assert choice.base_voice == "flite-kal16"  # the reference is flite kal16: its own voice is the closest and keeps the words
@@ -291,40 +293,41 @@ def test_the_search_renders_only_what_its_plan_says_and_keeps_the_words(referenc
 def test_the_ear_reads_the_probes_along_in_whisper_windows(monkeypatch):
     """Probe sentences too long for one 30-s window are read in several, in order, and every word is counted once."""
     from emodub.ear import WhisperEar, default_ear
-    from emodub.engines.builtin import timbre
+    from emodub.engines.builtin import probes
 
     ear = default_ear()
-    texts = timbre.ear_texts("en")
+    texts = probes.ear_texts("en")
     second = np.zeros(16000, np.float32)
     rendered = [Audio(np.concatenate([synthesize_base("flite-slt", t).resampled(16000).samples, second]), 16000) for t in texts]
     windows: list[tuple[float, str]] = []
     real = WhisperEar.read_along
     monkeypatch.setattr(WhisperEar, "read_along", lambda self, audio, text, language: (windows.append((audio.duration_s, text)),
                                                                                          real(self, audio, text, language))[1])
-    lost = timbre.probe_error(rendered, "en", ear)
+    lost = probes.probe_error(rendered, "en", ear)
     assert len(windows) >= 2 and all(seconds <= 30.0 for seconds, _ in windows)
     assert " ".join(text for _, text in windows) == " ".join(texts)
-    assert sum(seconds for seconds, _ in windows) == pytest.approx(sum(r.duration_s for r in rendered) + len(texts) * timbre.PROBE_GAP_S)
-    assert 0.0 <= lost < timbre.base_probe_error("flite-slt", "en", ear) + timbre.EAR_MARGIN  # flite-slt's own voice keeps its words
+    assert sum(seconds for seconds, _ in windows) == pytest.approx(sum(r.duration_s for r in rendered) + len(texts) * probes.PROBE_GAP_S)
+    assert 0.0 <= lost < probes.base_probe_error("flite-slt", "en", ear) + probes.EAR_MARGIN  # flite-slt's own voice keeps its words
 
 
 def test_base_voices_unclear_on_their_own_and_costly_warps_are_not_searched(reference, monkeypatch):
     """espeak-ng's Mandarin is far less clear to the ear than zh-baker: no warp can make it clear, so it is never rendered."""
     from emodub.ear import default_ear
-    from emodub.engines.builtin import timbre
+    from emodub.engines.builtin import probes, timbre, timbre_search, voice_profile
 
     ear = default_ear()
-    assert timbre.base_probe_error("espeak-cmn", "zh", ear) > timbre.base_probe_error("zh-baker", "zh", ear) + timbre.EAR_MARGIN
+    assert probes.base_probe_error("espeak-cmn", "zh", ear) > probes.base_probe_error("zh-baker", "zh", ear) + probes.EAR_MARGIN
     asked: list[str] = []
-    real_base_probes = timbre.base_probes
-    monkeypatch.setattr(timbre, "base_probes", lambda voice, language: (asked.append(voice), real_base_probes(voice, language))[1])
+    real_base_probes = probes.base_probes
+    for reader in (timbre_search, probes):  # the search and the candidates it builds
+        monkeypatch.setattr(reader, "base_probes", lambda voice, language: (asked.append(voice), real_base_probes(voice, language))[1])
     warps: list[float] = []
-    real_render = timbre._render
-    monkeypatch.setattr(timbre, "_render", lambda source, profile, choice, rate: (warps.append(choice.warp),
-                                                                                   real_render(source, profile, choice, rate))[1])
-    choice = timbre.choose_voice(reference, timbre.describe_reference(reference), "zh", candidates=["espeak-cmn", "zh-baker"])
+    real_render = timbre.render_choice
+    monkeypatch.setattr(timbre_search, "render_choice", lambda source, profile, choice, rate: (warps.append(choice.warp),
+                                                                                          real_render(source, profile, choice, rate))[1])
+    choice = timbre_search.choose_voice(reference, voice_profile.describe_reference(reference), "zh", candidates=["espeak-cmn", "zh-baker"])
     assert choice.base_voice == "zh-baker" and set(asked) == {"zh-baker"}
-    low, high = timbre.WARP_RANGE["zh"]  # warps that cost Mandarin characters are never tried
+    low, high = probes.WARP_RANGE["zh"]  # warps that cost Mandarin characters are never tried
     assert warps and all(low <= warp <= high for warp in warps)
     assert choice.probe_error is not None and choice.hearings >= 1
 
@@ -361,17 +364,17 @@ def test_a_strided_analysis_describes_the_same_voice(reference, stride, dio_spee
 @pytest.mark.parametrize("pause_s", [0.05, 0.4, 1.5])
 def test_probes_keep_no_long_pause(reference, pause_s):
     """Pauses are cut to ``PROBE_PAUSE_S`` (so GE2E needs no voice-activity trim); speech frames stay, in order."""
-    from emodub.engines.builtin import timbre
+    from emodub.engines.builtin import probes
 
     speech = reference.samples[:int(1.5 * reference.sample_rate_hz)]
     gap = np.zeros(int(pause_s * reference.sample_rate_hz), np.float32)
     features = world.analyze(Audio(np.concatenate([gap, speech, gap, speech, gap]), reference.sample_rate_hz))
-    kept = timbre.without_long_pauses(features)
+    kept = probes.without_long_pauses(features)
     energy = features.frame_energy_db()
-    loud = energy >= energy.max() - timbre.PAUSE_DB
-    longest = int(timbre.PROBE_PAUSE_S * 1000 / features.frame_period_ms)
+    loud = energy >= energy.max() - probes.PAUSE_DB
+    longest = int(probes.PROBE_PAUSE_S * 1000 / features.frame_period_ms)
     kept_energy = kept.frame_energy_db()
-    quiet = kept_energy < energy.max() - timbre.PAUSE_DB
+    quiet = kept_energy < energy.max() - probes.PAUSE_DB
     assert np.array_equal(kept_energy[~quiet], energy[loud])  # every frame of speech, in order
     runs = np.diff(np.flatnonzero(np.concatenate([[True], ~quiet, [True]]))) - 1
     assert runs.max() <= longest

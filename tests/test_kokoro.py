@@ -11,7 +11,7 @@ import pytest
 from emodub.audio import Audio, load_audio
 from emodub.ear import default_ear, error_rate
 from emodub.engines.base import SynthesisRequest
-from emodub.engines.builtin import kokoro, neural_length, timbre, voice_search
+from emodub.engines.builtin import kokoro, neural_length, timbre, voice_profile, voice_search
 from emodub.engines.builtin.base_voice import is_available, unavailable_reason, voices_for
 from emodub.errors import InputError
 from emodub.timing import DurationPlan
@@ -148,12 +148,12 @@ def human() -> Audio:
 
 
 @pytest.fixture(scope="module")
-def english_profile(human) -> timbre.VoiceProfile:
+def english_profile(human) -> voice_profile.VoiceProfile:
     return voice_search.load_or_build_profile(human, "en")
 
 
 def test_a_real_voice_gets_a_natural_clone(english_profile) -> None:
-    choice = english_profile.choices[timbre.choice_key("en", None, None)]
+    choice = english_profile.choices[voice_profile.choice_key("en", None, None)]
     assert choice.judge == "distillmos" and choice.naturalness is not None and choice.naturalness_limit is not None
     assert choice.naturalness >= choice.naturalness_limit or choice.notes  # within the bound, or the report says why not
     assert choice.naturalness > 3.5  # nowhere near espeak-ng (≈ 2.3 on the probes)
@@ -165,7 +165,7 @@ def test_a_real_voice_gets_a_natural_clone(english_profile) -> None:
 def test_a_neutral_kokoro_line_skips_the_vocoder_and_lands_exactly(human, english_profile, ratio: float) -> None:
     from emodub.engines.builtin.engine import BuiltinEngine
 
-    choice = english_profile.choices[timbre.choice_key("en", None, None)]
+    choice = english_profile.choices[voice_profile.choice_key("en", None, None)]
     assert choice.base_voice == "kokoro"  # an English person's clone: the neural voice, not a formant one
     request = SynthesisRequest("Please leave the parcel at the door.", human, language="en",
                                duration=DurationPlan(mode="controlled", ratio=ratio))
@@ -184,7 +184,7 @@ def test_an_emotional_kokoro_line_reshapes_kokoros_own_f0_without_a_vocoder(huma
     from emodub.engines.builtin import world
     from emodub.engines.builtin.engine import BuiltinEngine
 
-    choice = english_profile.choices[timbre.choice_key("en", None, None)]
+    choice = english_profile.choices[voice_profile.choice_key("en", None, None)]
     text = "Please leave the parcel at the door."
     neutral = BuiltinEngine().synthesize(SynthesisRequest(text, human, language="en"))
     moved = BuiltinEngine().synthesize(SynthesisRequest(text, human, language="en", emotion=EmotionVector.preset(emotion, 0.8)))

@@ -31,7 +31,7 @@ def test_ratio_targets(ratio):
 def test_token_count_uses_documented_rate():
     plan = DurationPlan("controlled", target_token_count=100)
     assert plan.target_length_s(2.0) == pytest.approx(100 / TOKEN_RATE_HZ)
-    assert TOKEN_RATE_HZ == pytest.approx(50.08, abs=0.01)
+    assert pytest.approx(50.08, abs=0.01) == TOKEN_RATE_HZ
 
 
 @pytest.mark.parametrize("target", [0.5, 9.0])

@@ -262,26 +262,28 @@ def _report_with_paths(data: bytes, item: BatchItem, voices: dict[str, Path]) ->
 def voice_profiles(items: list[BatchItem], voices: dict[str, Path], options: DubOptions) -> dict[str, bytes]:
     """Each given voice's profile for every language its scripts use, searched once here: {cache file name: bytes}."""
     from emodub import media
-    from emodub.engines.base import detect_language
-    from emodub.engines.builtin import timbre, voice_search
+    from emodub.engines.base import SynthesisRequest, detect_language, get_engine, prepare_voice
+    from emodub.engines.builtin import voice_profile
     from emodub.subtitles import read_script
 
     references = [load_audio(path) for path in voices.values()]
     if not references:  # every voice comes from its own video's cast
         return {}
-    languages: set[str] = set()
+    languages: dict[str, str] = {}  # language ► a line in it
     for item in items:
         try:
             cues = read_script(item.script, media_duration_s=media.probe(item.video).duration_s).cues if item.script else []
         except EmodubError:
             continue  # that video fails in its own task, with its own message
-        languages |= {detect_language(part.text) for cue in cues for part in cue.parts}
-    files = {}
+        for part in (part for cue in cues for part in cue.parts):
+            languages.setdefault(detect_language(part.text), part.text)
+    files, engine = {}, get_engine("builtin")
     for reference in references:
-        for language in sorted(languages):
-            voice_search.load_or_build_profile(reference, language, base_voice=options.base_voice, frame_match=options.frame_match,
-                                               naturalness_margin=options.naturalness_margin, commercial=options.commercial)
-        path = timbre.cache_dir() / f"{timbre.reference_hash(reference)}.json"
+        for language, text in sorted(languages.items()):
+            prepare_voice(engine, SynthesisRequest(text=text, speaker_reference=reference, language=language, base_voice=options.base_voice,
+                                                   frame_match=options.frame_match, naturalness_margin=options.naturalness_margin,
+                                                   commercial=options.commercial))
+        path = voice_profile.cache_dir() / f"{voice_profile.reference_hash(reference)}.json"
         if path.exists():
             files[path.name] = path.read_bytes()
     return files
@@ -292,12 +294,12 @@ def _dub_on_node(item: BatchItem, inputs: dict[str, bytes | None] | None, voices
     """One video on a Ray worker: profiles into the local cache, inputs from bytes (or shared paths), outputs back as bytes."""
     import ray
 
-    from emodub.engines.builtin import timbre
+    from emodub.engines.builtin import voice_profile
     from emodub.threads import limit_threads
 
     limit_threads()
     for name, data in profiles.items():
-        target = timbre.cache_dir() / name
+        target = voice_profile.cache_dir() / name
         if not target.exists():
             with atomic_output(target) as tmp:
                 tmp.write_bytes(data)

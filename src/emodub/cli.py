@@ -7,7 +7,7 @@ import sys
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -94,7 +94,7 @@ def _check_output(path: Path, inputs: list[Path], what: str = "output", suffixes
             raise InputError(f"{what} {str(path)!r} is an input file; emodub never overwrites its inputs")
 
 
-def _run_job(job: Job, output: Path, report_path: Optional[Path], strict: bool = False) -> None:
+def _run_job(job: Job, output: Path, report_path: Path | None, strict: bool = False) -> None:
     inputs = [p for _, p in job.referenced_files()]
     _check_output(output, inputs)  # before any model loads
     if report_path is not None:
@@ -144,29 +144,29 @@ def say(
     text: Annotated[str, typer.Argument(help="The line to speak (English or Chinese).")],
     voice: Annotated[Path, typer.Option("--voice", help="Voice reference WAV, ideally 3–10 s of one speaker.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output audio file (.wav/.flac/.ogg).")],
-    emotion: Annotated[Optional[str], typer.Option(help="Preset NAME[:INTENSITY], e.g. angry:0.8 or 悲伤:0.5.")] = None,
-    emotion_text: Annotated[Optional[str], typer.Option(help="Description, e.g. 'angrily, voice shaking'.")] = None,
-    emotion_audio: Annotated[Optional[Path], typer.Option(help="Second recording whose emotion to copy.")] = None,
-    emotion_vector: Annotated[Optional[str], typer.Option(help="8 weights: happy,angry,sad,afraid,disgusted,melancholic,surprised,calm.")] = None,
-    ratio: Annotated[Optional[float], typer.Option(help="Length as a ratio 0.75–1.25 of the natural length.")] = None,
-    duration: Annotated[Optional[float], typer.Option(help="Exact length in seconds.")] = None,
-    tokens: Annotated[Optional[int], typer.Option(help="Length in IndexTTS2 tokens (50.08 per second).")] = None,
-    mode: Annotated[Optional[str], typer.Option(help="free | controlled (default: controlled when a length is given).")] = None,
+    emotion: Annotated[str | None, typer.Option(help="Preset NAME[:INTENSITY], e.g. angry:0.8 or 悲伤:0.5.")] = None,
+    emotion_text: Annotated[str | None, typer.Option(help="Description, e.g. 'angrily, voice shaking'.")] = None,
+    emotion_audio: Annotated[Path | None, typer.Option(help="Second recording whose emotion to copy.")] = None,
+    emotion_vector: Annotated[str | None, typer.Option(help="8 weights: happy,angry,sad,afraid,disgusted,melancholic,surprised,calm.")] = None,
+    ratio: Annotated[float | None, typer.Option(help="Length as a ratio 0.75–1.25 of the natural length.")] = None,
+    duration: Annotated[float | None, typer.Option(help="Exact length in seconds.")] = None,
+    tokens: Annotated[int | None, typer.Option(help="Length in IndexTTS2 tokens (50.08 per second).")] = None,
+    mode: Annotated[str | None, typer.Option(help="free | controlled (default: controlled when a length is given).")] = None,
     smoothness: Annotated[float, typer.Option(help="0 = uniform stretch, 1 = change pauses first.")] = 0.5,
-    language: Annotated[Optional[str], typer.Option(help="en | zh (default: detected from the text).")] = None,
-    base_voice: Annotated[Optional[str], typer.Option(help="Builtin base voice (joe, flite-slt, …; default: chosen by similarity).")] = None,
+    language: Annotated[str | None, typer.Option(help="en | zh (default: detected from the text).")] = None,
+    base_voice: Annotated[str | None, typer.Option(help="Builtin base voice (joe, flite-slt, …; default: chosen by similarity).")] = None,
     engine: Annotated[str, typer.Option(help="Engine: builtin (default) or indextts2.")] = "builtin",
-    model_dir: Annotated[Optional[Path], typer.Option(help="IndexTTS2 checkpoint folder (engine indextts2).")] = None,
+    model_dir: Annotated[Path | None, typer.Option(help="IndexTTS2 checkpoint folder (engine indextts2).")] = None,
     engine_version: Annotated[str, typer.Option(help="IndexTTS version: 2 or 2.5 (engine indextts2).")] = "2",
-    consent: Annotated[Optional[str], typer.Option(help=CONSENT_HELP)] = None,
-    report: Annotated[Optional[Path], typer.Option(help="Write a JSON report here.")] = None,
+    consent: Annotated[str | None, typer.Option(help=CONSENT_HELP)] = None,
+    report: Annotated[Path | None, typer.Option(help="Write a JSON report here.")] = None,
     verify: Annotated[bool, typer.Option(help="Check the output (length, similarity, emotion, WER) and retry misses.")] = True,
     max_rounds: Annotated[int, typer.Option(help="Most synthesis rounds when a check misses (1 = no retry).")] = 3,
-    emotion_encoder: Annotated[Optional[Path], typer.Option(help="train-encoders folder: reads the emotion of --emotion-audio (builtin).")] = None,
-    judge_encoder: Annotated[Optional[Path], typer.Option(help="Folder from train-encoders: the verification judge's emotion reader.")] = None,
-    frame_match: Annotated[Optional[float], typer.Option(help="Builtin: 0 = clearest (default: on real voices any more "
+    emotion_encoder: Annotated[Path | None, typer.Option(help="train-encoders folder: reads the emotion of --emotion-audio (builtin).")] = None,
+    judge_encoder: Annotated[Path | None, typer.Option(help="Folder from train-encoders: the verification judge's emotion reader.")] = None,
+    frame_match: Annotated[float | None, typer.Option(help="Builtin: 0 = clearest (default: on real voices any more "
                                                               "cost words) … 1 = closest to the voice.")] = None,
-    naturalness_margin: Annotated[Optional[float], typer.Option(help="Builtin: MOS (DistillMOS) a clone may lose against the most "
+    naturalness_margin: Annotated[float | None, typer.Option(help="Builtin: MOS (DistillMOS) a clone may lose against the most "
                                                                      "natural base voice; default 0.3.")] = None,
     strict: Annotated[bool, typer.Option(help="Exit 3 when verification still misses after the last round.")] = False,
     watermark: Annotated[bool, typer.Option(help=WATERMARK_HELP)] = True,
@@ -218,8 +218,8 @@ def say(
 @app.command()
 def run(
     job_file: Annotated[Path, typer.Argument(help="YAML job file (see docs/job-file.md).")],
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Output audio (default: the job's 'output', else JOB.wav here).")] = None,
-    report: Annotated[Optional[Path], typer.Option(help="Write a JSON report here.")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Output audio (default: the job's 'output', else JOB.wav here).")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write a JSON report here.")] = None,
     strict: Annotated[bool, typer.Option(help="Exit 3 when verification still misses after the last round.")] = False,
 ) -> None:
     """Run a YAML job file: one line (``text:``) or a dub (``video:``; see docs/job-file.md)."""
@@ -252,14 +252,14 @@ def emotion(
 @app.command()
 def analyze(
     media_file: Annotated[Path, typer.Argument(metavar="MEDIA", help="Video (mp4/mkv/mov/webm) or audio file.")],
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the per-segment analysis here (.json).")] = None,
-    plot: Annotated[Optional[Path], typer.Option(help="Write a PNG timeline of the 8 emotions here.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the per-segment analysis here (.json).")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG timeline of the 8 emotions here.")] = None,
     fps: Annotated[float, typer.Option(help="Video frames analysed per second.")] = 5.0,
     face_weight: Annotated[float, typer.Option(help="Weight of the face in the fusion (0 = voice only).")] = 0.5,
     voice_weight: Annotated[float, typer.Option(help="Weight of the voice in the fusion (0 = face only).")] = 0.5,
-    ser_model: Annotated[Optional[str], typer.Option(help="SER: 'acoustic' (default), a .json from train-ser, or a SpeechBrain folder.")] = None,
-    baseline: Annotated[Optional[Path], typer.Option(help="Calm speech of the same speaker: the acoustic SER's baseline.")] = None,
-    emotion_encoder: Annotated[Optional[Path], typer.Option(help="Folder from train-encoders: its emotion encoder is the SER.")] = None,
+    ser_model: Annotated[str | None, typer.Option(help="SER: 'acoustic' (default), a .json from train-ser, or a SpeechBrain folder.")] = None,
+    baseline: Annotated[Path | None, typer.Option(help="Calm speech of the same speaker: the acoustic SER's baseline.")] = None,
+    emotion_encoder: Annotated[Path | None, typer.Option(help="Folder from train-encoders: its emotion encoder is the SER.")] = None,
 ) -> None:
     """Recognise how the person in MEDIA feels, per speech segment: face + voice, fused and described."""
     from emodub.audio import atomic_output, load_audio
@@ -337,13 +337,13 @@ def train_ser(
 def train_encoders_command(
     corpus_dir: Annotated[Path, typer.Argument(help="CORPUS/<speaker>/<emotion>/*.wav, or RAVDESS / CREMA-D / ESD naming.")],
     out: Annotated[Path, typer.Option(help="Folder for the trained encoders (encoders.pt + encoders.json).")],
-    report: Annotated[Optional[Path], typer.Option(help="Write the held-out report here (.json).")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the held-out report here (.json).")] = None,
     epochs: Annotated[int, typer.Option(help="Training epochs (passes over the training clips, in batches of 32 one-second crops).")] = 150,
     grl_lambda: Annotated[float, typer.Option(help="Final strength λ of the gradient reversal (Ganin schedule from 0).")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed of the split and the weights.")] = 0,
     mel_warp: Annotated[float, typer.Option(help="Vocal-tract length perturbation: stretch each crop's mel axis by up to "
                                                  "± this share (0 = off; 0.1 helped unseen speakers with the GRL).")] = 0.0,
-    hold_out_speaker: Annotated[Optional[list[str]], typer.Option(help="Leave this speaker out of training and score emotion on it "
+    hold_out_speaker: Annotated[list[str] | None, typer.Option(help="Leave this speaker out of training and score emotion on it "
                                                                        "(repeatable).")] = None,
 ) -> None:
     """Train emotion and speaker encoders with gradient reversal; report accuracy and leakage with and without it."""
@@ -382,7 +382,7 @@ def train_encoders_command(
 DUB_SUFFIXES = (".mp4", ".mkv", ".mov")
 
 
-def _write_template(video: Path, template: Path, force: bool, speakers: Optional[int], fps: float) -> None:
+def _write_template(video: Path, template: Path, force: bool, speakers: int | None, fps: float) -> None:
     from emodub.dub import write_template
 
     if template.exists() and not force:
@@ -396,7 +396,7 @@ def _write_template(video: Path, template: Path, force: bool, speakers: Optional
                "edit the words (keep or change the speaker and emotion tags), then run again with --script")
 
 
-def _dub_one(video: Path, script: Path, voices: dict[str, Path], output: Path, report: Optional[Path], options, force: bool) -> bool:
+def _dub_one(video: Path, script: Path, voices: dict[str, Path], output: Path, report: Path | None, options, force: bool) -> bool:
     """Dub one video; False when skipped because its outputs exist."""
     from emodub.dub import changed_since, dub_video, output_paths
 
@@ -437,34 +437,34 @@ VOICE_HELP = ("Voice reference WAV (3–10 s): FILE for everyone, or NAME=FILE f
 @app.command()
 def dub(
     video: Annotated[Path, typer.Argument(help="Video file, or a folder of videos (each with <name>.srt beside it or in --script).")],
-    script: Annotated[Optional[Path], typer.Option(help="Script of new lines: SRT, WebVTT or ASS/SSA, any encoding (a folder for batch). "
+    script: Annotated[Path | None, typer.Option(help="Script of new lines: SRT, WebVTT or ASS/SSA, any encoding (a folder for batch). "
                                                         "Without it: write a template with the original dialogue and stop.")] = None,
-    voice: Annotated[Optional[list[str]], typer.Option("--voice", help=VOICE_HELP)] = None,
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Output video (.mp4/.mkv/.mov); a folder for batch.")] = None,
-    report: Annotated[Optional[Path], typer.Option(help="JSON report (default: OUTPUT with .json).")] = None,
-    emotion: Annotated[Optional[str], typer.Option(help="Preset NAME[:INTENSITY] fused with the detected emotion.")] = None,
-    emotion_text: Annotated[Optional[str], typer.Option(help="Description fused with the detected emotion.")] = None,
+    voice: Annotated[list[str] | None, typer.Option("--voice", help=VOICE_HELP)] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Output video (.mp4/.mkv/.mov); a folder for batch.")] = None,
+    report: Annotated[Path | None, typer.Option(help="JSON report (default: OUTPUT with .json).")] = None,
+    emotion: Annotated[str | None, typer.Option(help="Preset NAME[:INTENSITY] fused with the detected emotion.")] = None,
+    emotion_text: Annotated[str | None, typer.Option(help="Description fused with the detected emotion.")] = None,
     emotion_weight: Annotated[float, typer.Option(help="Share of --emotion/--emotion-text against the detected emotion (0..1).")] = 0.5,
     original_prosody: Annotated[bool, typer.Option(help="Use the original speech as the emotion reference (dual audio).")] = True,
-    base_voice: Annotated[Optional[str], typer.Option(help="Builtin base voice (default: chosen by similarity).")] = None,
+    base_voice: Annotated[str | None, typer.Option(help="Builtin base voice (default: chosen by similarity).")] = None,
     fps: Annotated[float, typer.Option(help="Video frames read per second for face expression.")] = 5.0,
-    workers: Annotated[Optional[int], typer.Option(
+    workers: Annotated[int | None, typer.Option(
         help="Processes working in parallel: a video's cues, or for a folder, whole videos (default: cores, at most 8).")] = None,
     force: Annotated[bool, typer.Option(help="Redo outputs that already exist.")] = False,
-    separator: Annotated[Optional[str], typer.Option(help="Source separation you have installed (demucs): removes the old voice.")] = None,
-    consent: Annotated[Optional[str], typer.Option(help=CONSENT_HELP)] = None,
-    emotion_encoder: Annotated[Optional[Path], typer.Option(help="Folder from train-encoders: reads the original voice's emotion.")] = None,
-    frame_match: Annotated[Optional[float], typer.Option(help="0 = clearest (default) … 1 = closest to the new voice (share of "
+    separator: Annotated[str | None, typer.Option(help="Source separation you have installed (demucs): removes the old voice.")] = None,
+    consent: Annotated[str | None, typer.Option(help=CONSENT_HELP)] = None,
+    emotion_encoder: Annotated[Path | None, typer.Option(help="Folder from train-encoders: reads the original voice's emotion.")] = None,
+    frame_match: Annotated[float | None, typer.Option(help="0 = clearest (default) … 1 = closest to the new voice (share of "
                                                               "the envelope from its frames).")] = None,
-    naturalness_margin: Annotated[Optional[float], typer.Option(help="MOS (DistillMOS) a clone may lose against the most natural "
+    naturalness_margin: Annotated[float | None, typer.Option(help="MOS (DistillMOS) a clone may lose against the most natural "
                                                                      "base voice; default 0.3.")] = None,
     max_rounds: Annotated[int, typer.Option(help="Verification rounds per cue (the ear, length, similarity; 1 = no retry).")] = 3,
-    speakers: Annotated[Optional[int], typer.Option(help="How many people speak in the video (default: found by the cast step).")] = None,
-    audio_codec: Annotated[Optional[str], typer.Option(help="Codec of the output track (default: the source's where the container "
+    speakers: Annotated[int | None, typer.Option(help="How many people speak in the video (default: found by the cast step).")] = None,
+    audio_codec: Annotated[str | None, typer.Option(help="Codec of the output track (default: the source's where the container "
                                                             "holds it, else AAC, or ALAC/FLAC for a lossless source).")] = None,
     sync: Annotated[str, typer.Option(help="fit: a line out of the 0.75–1.25 range is spoken at the limit when it fits; "
                                            "strict: it is not dubbed.")] = "fit",
-    ray: Annotated[Optional[str], typer.Option(help="Dub a folder on a Ray cluster: ADDRESS (HOST:PORT, ray://HOST:PORT, auto) "
+    ray: Annotated[str | None, typer.Option(help="Dub a folder on a Ray cluster: ADDRESS (HOST:PORT, ray://HOST:PORT, auto) "
                                                     "or 'local' (start one here, --workers CPUs). Needs emodub[ray].")] = None,
     ray_cue_group: Annotated[int, typer.Option(help="With --ray: cues per task when a long video is spread over the cluster.")] = 8,
     ray_shared: Annotated[bool, typer.Option(help="With --ray: every node sees the input and output paths (shared storage); "
@@ -506,8 +506,8 @@ def dub(
         _dub_one(video, script, voices, output, report, options, force)
 
 
-def _dub_batch(folder: Path, scripts: Optional[Path], voices: dict[str, Path], output: Optional[Path], options, force: bool,
-               ray: Optional[str], cue_group: int, shared: bool, workers: Optional[int]) -> None:
+def _dub_batch(folder: Path, scripts: Path | None, voices: dict[str, Path], output: Path | None, options, force: bool,
+               ray: str | None, cue_group: int, shared: bool, workers: int | None) -> None:
     """Every video of FOLDER (with <name>.srt); locally or on Ray; one failure does not stop the others."""
     from emodub.batch import LocalRunner, RayRunner, plan_batch, run_batch
     from emodub.media import VIDEO_SUFFIXES
@@ -573,9 +573,9 @@ def detect(
 @app.command()
 def cast(
     video: Annotated[Path, typer.Argument(help="Video or audio file whose speakers to find.")],
-    out_dir: Annotated[Optional[Path], typer.Option("-o", "--out-dir", help="Folder for cast.json and one WAV reference per speaker "
+    out_dir: Annotated[Path | None, typer.Option("-o", "--out-dir", help="Folder for cast.json and one WAV reference per speaker "
                                                                             "(default: <name>.cast beside the video).")] = None,
-    speakers: Annotated[Optional[int], typer.Option(help="How many people speak (default: found from the voices).")] = None,
+    speakers: Annotated[int | None, typer.Option(help="How many people speak (default: found from the voices).")] = None,
 ) -> None:
     """Find who speaks when in VIDEO, with each speaker's speaking time and one clean reference, saved as JSON + WAV."""
     from emodub import layout, media
@@ -647,10 +647,10 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8731,
     data_dir: Annotated[Path, typer.Option(help="Jobs (SQLite) and their files.")] = Path("emodub-studio"),
     workers: Annotated[int, typer.Option(help="Jobs run at once (one process each); the rest wait in the queue.", min=1)] = 1,
-    token: Annotated[Optional[str], typer.Option(help="Every API call then needs 'Authorization: Bearer TOKEN'.",
+    token: Annotated[str | None, typer.Option(help="Every API call then needs 'Authorization: Bearer TOKEN'.",
                                                  envvar="EMODUB_TOKEN")] = None,
     max_upload_mb: Annotated[int, typer.Option(help="Largest upload accepted (413 beyond it).", min=1)] = 2048,
-    allow_host: Annotated[Optional[list[str]], typer.Option(
+    allow_host: Annotated[list[str] | None, typer.Option(
         help="Another name the studio answers to (a reverse proxy's public name); repeatable. Requests naming any other "
              "host are refused (DNS rebinding).")] = None,
 ) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -62,7 +62,7 @@ class VectorEmotion(_Strict):
 
 
 SingleSource = Annotated[
-    Union[TextEmotion, AudioEmotion, DualAudioEmotion, PresetEmotion, VectorEmotion],
+    TextEmotion | AudioEmotion | DualAudioEmotion | PresetEmotion | VectorEmotion,
     Field(discriminator="method"),
 ]
 
@@ -75,7 +75,7 @@ class MixEmotion(_Strict):
 
 
 EmotionControl = Annotated[
-    Union[TextEmotion, AudioEmotion, DualAudioEmotion, PresetEmotion, VectorEmotion, MixEmotion],
+    TextEmotion | AudioEmotion | DualAudioEmotion | PresetEmotion | VectorEmotion | MixEmotion,
     Field(discriminator="method"),
 ]
 

@@ -13,8 +13,7 @@ from emodub import watermark
 from emodub.audio import Audio
 from emodub.dub.inputs import ANALYSIS_RATE_HZ
 from emodub.dub.plan import CueJob, PartJob, part_targets
-from emodub.engines.base import SynthesisRequest, detect_language, get_engine, natural_length_s
-from emodub.engines.builtin import voice_search
+from emodub.engines.base import SynthesisRequest, detect_language, get_engine, natural_length_s, prepare_voice
 from emodub.errors import EmodubError
 from emodub.progress import Progress
 from emodub.timing import RATIO_MAX, RATIO_MIN, DurationPlan
@@ -148,17 +147,20 @@ def run_jobs(jobs: list[CueJob], workers: int, notify: Progress) -> tuple[dict[i
 
 def build_profiles(session: DubSession, notify: Progress) -> None:
     """Each (voice, language) profile once, before the workers start (they load it from the cache)."""
-    needed = sorted({(key, detect_language(part.text)) for cue, row in zip(session.cues, session.assigned)
-                     for part, (_, key) in zip(cue.parts, row)})
+    needed: dict[tuple[str, str], str] = {}  # (voice key, language) ► a line of it
+    for cue, row in zip(session.cues, session.assigned):
+        for part, (_, key) in zip(cue.parts, row):
+            needed.setdefault((key, detect_language(part.text)), part.text)
     total = PROFILE_STEPS * len(needed)  # one total for the whole step, known before it starts: a bar never runs backwards
 
     def tick(number: int):
         return lambda done, steps: notify("voice profile", number * PROFILE_STEPS + (PROFILE_STEPS * done) // max(1, steps), total)
 
-    for number, (key, language) in enumerate(needed):
-        voice_search.load_or_build_profile(session.references[key], language, base_voice=session.options.base_voice,
-                                           frame_match=session.options.frame_match,
-                                           naturalness_margin=session.options.naturalness_margin, progress=tick(number),
-                                           commercial=session.options.commercial)
+    engine, options = get_engine("builtin"), session.options
+    for number, ((key, language), text) in enumerate(sorted(needed.items())):
+        request = SynthesisRequest(text=text, speaker_reference=session.references[key], language=language, base_voice=options.base_voice,
+                                   frame_match=options.frame_match, naturalness_margin=options.naturalness_margin,
+                                   commercial=options.commercial)
+        prepare_voice(engine, request, tick(number))
     if needed:
         notify("voice profile", total, total)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import importlib.metadata
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +14,7 @@ from typing import Any, Protocol
 from emodub.audio import Audio
 from emodub.emotion.space import EmotionVector, VoiceQualities
 from emodub.errors import InputError
+from emodub.progress import StepProgress
 from emodub.textnorm import check_line_length
 from emodub.timing import DurationPlan
 
@@ -85,40 +88,64 @@ class Engine(Protocol):
     def synthesize(self, request: SynthesisRequest) -> Synthesis: ...
 
 
+class PlanningEngine(Engine, Protocol):
+    """An engine that knows a line's free length before rendering it, so a dub renders each part once."""
+
+    def natural_length_s(self, request: SynthesisRequest) -> float: ...
+
+
+class VoicePreparingEngine(Engine, Protocol):
+    """An engine that learns a voice ahead of its lines (the builtin engine's voice search), caching what it learns."""
+
+    def prepare_voice(self, request: SynthesisRequest, progress: StepProgress | None = None) -> Any: ...
+
+
+def prepare_voice(engine: Engine, request: SynthesisRequest, progress: StepProgress | None = None) -> None:
+    """Learn the request's voice now, so the renders after it (in any worker) find it ready; a no-op for other engines."""
+    prepare = getattr(engine, "prepare_voice", None)
+    if prepare is not None:
+        prepare(request, progress)
+
+
 def natural_length_s(engine: Engine, request: SynthesisRequest) -> float:
-    """The line's free length: predicted where the engine can plan (``engine.natural_length_s``), else from a free render."""
+    """The line's free length: predicted where the engine can plan (:class:`PlanningEngine`), else from a free render."""
     predict = getattr(engine, "natural_length_s", None)
     if predict is not None:
         return float(predict(request))
     return engine.synthesize(dataclasses.replace(request, duration=DurationPlan("free"))).free_duration_s
 
 
+ENTRY_POINT_GROUP = "emodub.engines"  # a package adds an engine with [project.entry-points."emodub.engines"] name = "module:Factory"
+SHIPPED_ENGINES = {  # the engines in this package, by import path: base.py imports none of them until one is asked for
+    "builtin": "emodub.engines.builtin.engine:BuiltinEngine",
+    "indextts2": "emodub.engines.indextts2:IndexTTS2Engine",
+}
 _REGISTRY: dict[str, Callable[..., Engine]] = {}
 
 
 def register_engine(name: str, factory: Callable[..., Engine]) -> None:
+    """Make ``factory`` available as engine ``name`` in this process (tests and plug-ins not installed as packages)."""
     _REGISTRY[name] = factory
 
 
+def engine_paths() -> dict[str, str]:
+    """Engine name ► ``module:Factory``: the shipped engines, then those other installed packages declare."""
+    paths = dict(SHIPPED_ENGINES)
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        paths.setdefault(entry.name, entry.value)
+    return paths
+
+
 def engine_names() -> list[str]:
-    _load_builtin_engines()
-    return sorted(_REGISTRY)
+    return sorted(set(_REGISTRY) | set(engine_paths()))
 
 
 def get_engine(name: str, **options: Any) -> Engine:
-    """Create the engine registered as ``name`` (options go to its factory)."""
-    _load_builtin_engines()
+    """Create the engine registered as ``name`` (options go to its factory); its module is imported on first use."""
     if name not in _REGISTRY:
-        raise InputError(f"engine {name!r} is not known; available: {', '.join(sorted(_REGISTRY))}")
+        paths = engine_paths()
+        if name not in paths:
+            raise InputError(f"engine {name!r} is not known; available: {', '.join(engine_names())}")
+        module, _, factory = paths[name].partition(":")
+        _REGISTRY[name] = getattr(importlib.import_module(module), factory)
     return _REGISTRY[name](**options)
-
-
-def _load_builtin_engines() -> None:
-    if "builtin" not in _REGISTRY:
-        from emodub.engines.builtin.engine import BuiltinEngine
-
-        register_engine("builtin", BuiltinEngine)
-    if "indextts2" not in _REGISTRY:
-        from emodub.engines.indextts2 import IndexTTS2Engine
-
-        register_engine("indextts2", IndexTTS2Engine)

@@ -401,7 +401,7 @@ def _new_job(store: JobStore, form, max_bytes: int) -> dict[str, Any]:
     video_upload = form.get("video")
     if video_upload is None or isinstance(video_upload, str):
         raise HTTPException(422, "video is missing: send the video file in a 'video' field")
-    unknown = [key for key in form.keys() if key not in ("video", "script", "voice", "options", "consent") and not key.startswith("voice:")]
+    unknown = [key for key in form if key not in ("video", "script", "voice", "options", "consent") and not key.startswith("voice:")]
     if unknown:
         raise HTTPException(422, f"unknown field {unknown[0]!r}; allowed: video, script, voice, voice:NAME, options, consent")
     options = _options(form)
@@ -450,7 +450,7 @@ def _say_request(store: JobStore, form, max_bytes: int) -> tuple[Path, dict[str,
     if uploaded and voice_id:
         raise HTTPException(422, "give one voice: either a 'voice' file or a 'voice_id', not both")
     _require_consent(consent)
-    unknown = [key for key in form.keys() if key not in SAY_FIELDS]
+    unknown = [key for key in form if key not in SAY_FIELDS]
     if unknown:
         raise HTTPException(422, f"unknown field {unknown[0]!r}; allowed: {', '.join(SAY_FIELDS)}")
     known = None if uploaded else _voice_of_job(store, str(voice_id).strip())

@@ -7,6 +7,7 @@ pipeline functions as the CLI (:func:`emodub.dub.dub_video`, :func:`emodub.dub.r
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -39,10 +40,8 @@ class ClaimLost(Exception):
 
 def init_worker() -> None:
     """Per worker process: die with the server, one thread per pool, a lower priority than the server."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: the claim check still stops an orphan from writing
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: no orphan runs on after a crash
-    except (OSError, AttributeError):  # not Linux: the claim check still stops an orphan from writing
-        pass
     os.nice(NICENESS)
     from emodub.threads import limit_threads
 

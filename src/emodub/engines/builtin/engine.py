@@ -18,12 +18,12 @@ import numpy as np
 from emodub.audio import Audio
 from emodub.emotion.space import EmotionVector, VoiceQualities
 from emodub.engines.base import Synthesis, SynthesisRequest
-from emodub.engines.builtin import kokoro, neural_length, neural_prosody, render, timbre, transfer, voice_search, world
+from emodub.engines.builtin import kokoro, neural_length, neural_prosody, render, timbre, transfer, voice_profile, voice_search, world
 from emodub.engines.builtin.base_voice import BASE_VOICES, is_available, synthesize_base_timed, unavailable_reason, voices_for
 from emodub.engines.builtin.zh_baker import LICENCE_NOTE
 from emodub.errors import EngineError, InputError
 from emodub.licences import commercial_base_voice, commercial_refusal
-from emodub.progress import Progress
+from emodub.progress import Progress, StepProgress
 from emodub.timing import find_pauses, land_exactly, plan_time_map, spans_from_phones
 
 TARGET_LOUDNESS_LUFS = -23.0  # EBU R128; leaves headroom for loud emotions
@@ -90,8 +90,8 @@ class LinePlan:
     """What a line will be before it is rendered: the voice, the emotion's shape, and its free (natural) length."""
 
     language: str
-    choice: timbre.VoiceChoice
-    profile: timbre.VoiceProfile
+    choice: voice_profile.VoiceChoice
+    profile: voice_profile.VoiceProfile
     emotion: EmotionVector | None
     shape: render.ProsodyShape
     template: transfer.ProsodyTemplate | None
@@ -137,9 +137,8 @@ class BuiltinEngine:
         if not voices_for(language):
             raise EngineError(f"no base voice for language {language!r} is installed (need espeak-ng / flite)")
 
-        profile = self._profile(request.speaker_reference, language, base_voice, request.frame_match, request.naturalness_margin,
-                                request.commercial)
-        choice = profile.choices[timbre.choice_key(language, base_voice, request.frame_match, request.naturalness_margin,
+        profile = self.prepare_voice(request)
+        choice = profile.choices[voice_profile.choice_key(language, base_voice, request.frame_match, request.naturalness_margin,
                                                    request.commercial)]
 
         if language == "zh":
@@ -284,14 +283,17 @@ class BuiltinEngine:
             warnings=warnings,
         )
 
-    def _profile(self, reference: Audio, language: str, base_voice: str | None, frame_match: float | None,
-                 naturalness_margin: float | None, commercial: bool = False) -> timbre.VoiceProfile:
+    def prepare_voice(self, request: SynthesisRequest, progress: StepProgress | None = None) -> voice_profile.VoiceProfile:
+        """The request's voice profile for its language and settings: from the cache, or searched now (a new voice, ≤ 60 s)."""
+
         def tick(done: int, total: int) -> None:
-            if self._progress is not None:
+            if progress is not None:
+                progress(done, total)
+            elif self._progress is not None:
                 self._progress("voice profile", done, total)
 
-        return voice_search.load_or_build_profile(reference, language, base_voice=base_voice, frame_match=frame_match,
-                                                  naturalness_margin=naturalness_margin, progress=tick, commercial=commercial)
-
+        return voice_search.load_or_build_profile(request.speaker_reference, request.resolved_language, base_voice=request.base_voice,
+                                                  frame_match=request.frame_match, naturalness_margin=request.naturalness_margin,
+                                                  progress=tick, commercial=request.commercial)
 
 __all__ = ["BuiltinEngine"]

@@ -41,7 +41,7 @@ import numpy as np
 
 from emodub.audio import Audio
 from emodub.ear import Ear, error_rate, loss_measure
-from emodub.engines.builtin import kokoro, timbre, transfer, world
+from emodub.engines.builtin import kokoro, probes, timbre, transfer, voice_profile, world
 from emodub.model_files import models_dir
 from emodub.naturalness import NaturalnessJudge, mean_score
 from emodub.voice import cosine, speaker_embedding
@@ -68,14 +68,14 @@ Tick = Callable[[], None]
 class Point:
     """One candidate on the naturalness/similarity frontier: the style's voice at an envelope share, scored."""
 
-    choice: timbre.VoiceChoice  # envelope_match, similarity and naturalness filled in
+    choice: voice_profile.VoiceChoice  # envelope_match, similarity and naturalness filled in
     renders: tuple[Audio, ...]  # the probe sentences as this candidate says them
 
 
 @functools.lru_cache(maxsize=4)
 def probe_phonemes(language: str) -> tuple[str, ...]:
     """The probe sentences (PROBE_TEXTS) in Kokoro's phones, phonemised once per process."""
-    return tuple(kokoro.phonemes(text, language) for text in timbre.PROBE_TEXTS[language])
+    return tuple(kokoro.phonemes(text, language) for text in probes.PROBE_TEXTS[language])
 
 
 @functools.lru_cache(maxsize=4)
@@ -104,7 +104,7 @@ def pack_material(language: str) -> dict[str, PackMaterial]:
         for name in kokoro.PACKS:
             audio = kokoro.synthesize_phonemes(phones, kokoro.KokoroStyle({name: 1.0}))
             arrays[f"embedding_{name}"], arrays[f"rate_{name}"] = speaker_embedding(audio), np.array(syllable_rate_hz(audio))
-        tmp = timbre.writing_path(path)
+        tmp = voice_profile.writing_path(path)
         np.savez(tmp, **arrays)
         tmp.replace(path)
     with np.load(path) as data:
@@ -155,7 +155,7 @@ def clear_packs(language: str, ear: Ear | None) -> list[str]:
 def pack_error_rate(pack: str, language: str, ear: Ear) -> float:
     """A pack's mean WER (English) or CER (Mandarin) on the probe sentences, as the ear transcribes them; once per machine and ear."""
     path = models_dir() / "kokoro" / "pack_error_rates.json"
-    texts = timbre.PROBE_TEXTS[language]
+    texts = probes.PROBE_TEXTS[language]
     key = f"{PACKS_VERSION}|{type(ear).__name__}|{pack}|{hashlib.sha1('|'.join(texts).encode()).hexdigest()[:12]}"
     known = json.loads(path.read_text()) if path.exists() else {}
     if key not in known:
@@ -163,7 +163,7 @@ def pack_error_rate(pack: str, language: str, ear: Ear) -> float:
         known[key] = round(float(np.mean([error_rate(text, ear.transcribe(kokoro.synthesize_phonemes(phones, style), language), language)
                                           for text, phones in zip(texts, probe_phonemes(language))])), 4)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = timbre.writing_path(path)
+        tmp = voice_profile.writing_path(path)
         tmp.write_text(json.dumps(known, indent=1))
         os.replace(tmp, path)
     return float(known[key])
@@ -209,7 +209,7 @@ def walk(start: kokoro.KokoroStyle, start_score: float, score: Callable[[kokoro.
     return best, best_score, wins
 
 
-def frontier(style: kokoro.KokoroStyle, raw: list[Audio], profile: timbre.VoiceProfile, reference_embedding: np.ndarray,
+def frontier(style: kokoro.KokoroStyle, raw: list[Audio], profile: voice_profile.VoiceProfile, reference_embedding: np.ndarray,
              judge: NaturalnessJudge | None, *, points: tuple[tuple[bool, float], ...] = FRONTIER, tick: Tick | None = None
              ) -> list[Point]:
     """The style's probe sentences (``raw``, as Kokoro says them) at each frontier point, scored by GE2E and by the judge."""
@@ -228,21 +228,21 @@ def frontier(style: kokoro.KokoroStyle, raw: list[Audio], profile: timbre.VoiceP
     return scored
 
 
-def style_choice(style: kokoro.KokoroStyle, profile: timbre.VoiceProfile, analysed: list[world.WorldFeatures]) -> timbre.VoiceChoice:
+def style_choice(style: kokoro.KokoroStyle, profile: voice_profile.VoiceProfile, analysed: list[world.WorldFeatures]) -> voice_profile.VoiceChoice:
     """A VoiceChoice for a Kokoro style: its own probe statistics (for partial envelope matching), no warp, no aperiodicity shift."""
     coded = [timbre.voiced_coded(timbre.band_limited(f, profile.nyquist_hz)) for f in analysed]
     mean, std = timbre.cepstrum_stats(np.concatenate(coded))
-    return timbre.VoiceChoice("kokoro", 1.0, mean.round(5).tolist(), std.round(5).tolist(), [0.0] * len(timbre.AP_BANDS_HZ),
+    return voice_profile.VoiceChoice("kokoro", 1.0, mean.round(5).tolist(), std.round(5).tolist(), [0.0] * len(timbre.AP_BANDS_HZ),
                               0.0, 0.0, frame_match=0.0, envelope_match=1.0, style=style.to_dict())
 
 
-def _natural_enough(choice: timbre.VoiceChoice, limit: float | None) -> bool:
+def _natural_enough(choice: voice_profile.VoiceChoice, limit: float | None) -> bool:
     return limit is None or choice.naturalness is None or not np.isfinite(choice.naturalness) or choice.naturalness >= limit
 
 
-def choose_kokoro_voice(reference: Audio, profile: timbre.VoiceProfile, language: str, *, judge: NaturalnessJudge | None,
+def choose_kokoro_voice(reference: Audio, profile: voice_profile.VoiceProfile, language: str, *, judge: NaturalnessJudge | None,
                         naturalness_limit: float | None, ear: Ear | None, error_limit: float | None, steps: int = WALK_STEPS,
-                        tick: Tick | None = None) -> timbre.VoiceChoice:
+                        tick: Tick | None = None) -> voice_profile.VoiceChoice:
     """The Kokoro style and frontier point closest to the reference within the bounds (see the module docstring).
 
     A walk step is taken only when the judge finds it natural enough (the limit, or, for a start
@@ -252,16 +252,16 @@ def choose_kokoro_voice(reference: Audio, profile: timbre.VoiceProfile, language
     natural is offered (:mod:`voice_search` then says so in the report).
     """
     reference_embedding = speaker_embedding(reference)
-    probes, screening = probe_phonemes(language), screen_phonemes(language)
+    probe_phones, screening = probe_phonemes(language), screen_phonemes(language)
     spoken: dict[tuple[int, int], Audio] = {}
     kept: list[kokoro.KokoroStyle] = []  # keeps the styles alive, so their ids key ``spoken``
 
     def on_probes(style: kokoro.KokoroStyle) -> list[Audio]:
         kept.append(style)
-        for i, phones in enumerate(probes):
+        for i, phones in enumerate(probe_phones):
             if (id(style), i) not in spoken:
                 spoken[id(style), i] = kokoro.synthesize_phonemes(phones, style, speed=speed)
-        return [spoken[id(style), i] for i in range(len(probes))]
+        return [spoken[id(style), i] for i in range(len(probe_phones))]
 
     def similarity_on_probes(style: kokoro.KokoroStyle) -> float:
         return float(np.mean([_similarity(audio, reference_embedding) for audio in on_probes(style)]))
@@ -299,7 +299,7 @@ def choose_kokoro_voice(reference: Audio, profile: timbre.VoiceProfile, language
     if ear is not None:
         for heard, point in enumerate(order[:2], start=1):
             choice = point.choice
-            choice.probe_error = timbre.probe_error(list(point.renders), language, ear)
+            choice.probe_error = probes.probe_error(list(point.renders), language, ear)
             choice.ear, choice.error_limit, choice.hearings = loss_measure(ear), error_limit, heard
             if tick is not None:
                 tick()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from emodub.audio import Audio
-from emodub.engines.builtin import kokoro, render, timbre, transfer, world
+from emodub.engines.builtin import kokoro, render, timbre, transfer, voice_profile, world
 
 # Frames above this F0 are reshaped; below it Kokoro's track falls towards 0 in unvoiced stretches and is left as it is.
 # (Its sine source voices frames from 10 Hz up, but stretching those low values too roughened wide-range emotions:
@@ -24,12 +24,12 @@ from emodub.engines.builtin import kokoro, render, timbre, transfer, world
 VOICED_HZ = 50.0
 
 
-def needs_no_vocoder(choice: timbre.VoiceChoice) -> bool:
+def needs_no_vocoder(choice: voice_profile.VoiceChoice) -> bool:
     """Whether ``choice`` leaves Kokoro's spectral envelope alone (its F0 mapping, if any, goes on the F0 track)."""
     return not timbre.reshapes_envelope(choice)
 
 
-def f0_edit(choice: timbre.VoiceChoice, profile: timbre.VoiceProfile, shape: render.ProsodyShape,
+def f0_edit(choice: voice_profile.VoiceChoice, profile: voice_profile.VoiceProfile, shape: render.ProsodyShape,
             template: transfer.ProsodyTemplate | None = None, alpha: float = 1.0, *, tonal: bool = False) -> kokoro.F0Edit:
     """The edit :func:`kokoro.synthesize_phonemes` applies to each chunk's F0 track: new track and gain contour (dB)."""
 

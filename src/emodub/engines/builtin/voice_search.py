@@ -1,6 +1,6 @@
 """A new voice's choice: words first, then a human sound, then the voice.
 
-Two searches offer a candidate each: :func:`timbre.choose_voice` (the WORLD base voices, flite, joe,
+Two searches offer a candidate each: :func:`timbre_search.choose_voice` (the WORLD base voices, flite, joe,
 zh-baker, espeak-ng, reshaped by warp and cepstral matching; bounded by the ear) and
 :func:`kokoro_search.choose_kokoro_voice` (Kokoro's style vector moved toward the speaker; bounded
 by the ear and the judge).  The naturalness judge (:mod:`emodub.naturalness`) scores each on its
@@ -25,7 +25,7 @@ import numpy as np
 
 from emodub.audio import Audio
 from emodub.ear import Ear, can_hear, default_ear
-from emodub.engines.builtin import kokoro, kokoro_search, timbre
+from emodub.engines.builtin import kokoro, kokoro_search, probes, timbre_search, voice_profile
 from emodub.engines.builtin.base_voice import synthesize_base, voices_for
 from emodub.errors import EngineError
 from emodub.licences import commercial_base_voice
@@ -46,28 +46,28 @@ NATURALNESS_VERSION = 1
 def base_naturalness(voice: str, language: str, judge: NaturalnessJudge) -> float:
     """A base voice's own MOS on the probe sentences (Kokoro: the average of its packs); once per machine and judge."""
     path = models_dir() / "base_voice_naturalness.json"
-    texts = timbre.PROBE_TEXTS[language]
+    texts = probes.PROBE_TEXTS[language]
     key = f"{NATURALNESS_VERSION}|{judge.name}|{voice}|{hashlib.sha1('|'.join(texts).encode()).hexdigest()[:12]}"
     known = json.loads(path.read_text()) if path.exists() else {}
     if key not in known:
         known[key] = mean_score(judge, [synthesize_base(voice, text) for text in texts])
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = timbre.writing_path(path)
+        tmp = voice_profile.writing_path(path)
         tmp.write_text(json.dumps(known, indent=1))
         os.replace(tmp, path)
     return float(known[key])
 
 
-def _acceptable(choice: timbre.VoiceChoice) -> bool:
+def _acceptable(choice: voice_profile.VoiceChoice) -> bool:
     words = choice.probe_error is None or choice.error_limit is None or choice.probe_error <= choice.error_limit
     sound = choice.naturalness is None or choice.naturalness_limit is None or choice.naturalness >= choice.naturalness_limit
     return words and sound
 
 
-def choose(reference: Audio, profile: timbre.VoiceProfile, language: str, *, base_voice: str | None = None,
+def choose(reference: Audio, profile: voice_profile.VoiceProfile, language: str, *, base_voice: str | None = None,
            frame_match: float | None = None, margin: float = DEFAULT_NATURALNESS_MARGIN,
            progress: StepProgress | None = None, judge: NaturalnessJudge | None = None, ear: Ear | None = None,
-           commercial: bool = False) -> timbre.VoiceChoice:
+           commercial: bool = False) -> voice_profile.VoiceChoice:
     """The voice for ``language``: the closest acceptable candidate of both searches (see the module docstring).
 
     ``base_voice`` limits the search to that base voice ("kokoro": the style search only); a WORLD base
@@ -90,8 +90,8 @@ def choose(reference: Audio, profile: timbre.VoiceProfile, language: str, *, bas
     error_floor = error_limit = None
     if hears and use_kokoro:
         assert ear is not None
-        error_floor = min(timbre.base_probe_error(v, language, ear) for v in available)
-        error_limit = round(error_floor + timbre.ear_margin(ear), 4)
+        error_floor = min(probes.base_probe_error(v, language, ear) for v in available)
+        error_limit = round(error_floor + probes.ear_margin(ear), 4)
 
     steps_done = 0
     world_total = [0]
@@ -109,14 +109,14 @@ def choose(reference: Audio, profile: timbre.VoiceProfile, language: str, *, bas
         if progress is not None:
             progress(world_total[0] + min(steps_done, kokoro_steps), world_total[0] + kokoro_steps)
 
-    candidates: list[timbre.VoiceChoice] = []
+    candidates: list[voice_profile.VoiceChoice] = []
     if world_voices:
-        choice = timbre.choose_voice(reference, profile, language, candidates=world_voices,
+        choice = timbre_search.choose_voice(reference, profile, language, candidates=world_voices,
                                      frame_match=frame_match, progress=world_tick, ear=ear)
         if judge is not None and base_voice is None:
             choice = world_frontier(choice, reference, profile, language, judge, limit)
         elif judge is not None:  # a base voice asked for by name keeps its full matching: its naturalness is reported
-            choice.naturalness = mean_score(judge, timbre.render_probes(profile, choice, language))
+            choice.naturalness = mean_score(judge, probes.render_probes(profile, choice, language))
         candidates.append(choice)
     if use_kokoro:
         choice = kokoro_search.choose_kokoro_voice(reference, profile, language, judge=judge, naturalness_limit=limit,
@@ -139,8 +139,8 @@ def choose(reference: Audio, profile: timbre.VoiceProfile, language: str, *, bas
     return best
 
 
-def world_frontier(choice: timbre.VoiceChoice, reference: Audio, profile: timbre.VoiceProfile, language: str,
-                   judge: NaturalnessJudge, limit: float | None) -> timbre.VoiceChoice:
+def world_frontier(choice: voice_profile.VoiceChoice, reference: Audio, profile: voice_profile.VoiceProfile, language: str,
+                   judge: NaturalnessJudge, limit: float | None) -> voice_profile.VoiceChoice:
     """The WORLD search's winner at each envelope share of ``WORLD_ENVELOPE_SHARES``: the most similar inside the bound, else the most natural.
 
     The cepstral matching that brings a base voice toward the speaker is what costs it naturalness
@@ -151,7 +151,7 @@ def world_frontier(choice: timbre.VoiceChoice, reference: Audio, profile: timbre
     points = []
     for share in WORLD_ENVELOPE_SHARES:
         point = dataclasses.replace(choice, envelope_match=share, notes=list(choice.notes))
-        renders = timbre.render_probes(profile, point, language)
+        renders = probes.render_probes(profile, point, language)
         point.naturalness = mean_score(judge, renders)
         point.similarity = round(float(np.mean([cosine(speaker_embedding(r, trim_silence=False), reference_embedding) for r in renders])), 4)
         points.append(point)
@@ -159,7 +159,7 @@ def world_frontier(choice: timbre.VoiceChoice, reference: Audio, profile: timbre
     return max(inside, key=lambda p: p.similarity) if inside else max(points, key=lambda p: p.naturalness)
 
 
-def _given_up(candidates: list[timbre.VoiceChoice], best: timbre.VoiceChoice) -> str:
+def _given_up(candidates: list[voice_profile.VoiceChoice], best: voice_profile.VoiceChoice) -> str:
     """In words: no candidate held both bounds, and what the chosen one gives up."""
     parts = []
     for c in candidates:
@@ -173,28 +173,28 @@ def _given_up(candidates: list[timbre.VoiceChoice], best: timbre.VoiceChoice) ->
 
 
 @functools.lru_cache(maxsize=8)
-def _load_cached(path: Path, modified_ns: int) -> timbre.VoiceProfile:
+def _load_cached(path: Path, modified_ns: int) -> voice_profile.VoiceProfile:
     """A profile read once per file version (a dub or a job reads it for every line and round)."""
-    return timbre.VoiceProfile.load(path)
+    return voice_profile.VoiceProfile.load(path)
 
 
 def load_or_build_profile(reference: Audio, language: str, *, base_voice: str | None = None, frame_match: float | None = None,
                           naturalness_margin: float | None = None, progress: StepProgress | None = None,
-                          commercial: bool = False) -> timbre.VoiceProfile:
+                          commercial: bool = False) -> voice_profile.VoiceProfile:
     """The cached profile for this reference, with a choice for ``language`` (searched if missing)."""
-    path = timbre.cache_dir() / f"{timbre.reference_hash(reference)}.json"
+    path = voice_profile.cache_dir() / f"{voice_profile.reference_hash(reference)}.json"
     profile = None
     if path.exists():
         try:
             profile = _load_cached(path, path.stat().st_mtime_ns)
         except (ValueError, TypeError, KeyError):
             profile = None  # an old or damaged cache entry is rebuilt
-        if profile is not None and profile.version != timbre.PROFILE_VERSION:
+        if profile is not None and profile.version != voice_profile.PROFILE_VERSION:
             profile = None
     if profile is None:
-        profile = timbre.describe_reference(reference)
+        profile = voice_profile.describe_reference(reference)
     base_voice = commercial_default(language, base_voice, commercial)
-    wanted = timbre.choice_key(language, base_voice, frame_match, naturalness_margin, commercial)
+    wanted = voice_profile.choice_key(language, base_voice, frame_match, naturalness_margin, commercial)
     if wanted not in profile.choices:
         margin = DEFAULT_NATURALNESS_MARGIN if naturalness_margin is None else naturalness_margin
         profile.choices[wanted] = choose(reference, profile, language, base_voice=base_voice, frame_match=frame_match,
@@ -208,7 +208,7 @@ def commercial_default(language: str, base_voice: str | None, commercial: bool) 
     return "kokoro" if commercial and base_voice is None and language == "zh" else base_voice
 
 
-def kokoro_style(choice: timbre.VoiceChoice) -> kokoro.KokoroStyle:
+def kokoro_style(choice: voice_profile.VoiceChoice) -> kokoro.KokoroStyle:
     """The style a Kokoro choice renders with (the average of the packs for a choice without one)."""
     return kokoro.KokoroStyle.from_dict(choice.style) if choice.style else kokoro.DEFAULT_STYLE
 
