@@ -23,10 +23,15 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from emodub import media
 from emodub.audio import atomic_output, load_audio
-from emodub.dub import DubOptions, changed_since, dub_video, output_paths
+from emodub.dub import DubOptions, changed_since, dub_video, output_paths, run_jobs
+from emodub.engines.base import SynthesisRequest, detect_language, get_engine, prepare_voice
 from emodub.errors import EmodubError, InputError
 from emodub.progress import Progress
+from emodub.subtitles import read_script
+from emodub.threads import limit_threads
+from emodub.workers import start_worker
 
 RAY_ADDRESS = re.compile(r"^(local|auto|(ray://)?[A-Za-z0-9.\-]+:[0-9]{1,5}|(ray://)?\[[0-9A-Fa-f:]+\]:[0-9]{1,5})$")
 DEFAULT_CUE_GROUP = 8  # cues per task when a long video is spread over the cluster
@@ -121,7 +126,6 @@ class LocalRunner:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        from emodub.workers import start_worker
 
         voice_profiles(items, voices, options)  # into the file cache the workers read: each voice searched once, not per worker
         count = min(options.workers, len(items))
@@ -261,10 +265,7 @@ def _report_with_paths(data: bytes, item: BatchItem, voices: dict[str, Path]) ->
 
 def voice_profiles(items: list[BatchItem], voices: dict[str, Path], options: DubOptions) -> dict[str, bytes]:
     """Each given voice's profile for every language its scripts use, searched once here: {cache file name: bytes}."""
-    from emodub import media
-    from emodub.engines.base import SynthesisRequest, detect_language, get_engine, prepare_voice
-    from emodub.engines.builtin import voice_profile
-    from emodub.subtitles import read_script
+    from emodub.engines.builtin import voice_profile  # heavy (pyworld): loaded only when used
 
     references = [load_audio(path) for path in voices.values()]
     if not references:  # every voice comes from its own video's cast
@@ -294,8 +295,7 @@ def _dub_on_node(item: BatchItem, inputs: dict[str, bytes | None] | None, voices
     """One video on a Ray worker: profiles into the local cache, inputs from bytes (or shared paths), outputs back as bytes."""
     import ray
 
-    from emodub.engines.builtin import voice_profile
-    from emodub.threads import limit_threads
+    from emodub.engines.builtin import voice_profile  # heavy (pyworld): loaded only when used
 
     limit_threads()
     for name, data in profiles.items():
@@ -338,7 +338,6 @@ def _cue_groups(cue_group: int):
     def synthesize(jobs, workers: int, notify: Progress):
         import ray
 
-        from emodub.dub import run_jobs
 
         if len(jobs) <= cue_group:
             return run_jobs(jobs, 1, notify)
@@ -356,8 +355,5 @@ def _cue_groups(cue_group: int):
 
 
 def _synthesize_group(jobs):
-    from emodub.dub import run_jobs
-    from emodub.threads import limit_threads
-
     limit_threads()
     return run_jobs(jobs, 1, lambda step, done, total: None)

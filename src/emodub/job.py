@@ -14,7 +14,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from emodub.consent import require_consent
+from emodub.emotion.space import EmotionVector
 from emodub.errors import InputError
+from emodub.licences import commercial_base_voice, commercial_refusal
 from emodub.timing import RATIO_MAX, RATIO_MIN, DurationPlan
 
 
@@ -173,7 +175,7 @@ class Job(_Strict):
     @model_validator(mode="after")
     def _watermark_can_be_applied(self) -> Job:
         if self.watermark:
-            from emodub.watermark import missing_reason
+            from emodub.watermark import missing_reason  # heavy (scipy): loaded only when used
 
             reason = missing_reason()
             if reason is not None:
@@ -182,8 +184,6 @@ class Job(_Strict):
 
     @model_validator(mode="after")
     def _commercial_models_only(self) -> Job:
-        from emodub.licences import commercial_base_voice, commercial_refusal
-
         if self.commercial and self.engine.name != "builtin":
             raise ValueError(f"commercial: engine {self.engine.name!r}'s checkpoint licence is not known to emodub; "
                              "check its terms yourself and run without --commercial, or use the builtin engine")
@@ -225,8 +225,6 @@ class DirectedEmotionConfig(_Strict):
         if self.preset is None and self.description is None:
             raise ValueError("give a preset (e.g. 'angry:0.6') or a description (e.g. 'whispering, scared'), or remove the entry")
         if self.preset is not None:
-            from emodub.emotion.space import EmotionVector
-
             try:
                 EmotionVector.parse_preset(self.preset)
             except InputError as error:
@@ -271,8 +269,7 @@ class DubSettings(_Strict):
 
     def dub_options(self, *, workers: int = 1, audio_codec: str | None = None):
         """These settings as :class:`emodub.dub.DubOptions` (every value already validated here)."""
-        from emodub.dub import DirectedEmotion, DubOptions
-        from emodub.emotion.space import EmotionVector
+        from emodub.dub import DirectedEmotion, DubOptions  # heavy (scipy): loaded only when used
 
         def directed(config: DirectedEmotionConfig) -> DirectedEmotion:
             return DirectedEmotion(EmotionVector.parse_preset(config.preset) if config.preset else None, config.description)

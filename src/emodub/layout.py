@@ -18,6 +18,7 @@ import numpy as np
 
 from emodub.audio import Audio
 from emodub.errors import InputError
+from emodub.media import decode_pcm
 
 # what each container holds (ffmpeg encoder names); the first lossy and lossless entries are the fallbacks
 CONTAINER_CODECS = {
@@ -93,8 +94,6 @@ class Tracks:
 
 def extract_tracks(info) -> Tracks:
     """Every channel of the first audio track at its own rate, in ffmpeg's channel order."""
-    from emodub.media import decode_pcm
-
     channels = info.audio_channels or 1
     rate = info.audio_rate_hz or 48000
     samples = decode_pcm(info, channels=channels, sample_rate_hz=rate)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emodub.audio import Audio
+from emodub.audio import Audio, load_audio, save_audio
 from emodub.errors import InputError, MediaError
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v")
@@ -220,7 +220,6 @@ def separate_background(track: Audio, separator: str) -> Audio:
     import sys
     import tempfile
 
-    from emodub.audio import load_audio, save_audio
 
     check_separator(separator)
     with tempfile.TemporaryDirectory(prefix="emodub-separate-") as name:

@@ -23,6 +23,7 @@ import numpy as np
 
 from emodub.audio import Audio
 from emodub.errors import EngineError
+from emodub.threads import size_torch
 
 JUDGE_RATE_HZ = 16000
 MIN_SCORED_S = 0.3  # shorter clips say nothing about a voice; they are not scored
@@ -43,8 +44,7 @@ class DistillMOS:
     licence = "MIT (code and weights; the weights ship inside the distillmos wheel)"
 
     def __init__(self) -> None:
-        from emodub.threads import size_torch
-        from emodub.torchaudio_standin import ensure_torchaudio
+        from emodub.torchaudio_standin import ensure_torchaudio  # heavy (torch): loaded only when used
 
         ensure_torchaudio()
         try:

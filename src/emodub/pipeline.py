@@ -28,6 +28,7 @@ from emodub.job import (
     TextEmotion,
     VectorEmotion,
 )
+from emodub.licences import synthesis_models
 from emodub.naturalness import default_judge
 from emodub.progress import Progress
 from emodub.timing import duration_error_ms
@@ -152,7 +153,7 @@ def synthesize_job(job: Job, *, hook: Progress | None = None) -> tuple[Synthesis
     notify("load inputs", 0, 1)
     for folder in (job.engine.emotion_encoder, job.verify.emotion_encoder):
         if folder is not None:
-            from emodub.train import load_encoders
+            from emodub.train import load_encoders  # heavy (torch): loaded only when used
 
             load_encoders(folder)  # a bad folder fails here, before the voice profile's minutes of work
     reference = load_audio(job.speaker_reference, what="speaker reference")
@@ -190,7 +191,7 @@ def synthesize_job(job: Job, *, hook: Progress | None = None) -> tuple[Synthesis
         max_rounds, _, judge_folder = settings.pop("max_rounds"), settings.pop("enabled"), settings.pop("emotion_encoder")
         judge = None
         if judge_folder is not None:
-            from emodub.train import EncoderSER
+            from emodub.train import EncoderSER  # heavy (torch): loaded only when used
 
             judge = EncoderSER(judge_folder)
         synthesis, checked, rounds = synthesize_verified(engine, request, thresholds=Thresholds(**settings),
@@ -274,8 +275,6 @@ def synthesize_job(job: Job, *, hook: Progress | None = None) -> tuple[Synthesis
 
 def models_of(job: Job, synthesis: Synthesis) -> list[str]:
     """The models (keys of :data:`emodub.licences.MODELS`) that made or judged one line."""
-    from emodub.licences import synthesis_models
-
     if synthesis.engine != "builtin":
         return [synthesis.engine, "ge2e", "distillmos", *(["whisper-base"] if job.verify.enabled else [])]
     return synthesis_models([str(synthesis.applied.get("base_voice", ""))],

@@ -14,9 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from emodub.audio import Audio, save_audio
+from emodub.audio import Audio, load_audio, save_audio
+from emodub.emotion.space import EmotionVector, VoiceQualities
+from emodub.engines.base import SynthesisRequest, get_engine
+from emodub.engines.builtin.base_voice import synthesize_base
 from emodub.errors import InputError
 from emodub.media import tool_path
+from emodub.subtitles import write_srt
 
 DRAWN_EXPRESSIONS = ("happy", "sad", "surprised", "angry", "calm")
 CHORDS_HZ = ((220.0, 277.2, 329.6), (196.0, 246.9, 293.7), (174.6, 220.0, 261.6), (196.0, 246.9, 329.6))  # A, G, F, G/E
@@ -127,9 +131,6 @@ def flite_scene(folder: str | Path, lines: list[tuple[str, str, str]], *, voice:
                 rate_hz: int = 48000) -> tuple[Path, Path]:
     """A clip of shots, one per ``(original words, new line, drawn expression)``: flite speaking the original under a face,
     and an SRT whose cues cover each original line with its new line.  Returns (video, script)."""
-    from emodub.audio import load_audio
-    from emodub.subtitles import write_srt
-
     folder = Path(folder)
     lead_s, gap_s = 0.4, 0.8
     parts, faces, cues, t = [np.zeros(int(lead_s * rate_hz), np.float32)], [], [], lead_s
@@ -151,11 +152,6 @@ def make_demo_material(folder: str | Path) -> tuple[Path, Path]:
 
     The actor's voice is flite's awb; the dub voice is another speaker.  Returns (video, script).
     """
-    from emodub.audio import load_audio
-    from emodub.emotion.space import EmotionVector
-    from emodub.engines.base import SynthesisRequest, get_engine
-    from emodub.subtitles import write_srt
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     actor_reference = folder / "actor_reference.wav"
@@ -189,10 +185,7 @@ def make_emotion_corpus(folder: str | Path, *, voices: tuple[str, ...] = ("flite
 
     Quick (no voice-profile search): base voice ► WORLD ► the builtin engine's emotion rules ► WORLD.
     """
-    from emodub.audio import save_audio
-    from emodub.emotion.space import EmotionVector, VoiceQualities
-    from emodub.engines.builtin import render, world
-    from emodub.engines.builtin.base_voice import synthesize_base
+    from emodub.engines.builtin import render, world  # heavy (pyworld): loaded only when used
 
     folder = Path(folder)
     for voice in voices:

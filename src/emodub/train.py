@@ -40,6 +40,7 @@ from torch import nn
 from emodub.audio import Audio, load_audio
 from emodub.emotion.ser_training import AUDIO_SUFFIXES, READERS, speaker_of
 from emodub.emotion.space import EMOTION_NAMES, EmotionVector, canonical_emotion_name
+from emodub.emotion.speech import SpeechEmotion
 from emodub.errors import InputError
 from emodub.progress import Progress, StepProgress
 
@@ -385,7 +386,5 @@ class EncoderSER:
         self.model = load_encoders(folder)
 
     def predict(self, audio: Audio):
-        from emodub.emotion.speech import SpeechEmotion
-
         vector, confidence = self.model.emotion_vector(audio)
         return SpeechEmotion(vector, confidence, self.name, {}, {}, [f"emotion encoder: {vector.dominant()} {confidence:.2f}"])

@@ -14,6 +14,7 @@ import numpy as np
 
 from emodub.audio import Audio
 from emodub.memo import by_content
+from emodub.threads import size_torch
 
 ENCODER_RATE_HZ = 16000
 
@@ -25,7 +26,6 @@ def load_encoder():
         warnings.simplefilter("ignore")
         from resemblyzer import VoiceEncoder
 
-        from emodub.threads import size_torch
 
         size_torch()  # one thread: 46× faster than two on a busy 2-core machine (bench/intelligibility.py threads)
         return VoiceEncoder("cpu", verbose=False)

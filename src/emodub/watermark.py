@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emodub import media
 from emodub.audio import Audio
 from emodub.errors import InputError
 
@@ -58,7 +59,7 @@ def require() -> None:
 @lru_cache(maxsize=1)
 def load_watermarker():
     """PerTh's implicit watermarker on the CPU, loaded once per process (its load message kept off stdout)."""
-    from emodub.torchaudio_standin import ensure_torchaudio
+    from emodub.torchaudio_standin import ensure_torchaudio  # heavy (torch): loaded only when used
 
     require()
     ensure_torchaudio()
@@ -165,8 +166,6 @@ TAG_KEYS = ("title", "software", "encoder", "comment", "date", "artist", "copyri
 
 def check_detectable(path: str | Path):
     """Probe ``path`` (InputError for a missing, non-media, empty, soundless or too short file); returns its media info."""
-    from emodub import media
-
     info = media.probe(path)
     if not info.has_audio:
         raise InputError(f"file {str(path)!r} has no audio stream; there is no watermark to look for")
@@ -178,8 +177,6 @@ def check_detectable(path: str | Path):
 
 def detect_file(info) -> FileDetection:
     """Decode a probed file's first audio track (mono, PerTh's rate) and look for the mark; its emodub tags beside."""
-    from emodub import media
-
     audio = media.extract_audio(info, DETECT_RATE_HZ)
     tags = {k: v for k, v in info.tags.items() if k in TAG_KEYS}
     return FileDetection(str(info.path), info.duration_s, detect(audio), tags)

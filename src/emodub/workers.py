@@ -31,10 +31,10 @@ def start_worker(workers: int) -> None:
 
 def preload() -> None:
     """Load the models of a cue's synthesis and verification now; one that is not installed is skipped (its check says so later)."""
-    from emodub.ear import default_ear
-    from emodub.engines.builtin import kokoro
-    from emodub.naturalness import default_judge
-    from emodub.voice import load_encoder
+    from emodub.ear import default_ear  # heavy (scipy): loaded only when used
+    from emodub.engines.builtin import kokoro  # heavy (scipy): loaded only when used
+    from emodub.naturalness import default_judge  # heavy (scipy): loaded only when used
+    from emodub.voice import load_encoder  # heavy (scipy): loaded only when used
 
     load_encoder()
     default_ear()

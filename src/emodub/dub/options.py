@@ -79,7 +79,7 @@ class DubOptions:
         if self.watermark:
             watermark.require()  # missing weights: refused here, before any model loads, unless --no-watermark
         if self.emotion_encoder is not None:
-            from emodub.train import load_encoders
+            from emodub.train import load_encoders  # heavy (torch): loaded only when used
 
             load_encoders(self.emotion_encoder)  # a bad folder fails here, before any work
 

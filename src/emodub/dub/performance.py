@@ -24,7 +24,7 @@ def read_performance(cues: list[Cue], info: media.MediaInfo, track16: Audio, opt
     """
     faces = None if options.commercial else read_faces(info, options.frame_rate_hz, hook)  # FER2013's terms: research only
     if options.emotion_encoder is not None:
-        from emodub.train import EncoderSER
+        from emodub.train import EncoderSER  # heavy (torch): loaded only when used
 
         ser: SpeechEmotionModel = EncoderSER(options.emotion_encoder)
     else:

@@ -14,6 +14,7 @@ from emodub.dub.mix import loudness_lufs
 from emodub.dub.render import RenderedCue
 from emodub.emotion.describe import describe_en, describe_zh
 from emodub.emotion.space import EmotionVector
+from emodub.licences import synthesis_models
 from emodub.naturalness import default_judge
 from emodub.subtitles import Cue
 from emodub.voice import speaker_similarity
@@ -172,8 +173,6 @@ def joined_intelligibility(parts: list[dict[str, Any] | None]) -> dict[str, Any]
 
 def models_of(session: DubSession) -> list[str]:
     """The models (keys of :data:`emodub.licences.MODELS`) that made or judged this dub."""
-    from emodub.licences import synthesis_models
-
     options = session.options
     described = bool(options.emotion_text) or any(d.emotion_text for d in [*options.speaker_emotions.values(), *options.cue_emotions.values()])
     lines = synthesis_models([b for synth in session.results.values() for b in synth.base_voices], reads_descriptions=described)

@@ -9,11 +9,12 @@ from emodub import layout, media
 from emodub.audio import Audio, atomic_output
 from emodub.cast import diarize
 from emodub.dub.inputs import ANALYSIS_RATE_HZ
+from emodub.ear import WhisperEar, default_ear
 from emodub.emotion.analysis import read_faces, read_segment, read_voices
-from emodub.emotion.speech import AcousticSER
+from emodub.emotion.speech import AcousticSER, speech_segments
 from emodub.errors import InputError
 from emodub.progress import Progress
-from emodub.subtitles import write_srt
+from emodub.subtitles import placeholder, template_cues, write_srt
 
 
 @dataclass
@@ -37,10 +38,6 @@ def write_template(video: str | Path, template: str | Path, *, speakers: int | N
     step, the emotion read from face and voice (keep it, change it or delete it).  Without an ear
     (faster-whisper not installed) the words are placeholders that ``dub`` refuses until replaced.
     """
-    from emodub.ear import WhisperEar, default_ear
-    from emodub.emotion.speech import speech_segments
-    from emodub.subtitles import placeholder, template_cues
-
     notify = hook or (lambda step, done, total: None)
     video, template = Path(video), Path(template)
     info = media.probe(video)

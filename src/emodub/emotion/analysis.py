@@ -18,8 +18,10 @@ import numpy as np
 
 from emodub import media
 from emodub.audio import Audio
+from emodub.cast import diarize
 from emodub.emotion import face as fer
 from emodub.emotion.describe import describe_en, describe_zh
+from emodub.emotion.normalise import speaker_norms
 from emodub.emotion.space import EMOTION_NAMES, EmotionVector, fuse
 from emodub.emotion.speech import MIN_SPEECH_S, AcousticSER, SpeechEmotion, SpeechEmotionModel, TrainedSER, measure_cues, speech_segments
 from emodub.errors import InputError
@@ -174,8 +176,6 @@ def read_voices(spans: list[tuple[float, float]], speakers: list[str | None], au
     Per-speaker normalisation (:mod:`emodub.emotion.normalise`) applies to the acoustic SER (when
     no explicit baseline was given) and to a trained SER; other models read each span on its own.
     """
-    from emodub.emotion.normalise import speaker_norms
-
     rate = audio16.sample_rate_hz
     pieces = [Audio(audio16.samples[int(a * rate):int(b * rate)], rate) for a, b in spans]
     out: list[tuple[SpeechEmotion | None, list[str]]] = []
@@ -211,8 +211,6 @@ def read_voices(spans: list[tuple[float, float]], speakers: list[str | None], au
 
 def speakers_of(spans: list[tuple[float, float]], audio16: Audio) -> list[str | None]:
     """Who speaks in each span (the cast step's dominant speaker); one speaker when voices cannot be told apart."""
-    from emodub.cast import diarize
-
     try:
         cast = diarize(audio16)
     except InputError:

@@ -34,6 +34,7 @@ from typing import Protocol
 import numpy as np
 
 from emodub.audio import Audio
+from emodub.emotion.normalise import speaker_norms
 from emodub.emotion.space import EMOTION_NAMES, EmotionVector, canonical_emotion_name
 from emodub.errors import EngineError, InputError
 from emodub.memo import by_content
@@ -320,7 +321,6 @@ def feature_vector(audio: Audio, cues: dict[str, float] | None = None, z: dict[s
     """
     import librosa
 
-    from emodub.emotion.normalise import speaker_norms
 
     cues = cues if cues is not None else measure_cues(audio)
     if z is None:

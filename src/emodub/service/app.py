@@ -28,7 +28,10 @@ from sse_starlette.sse import EventSourceResponse
 
 from emodub import __version__
 from emodub.consent import require_consent
+from emodub.emotion.describe import describe_en, describe_zh
+from emodub.emotion.text import text_to_emotion
 from emodub.errors import EmodubError, InputError
+from emodub.job import DubSettings, errors_line
 from emodub.service import files
 from emodub.service.advice import advise
 from emodub.service.edits import parse_edit, parse_take
@@ -265,9 +268,6 @@ def create_app(data_dir: str | Path, *, workers: int = 1, token: str | None = No
     @app.get("/api/emotion", dependencies=api)
     def emotion(text: str) -> dict[str, Any]:
         """What T2E reads in a description (EN or ZH): the 8 weights, the voice qualities, a description back."""
-        from emodub.emotion.describe import describe_en, describe_zh
-        from emodub.emotion.text import text_to_emotion
-
         if not text.strip():
             raise HTTPException(422, "text '' is empty; describe an emotion, e.g. 'angrily, voice shaking' or '悲伤地低语'")
         parsed = text_to_emotion(text)
@@ -369,8 +369,6 @@ def _settled(path: Path) -> Path:
 
 
 def _options(form) -> dict[str, Any]:
-    from emodub.job import DubSettings, errors_line
-
     raw = form.get("options") or "{}"
     try:
         options = json.loads(raw if isinstance(raw, str) else raw.file.read())

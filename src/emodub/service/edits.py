@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from emodub.dub import CueEdit
 from emodub.emotion.space import EmotionVector, canonical_emotion_name
 from emodub.errors import InputError
 from emodub.subtitles.retime import retimed
@@ -68,8 +69,6 @@ def parse_edit(body: dict[str, Any], summary: dict[str, Any], cue: int) -> dict[
 
 def cue_edit(payload: dict[str, Any], session):
     """The payload as :class:`emodub.dub.CueEdit`; intensity alone rescales the cue's current emotion."""
-    from emodub.dub import CueEdit
-
     request = CueEditRequest.model_validate({k: v for k, v in payload.items() if k != "cue"})
     emotion = None
     if request.emotion is not None:

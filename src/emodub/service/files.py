@@ -15,6 +15,7 @@ from typing import BinaryIO
 from emodub import media
 from emodub.audio import check_reference, load_audio, save_audio
 from emodub.errors import EmodubError, InputError
+from emodub.subtitles import read_script
 
 CHUNK_BYTES = 1 << 20
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
@@ -101,8 +102,6 @@ def accept_voice(temp: Path, folder: Path, what: str) -> Path:
 
 def accept_script(temp: Path, folder: Path, info: media.MediaInfo, what: str = "the script") -> Path:
     """A script the subtitle reader reads against this video (any encoding, SRT/WebVTT/ASS/SSA)."""
-    from emodub.subtitles import read_script
-
     final = folder / "script.sub"
     temp.rename(final)
     try:

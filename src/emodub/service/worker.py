@@ -18,10 +18,15 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from emodub import layout, media, watermark
 from emodub.audio import Audio, atomic_output, save_audio
+from emodub.dub import DubSession, choose_take, dub_video, redub_cue, write_template
 from emodub.errors import EmodubError
+from emodub.job import DubSettings, parse_job
+from emodub.pipeline import synthesize_job, write_outputs
 from emodub.progress import step_words
 from emodub.service.store import JobStore, Task
+from emodub.threads import limit_threads
 
 # where each pipeline step sits in a task's progress (0..1); steps not listed keep the last value
 STAGE_SPANS = {"starting": (0.0, 0.02), "transcribe": (0.02, 0.12), "cast": (0.12, 0.2), "read faces": (0.2, 0.3), "read voices": (0.3, 0.35),
@@ -43,7 +48,6 @@ def init_worker() -> None:
     with contextlib.suppress(OSError, AttributeError):  # not Linux: the claim check still stops an orphan from writing
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: no orphan runs on after a crash
     os.nice(NICENESS)
-    from emodub.threads import limit_threads
 
     limit_threads()
 
@@ -113,9 +117,6 @@ class JobProgress:
 
 
 def _first_dub(folder: Path, out: Path, job: dict[str, Any], progress: JobProgress) -> dict[str, Any]:
-    from emodub.dub import DubSession, dub_video, write_template
-    from emodub.job import DubSettings
-
     inputs = job["inputs"]
     video = folder / inputs["video"]
     options = DubSettings.model_validate(job["options"]).dub_options()
@@ -136,8 +137,7 @@ def _first_dub(folder: Path, out: Path, job: dict[str, Any], progress: JobProgre
 
 def _redub(folder: Path, out: Path, job: dict[str, Any], task: Task, progress: JobProgress, version: int) -> dict[str, Any]:
     """A cue redone as a new take (kind ``cue``), or one of its takes chosen again (kind ``take``): the next version."""
-    from emodub.dub import DubSession, choose_take, redub_cue
-    from emodub.service.edits import cue_edit
+    from emodub.service.edits import cue_edit  # here, not at the top: that module imports this one
 
     session = DubSession.load(folder / f"v{job['version']}" / "session.pkl")
     if task.kind == "take":
@@ -150,8 +150,6 @@ def _redub(folder: Path, out: Path, job: dict[str, Any], task: Task, progress: J
 
 def _write_originals(folder: Path, session) -> None:
     """The original dialogue (for the page's waveform) and each cue's original audio, once per job."""
-    from emodub import layout, media
-
     originals = folder / "original"
     if (originals / "track.wav").exists():
         return
@@ -169,7 +167,7 @@ def _publish_version(out: Path, session, previous: dict[str, Any], version: int)
     The summary lists every take of a redone cue with the version whose ``cue-NNN.wav`` holds its audio:
     a cue's first take is in version 1 (the dub), a new take in the version that made it.
     """
-    from emodub.service.plot import plot_emotions
+    from emodub.service.plot import plot_emotions  # here, not at the top: that module imports this one
 
     report = _report(out)
     for number, cue in enumerate(session.cues):
@@ -194,8 +192,6 @@ def _report(out: Path) -> dict[str, Any]:
 
 def detect_file(path: str) -> dict[str, Any]:
     """``POST /api/detect`` in a worker process: the upload checked, then read for the watermark."""
-    from emodub import watermark
-
     info = watermark.check_detectable(path)
     watermark.require()
     return watermark.detect_file(info).to_dict()
@@ -203,9 +199,6 @@ def detect_file(path: str) -> dict[str, Any]:
 
 def say_line(folder: str, spec: dict[str, Any]) -> dict[str, Any]:
     """``POST /api/say`` in a worker process: the job validated as ``emodub run`` validates it, the line and its report written."""
-    from emodub.job import parse_job
-    from emodub.pipeline import synthesize_job, write_outputs
-
     job = parse_job(spec, base_dir=Path(folder))
     synthesis, report = synthesize_job(job)
     write_outputs(synthesis, report, Path(folder) / "line.wav", Path(folder) / "line.json")

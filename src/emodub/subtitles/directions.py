@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 
 from emodub.emotion.space import EmotionVector
+from emodub.emotion.text import text_to_emotion
 from emodub.errors import InputError
 
 _BRACKETS = re.compile(r"\[[^\[\]]*\]|\([^()]*\)|（[^（）]*）|【[^【】]*】|\{[^{}]*\}|♪[^♪]*(?:♪|$)")
@@ -71,8 +72,6 @@ def _turns(lines: list[str]) -> list[str]:
 
 def _direction(inner: str, bracket: str, cue_index: int) -> tuple[str, object] | None:
     """("preset", vector) / ("description", text) / ("speaker", name), or None for a sound annotation."""
-    from emodub.emotion.text import text_to_emotion
-
     if speaker := _SPEAKER_TAG.match(inner):
         return "speaker", speaker.group(1)
     if bracket == "{":

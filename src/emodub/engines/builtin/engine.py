@@ -63,7 +63,7 @@ def _heard_emotion(reference: Audio, encoder_folder: Path) -> tuple[EmotionVecto
     population register norms, which mixes that speaker's register into the emotion.  Contour
     shapes are transferred either way (they are z-scored, so speaker-free).
     """
-    from emodub.train import load_encoders
+    from emodub.train import load_encoders  # heavy (torch): loaded only when used
 
     return load_encoders(encoder_folder).emotion_vector(reference)
 

@@ -41,6 +41,7 @@ from emodub.audio import Audio
 from emodub.errors import EngineError, InputError
 from emodub.model_files import models_dir
 from emodub.textnorm import zh_runs
+from emodub.threads import thread_count
 
 SAMPLE_RATE_HZ = 24000
 PACKS = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
@@ -141,7 +142,6 @@ def decoder_model_file() -> Path:
 def _new_session(path: Path):
     import onnxruntime
 
-    from emodub.threads import thread_count
 
     reason = missing_reason()
     if reason:

@@ -16,6 +16,7 @@ with warnings.catch_warnings():  # pyworld imports the deprecated pkg_resources
     import pyworld
 
 from emodub.audio import Audio
+from emodub.timing import find_pauses, land_exactly, plan_time_map
 
 FRAME_PERIOD_MS = 5.0
 ANALYSIS_RATE_HZ = 22050
@@ -143,8 +144,6 @@ def fit_length(audio: Audio, target_s: float, smoothness: float = 0.5) -> Audio:
     For engines that cannot land a length themselves (IndexTTS2): the same length fit the
     builtin engine uses, applied to finished audio.
     """
-    from emodub.timing import find_pauses, land_exactly, plan_time_map
-
     features = analyze(audio)
     frame_s = features.frame_period_ms / 1000
     spans = find_pauses(features.frame_energy_db())
