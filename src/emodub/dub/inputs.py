@@ -10,8 +10,6 @@ from emodub.dub.options import EVERYONE
 from emodub.errors import InputError
 
 ANALYSIS_RATE_HZ = 16000
-
-
 TRUNCATION_SLACK_S = 0.5  # sound that ends this much before the container says is a truncated file, not encoder padding
 
 

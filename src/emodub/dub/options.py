@@ -13,8 +13,6 @@ from emodub.errors import InputError
 from emodub.licences import commercial_base_voice, commercial_refusal
 
 EVERYONE = "*"  # the voices key for every speaker without a voice of their own
-
-
 SYNC_POLICIES = ("fit", "strict")
 
 

@@ -122,9 +122,9 @@ def cue_job(session: DubSession, number: int, track16: Audio, track_rate_hz: int
         use_reference = options.original_prosody and undirected and len(original) >= ANALYSIS_RATE_HZ // 2
         reference = session.references[key]
         part_jobs.append(PartJob(part.text, reference.samples, reference.sample_rate_hz, chosen, qualities,
-                                  original if use_reference else None))
+                                 original if use_reference else None))
     session.plans[number] = part_plans
     next_start = session.cues[number + 1].start_s if number + 1 < len(session.cues) else session.media_duration_s
     return CueJob(number, tuple(part_jobs), cue.span_s, next_start - cue.start_s, track_rate_hz, options.base_voice,
-                options.seed, options.frame_match, options.max_rounds, options.sync, options.naturalness_margin, options.watermark,
-                options.commercial)
+                  options.seed, options.frame_match, options.max_rounds, options.sync, options.naturalness_margin, options.watermark,
+                  options.commercial)

@@ -25,15 +25,11 @@ if TYPE_CHECKING:
 
 
 DEFAULT_PROSODY_ALPHA = 0.7  # how much of the original delivery's contour the new line takes
-
-
 PROFILE_STEPS = 100  # the voice-profile step counts in hundredths of each voice it matches
-
-
 DUB_THRESHOLDS = Thresholds(require_arousal_match=False)  # a cue's emotion comes from the original performance; words and length decide
 
 
-Synthesizer = Callable[[list["CueJob"], int, Progress], tuple[dict[int, "RenderedCue"], dict[int, str]]]  # jobs, workers, hook ► results, failures
+Synthesizer = Callable[[list[CueJob], int, Progress], tuple[dict[int, "RenderedCue"], dict[int, str]]]  # jobs, workers, progress ► results, failures
 
 
 @dataclass
@@ -90,8 +86,8 @@ def synthesize_cue(job: CueJob) -> RenderedCue:
         joined = Audio(np.concatenate([a.samples for a in audios]), job.rate_hz)
         if job.watermark:
             joined = watermark.mark(joined)  # the finished line (its length fitted); the mix only scales it, the bed is never marked
-        return RenderedCue(job.index, joined, status, free_total, needed, ratio, target_total, warnings, audios, heard, rounds_used, natural,
-                      bases)
+        return RenderedCue(job.index, joined, status, free_total, needed, ratio, target_total, warnings, audios, heard, rounds_used,
+                           natural, bases)
 
     needed = job.span_s / free_total
     if RATIO_MIN <= needed <= RATIO_MAX:
@@ -100,7 +96,7 @@ def synthesize_cue(job: CueJob) -> RenderedCue:
     out_of_range = f"needs ratio {needed:.2f} to fit {job.span_s:.2f} s (allowed {RATIO_MIN}–{RATIO_MAX})"
     if job.sync == "strict":
         return RenderedCue(job.index, None, "not-dubbed", free_total, needed, None, None,
-                      [f"not dubbed (sync policy strict), rewrite the line: it {out_of_range}"])
+                           [f"not dubbed (sync policy strict), rewrite the line: it {out_of_range}"])
     if needed > RATIO_MAX:
         quiet = job.span_s - RATIO_MAX * free_total
         return verified([DurationPlan("controlled", ratio=RATIO_MAX)] * len(job.parts), "short-of-shot", RATIO_MAX,
@@ -111,8 +107,8 @@ def synthesize_cue(job: CueJob) -> RenderedCue:
                         f"the line is long for its shot: {out_of_range}; spoken at {RATIO_MIN}, it runs {longest - job.span_s:.2f} s "
                         "into the following silence")
     return RenderedCue(job.index, None, "not-dubbed", free_total, needed, None, None,
-                  [f"not dubbed, rewrite the line: it {out_of_range} and even at {RATIO_MIN} it takes {longest:.2f} s, "
-                   f"more than the {job.room_s:.2f} s before the next cue"])
+                       [f"not dubbed, rewrite the line: it {out_of_range} and even at {RATIO_MIN} it takes {longest:.2f} s, "
+                        f"more than the {job.room_s:.2f} s before the next cue"])
 
 
 def run_jobs(jobs: list[CueJob], workers: int, notify: Progress) -> tuple[dict[int, RenderedCue], dict[int, str]]:

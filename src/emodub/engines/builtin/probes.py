@@ -23,14 +23,8 @@ from emodub.model_files import models_dir
 from emodub.voice import speaker_embedding
 
 BASE_PROBES_VERSION = 5  # bump when the probe analysis changes: the per-machine cache is rebuilt
-
-
 EAR_MARGIN = 0.08  # share of probe words a candidate may lose over the clearest base voice, Whisper reading along (probe_error)
-
-
 TRANSCRIBED_EAR_MARGIN = 0.05  # the same for an ear that transcribes (pocketsphinx): whole edits, not a soft count
-
-
 WARP_GRID = (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25)
 
 
@@ -39,8 +33,6 @@ WARP_GRID = (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25)
 # 0.057–0.067 at 0.85–1.0 to 0.081 at 1.05 and 0.167 at 1.25, for no gain in similarity.  English keeps 0.85: it
 # lost words on average (0.050 against 0.024–0.033), but a man cloned from flite-slt needs it (the cast test).
 WARP_RANGE = {"zh": (0.85, 1.05)}
-
-
 PROBE_TEXTS = {
     "en": ("The quick brown fox jumps over the lazy dog, and then it runs away into the quiet forest.",
            "She sells fresh fish at the market every morning, rain or shine.",
@@ -49,8 +41,6 @@ PROBE_TEXTS = {
            "她每天早上都在市场卖新鲜的鱼，不管刮风下雨。",
            "为什么有人愿意等这么久，等一辆从来不准时的公共汽车？"),
 }
-
-
 EAR_EXTRA_TEXTS = {  # heard with the probes above by the ear only: more words make its verdict on a candidate less of a coin toss
     "en": ("My sister bought a yellow umbrella at the station last Thursday.",
            "How much longer do we have to drive before we reach the bridge?",
@@ -59,17 +49,9 @@ EAR_EXTRA_TEXTS = {  # heard with the probes above by the ear only: more words m
            "我们还要开多久才能到那座桥？",
            "没有人接电话，所以他留了一条短信就回家了。"),
 }
-
-
 PROBE_GAP_S = 0.5  # silence between the ear's probe sentences
-
-
 STORED_BANDS_HZ = (8000.0, 11025.0, 12000.0, world.ANALYSIS_RATE_HZ / 2 / BAND_EDGE)  # references at 16, 22.05, 24 kHz, and ≥ 24.5 kHz
-
-
 PROBE_PAUSE_S = 0.1  # longest pause a stored probe keeps: the search embeds its renders without a voice-activity trim
-
-
 PAUSE_DB = 50.0  # a frame this far under the probe's loudest is a pause
 
 

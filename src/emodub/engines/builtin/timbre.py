@@ -16,17 +16,9 @@ if TYPE_CHECKING:
 
 
 CEPSTRUM_DIMS = 40
-
-
 BAND_EDGE = 0.9
-
-
 AP_BANDS_HZ = ((0, 1000), (1000, 4000), (4000, 11025))
-
-
 FRAME_MATCH_NEIGHBOURS = 4
-
-
 SCORE_FFT_SIZE = {16000: 512}  # the FFT a render at that rate is synthesised with (a 32-ms window: F0 down to 31 Hz)
 
 

@@ -59,14 +59,8 @@ from emodub.progress import StepProgress
 from emodub.voice import cosine, speaker_embedding
 
 COARSE_WARPS = (0.9, 1.05, 1.2)  # every searched base voice; the fine grid only for the leading voices
-
-
 FINE_AROUND = 1  # a leading voice's fine warps lie next to its best coarse warp
-
-
 EAR_SHORTLIST = 3  # most similar candidates the ear hears
-
-
 EAR_MAX_HEARINGS = 6  # when none of those keeps the words: the best candidate of each other base voice, up to this many
 
 
@@ -92,11 +86,7 @@ class SearchPlan:
 
 
 EXHAUSTIVE_SEARCH = SearchPlan()
-
-
 QUICK_SEARCH = SearchPlan(screen_probes=1, finalists=3, fine_steps=1, render_rate_hz=16000)
-
-
 DEFAULT_SEARCH = QUICK_SEARCH
 
 

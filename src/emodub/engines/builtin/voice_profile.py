@@ -19,15 +19,11 @@ from emodub.engines.builtin import world
 from emodub.engines.builtin.timbre import ap_bands_of, band_limited, cepstrum_stats, voiced_coded
 
 PROFILE_VERSION = 13
-
-
 DEFAULT_FRAME_MATCH = 0.0  # 0 = statistics only; 1 = wholly from the reference frames.  On real references 0.25–0.5 cost
 
 
 # words (alsa-utils voice: WER 0 % at 0, 13.5 % at 0.25 and 0.5) for +0.01–0.08 GE2E: bench/intelligibility.py shares
 FRAME_STRIDE = 2  # the reference is described on every 2nd 5-ms frame (neighbours are alike): half of WORLD's costly passes
-
-
 REFERENCE_DIO_SPEED = 2  # F0 of the reference tracked on a downsampled signal: only its statistics are used
 
 
