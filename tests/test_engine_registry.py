@@ -80,3 +80,19 @@ def test_a_voice_prepared_ahead_is_ready_for_its_lines(reference):
     steps: list[str] = []
     result = get_engine("builtin", progress=lambda step, done, total: steps.append(step)).synthesize(request)
     assert "voice profile" not in steps and result.audio.duration_s > 1.0
+
+
+def test_a_broken_plug_in_is_named_in_one_line(tmp_path):
+    info = tmp_path / "broken_engine-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-engine\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[emodub.engines]\nbroken = no_such_module:Engine\n")
+    said = run_python("""
+        from emodub.engines.base import get_engine
+        from emodub.errors import EngineError
+        try:
+            get_engine("broken")
+        except EngineError as error:
+            print(error)
+    """, str(tmp_path))
+    assert said == "engine 'broken' (no_such_module:Engine) could not be loaded: No module named 'no_such_module'"

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from emodub.audio import Audio
 from emodub.emotion.space import EmotionVector, VoiceQualities
-from emodub.errors import InputError
+from emodub.errors import EngineError, InputError
 from emodub.progress import StepProgress
 from emodub.textnorm import check_line_length
 from emodub.timing import DurationPlan
@@ -120,12 +120,7 @@ SHIPPED_ENGINES = {  # the engines in this package, by import path: base.py impo
     "builtin": "emodub.engines.builtin.engine:BuiltinEngine",
     "indextts2": "emodub.engines.indextts2:IndexTTS2Engine",
 }
-_REGISTRY: dict[str, Callable[..., Engine]] = {}
-
-
-def register_engine(name: str, factory: Callable[..., Engine]) -> None:
-    """Make ``factory`` available as engine ``name`` in this process (tests and plug-ins not installed as packages)."""
-    _REGISTRY[name] = factory
+_FACTORIES: dict[str, Callable[..., Engine]] = {}  # engines imported so far, by name
 
 
 def engine_paths() -> dict[str, str]:
@@ -137,15 +132,18 @@ def engine_paths() -> dict[str, str]:
 
 
 def engine_names() -> list[str]:
-    return sorted(set(_REGISTRY) | set(engine_paths()))
+    return sorted(set(_FACTORIES) | set(engine_paths()))
 
 
 def get_engine(name: str, **options: Any) -> Engine:
     """Create the engine registered as ``name`` (options go to its factory); its module is imported on first use."""
-    if name not in _REGISTRY:
+    if name not in _FACTORIES:
         paths = engine_paths()
         if name not in paths:
             raise InputError(f"engine {name!r} is not known; available: {', '.join(engine_names())}")
         module, _, factory = paths[name].partition(":")
-        _REGISTRY[name] = getattr(importlib.import_module(module), factory)
-    return _REGISTRY[name](**options)
+        try:
+            _FACTORIES[name] = getattr(importlib.import_module(module), factory)
+        except (ImportError, AttributeError) as error:  # a plug-in declared but broken: say which, not a traceback
+            raise EngineError(f"engine {name!r} ({paths[name]}) could not be loaded: {error}") from None
+    return _FACTORIES[name](**options)
